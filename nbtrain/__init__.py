@@ -1,0 +1,58 @@
+"""nbtrain: watch and steer neural-network training live in Jupyter.
+
+>>> import nbtrain as nt
+>>> "tanh" in nt.activations.names()
+True
+
+The heavy parts (torch, widgets) load on first use, so ``import nbtrain`` is cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# public name -> (module, attribute or None for the module itself)
+_LAZY: dict[str, tuple[str, str | None]] = {
+    "activations": ("nbtrain.engine.activations", None),
+    "initializers": ("nbtrain.engine.init", None),
+    "schedules": ("nbtrain.engine.schedules", None),
+    "optimizers": ("nbtrain.engine.optim", None),
+    "regularizers": ("nbtrain.engine.regularizers", None),
+    "models": ("nbtrain.engine.models", None),
+    "data": ("nbtrain.engine.data", None),
+    "datasets": ("nbtrain.engine.data", None),
+    "load_data": ("nbtrain.engine.data", "load_data"),
+    "TrainConfig": ("nbtrain.engine.config", "TrainConfig"),
+    "ConfigError": ("nbtrain.engine.config", "ConfigError"),
+    "Trainer": ("nbtrain.engine.trainer", "Trainer"),
+    "History": ("nbtrain.engine.history", "History"),
+    "demos": ("nbtrain.demos", None),
+    "Lab": ("nbtrain.ui.lab", "Lab"),
+    "compare": ("nbtrain.ui.compare", "compare"),
+}
+
+__all__ = sorted(_LAZY) + ["__version__"]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .engine import activations, data, models, optim as optimizers, regularizers, schedules  # noqa: F401
+    from .engine import init as initializers  # noqa: F401
+    from .engine.config import ConfigError, TrainConfig  # noqa: F401
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module, attr = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'nbtrain' has no attribute {name!r}") from None
+    value = importlib.import_module(module)
+    if attr is not None:
+        value = getattr(value, attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

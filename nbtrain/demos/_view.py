@@ -1,0 +1,186 @@
+"""Shared pieces of the demo views: one palette, readable axes, and the ``DemoView`` container.
+
+Views are thin: they own widgets and bqplot marks, call a demo's pure ``*_data`` function when a control
+changes, and only assign mark traits (inside ``hold_sync``). Sizes are chosen for a 1280×720 projector:
+two figures side by side fill the width, tick labels are 14 px, titles 18 px.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import bqplot as bq
+import ipywidgets as widgets
+
+# One colour per activation, used by every demo, so "tanh" is always the same blue.
+ACTIVATION_COLOURS: dict[str, str] = {
+    "sigmoid": "#d95f02",
+    "tanh": "#1f78b4",
+    "relu": "#33a02c",
+    "leaky_relu": "#6a3d9a",
+    "prelu": "#cab2d6",
+    "elu": "#b15928",
+    "selu": "#e7298a",
+    "gelu": "#666666",
+    "silu": "#a6761d",
+    "maxout": "#1b9e77",
+    "identity": "#000000",
+}
+TRAIN = "#1f78b4"  # training curves
+VAL = "#d95f02"  # validation curves
+SAME_SIGN = "#e31a1c"  # a step whose gradient components all share one sign
+MIXED_SIGN = "#7f7f7f"
+CURVE = "#222222"  # a function's graph
+DERIVATIVE = "#e31a1c"  # its derivative
+HIST = "#1f78b4"  # histograms
+CONTOUR = "#b0b0b0"
+SHADE = "#fdd0a2"
+# Distinct colours for series that are not activations (schedules, stages, variants).
+SERIES = ["#1f78b4", "#d95f02", "#33a02c", "#e31a1c", "#6a3d9a", "#a6761d", "#e7298a", "#666666"]
+
+TICKS = {"font-size": "14px"}
+TITLE = {"font-size": "18px"}
+CONTROL_STYLE = {"description_width": "initial"}
+CONTROL_LAYOUT = widgets.Layout(width="auto", min_width="220px")
+
+
+def activation_colour(name: str) -> str:
+    """Colour of an activation (grey for names outside the palette)."""
+    return ACTIVATION_COLOURS.get(name, "#444444")
+
+
+def axis(scale: bq.Scale, label: str, *, vertical: bool = False, **kw: Any) -> bq.Axis:
+    """A labelled axis with projector-sized ticks (``vertical=True`` for a y axis)."""
+    kw.setdefault("grid_lines", "dashed")
+    if vertical:
+        kw.setdefault("label_offset", "-50px")
+    return bq.Axis(
+        scale=scale,
+        label=label,
+        orientation="vertical" if vertical else "horizontal",
+        side="left" if vertical else "bottom",
+        tick_style=TICKS,
+        **kw,
+    )
+
+
+def figure(
+    marks: list[bq.Mark],
+    axes: list[bq.Axis],
+    title: str = "",
+    *,
+    width: str = "620px",
+    height: str = "380px",
+    legend: bool = False,
+    **kw: Any,
+) -> bq.Figure:
+    """A bqplot figure with animation off and projector-sized title."""
+    kw.setdefault("fig_margin", {"top": 50, "bottom": 55, "left": 70, "right": 20})
+    return bq.Figure(
+        marks=marks,
+        axes=axes,
+        title=title,
+        title_style=TITLE,
+        animation_duration=0,
+        layout=widgets.Layout(width=width, height=height),
+        legend_location="top-right",
+        legend_text={"font-size": "13px"},
+        **kw,
+    )
+
+
+def hold(figures: Iterable[bq.Figure]):
+    """Hold sync on several figures and all their marks at once (a context manager)."""
+    from contextlib import ExitStack
+
+    stack = ExitStack()
+    for fig in figures:
+        stack.enter_context(fig.hold_sync())
+        for mark in fig.marks:
+            stack.enter_context(mark.hold_sync())
+    return stack
+
+
+def slider(description: str, value: float, lo: float, hi: float, step: float, *, log: bool = False,
+           readout_format: str = ".3g") -> widgets.Widget:
+    """A float slider that only reports on release (each change recomputes a demo)."""
+    common = dict(description=description, value=value, continuous_update=False, style=CONTROL_STYLE,
+                  readout_format=readout_format, layout=CONTROL_LAYOUT)
+    if log:
+        import math
+
+        return widgets.FloatLogSlider(base=10, min=math.log10(lo), max=math.log10(hi), step=step, **common)
+    return widgets.FloatSlider(min=lo, max=hi, step=step, **common)
+
+
+def int_slider(description: str, value: int, lo: int, hi: int, step: int = 1) -> widgets.IntSlider:
+    return widgets.IntSlider(description=description, value=value, min=lo, max=hi, step=step,
+                             continuous_update=False, style=CONTROL_STYLE, layout=CONTROL_LAYOUT)
+
+
+def dropdown(description: str, options: list[Any], value: Any) -> widgets.Dropdown:
+    return widgets.Dropdown(description=description, options=options, value=value, style=CONTROL_STYLE,
+                            layout=CONTROL_LAYOUT)
+
+
+class DemoView(widgets.VBox):
+    """Controls on top, figures below, a status line at the bottom.
+
+    ``controls`` (name -> widget), ``figures`` and ``marks`` (name -> mark) are public so a test or a
+    lecturer's script can drive a view: set ``view.controls["scale"].value = 2.0`` and the marks update.
+    ``result`` holds the latest output of the demo's pure function. ``draw(result)`` sets mark traits and
+    may return one line of HTML for the status line (a summary of the numbers).
+    """
+
+    def __init__(
+        self,
+        controls: dict[str, widgets.Widget],
+        figures: list[bq.Figure],
+        marks: dict[str, bq.Mark],
+        compute: Callable[[], Any],
+        draw: Callable[[Any], str | None],
+        *,
+        rows: list[list[str]] | None = None,
+        figure_rows: list[list[bq.Figure]] | None = None,
+        intro: str = "",
+    ):
+        self.controls = controls
+        self.figures = figures
+        self.marks = marks
+        self.result: Any = None
+        self.status = widgets.HTML(layout=widgets.Layout(min_height="24px"))
+        self._compute, self._draw = compute, draw
+        self._updating = False
+        rows = rows or [list(controls)]
+        control_box = widgets.VBox([widgets.HBox([controls[n] for n in row]) for row in rows])
+        figure_rows = figure_rows or [figures]
+        children: list[widgets.Widget] = []
+        if intro:
+            children.append(widgets.HTML(f"<div style='font-size:15px'>{intro}</div>"))
+        children += [control_box, *[widgets.HBox(r) for r in figure_rows], self.status]
+        super().__init__(children)
+        for control in controls.values():
+            control.observe(self._on_change, names="value")
+        self.update()
+
+    def _on_change(self, _change: dict) -> None:
+        self.update()
+
+    def update(self) -> None:
+        """Recompute from the current control values and redraw (errors go to the status line)."""
+        if self._updating:  # a control changed by compute/draw itself (e.g. a clamped slider): already read
+            return
+        self._updating = True
+        try:
+            try:
+                result = self._compute()
+            except (ValueError, TypeError) as err:
+                self.status.value = f"<span style='color:#c00; font-size:15px'>{err}</span>"
+                return
+            self.result = result
+            with hold(self.figures):
+                message = self._draw(result)
+        finally:
+            self._updating = False
+        self.status.value = f"<span style='font-size:15px'>{message}</span>" if message else ""

@@ -1,0 +1,282 @@
+"""``TrainConfig``: every tunable of a run as validated, observable traits.
+
+A bad value raises :class:`ConfigError` naming the field, the value and what is allowed, and leaves the
+config unchanged. ``to_dict``/``to_json`` and ``TrainConfig.from_dict``/``from_json`` round-trip exactly.
+Fields tagged ``live=True`` are applied to a running trainer at the next step boundary; the others
+(data, model shape, seed, ...) take effect when the trainer rebuilds (``reset()``).
+
+>>> from nbtrain import TrainConfig
+>>> cfg = TrainConfig(activation="tanh", lr=0.05)
+>>> cfg.lr = -1
+Traceback (most recent call last):
+...
+nbtrain.engine.config.ConfigError: TrainConfig.lr = -1 is not allowed: must be a number > 0 and ≤ 100
+>>> cfg.lr
+0.05
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Callable
+
+from traitlets import Bool, Dict, Float, HasTraits, Int, List, TraitError, Unicode, validate
+
+
+class ConfigError(TraitError, ValueError):
+    """A configuration value outside its allowed range (a ``ValueError`` and a traitlets ``TraitError``)."""
+
+
+def _num(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _range(lo: float | None, hi: float | None, lo_open: bool = False, hi_open: bool = False, integer: bool = False):
+    """A check for a number in [lo, hi] (open ends as asked) and its plain-language description."""
+
+    def check(x: Any) -> bool:
+        if not _num(x) or (integer and int(x) != x):
+            return False
+        if lo is not None and (x <= lo if lo_open else x < lo):
+            return False
+        if hi is not None and (x >= hi if hi_open else x > hi):
+            return False
+        return True
+
+    kind = "an integer" if integer else "a number"
+    parts = []
+    if lo is not None:
+        parts.append(f"{'>' if lo_open else '≥'} {lo:g}")
+    if hi is not None:
+        parts.append(f"{'<' if hi_open else '≤'} {hi:g}")
+    return check, f"must be {kind} " + " and ".join(parts)
+
+
+def _registry(module: str, attr: str = "registry"):
+    """Lazily look up a registry (keeps ``import nbtrain`` free of torch until a name is checked)."""
+
+    def get():
+        import importlib
+
+        return getattr(importlib.import_module(f"nbtrain.engine.{module}"), attr)
+
+    return get
+
+
+# field -> (check, description) for numbers; registries are handled separately below.
+_NUMERIC: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "n_samples": _range(10, 10_000_000, integer=True),
+    "noise": _range(0, 10),
+    "val_split": _range(0, 1, lo_open=True, hi_open=True),
+    "seed": _range(0, 2**63 - 1, integer=True),
+    "lr": _range(0, 100, lo_open=True),
+    "momentum": _range(0, 1, hi_open=True),
+    "weight_decay": _range(0, 10),
+    "l1": _range(0, 10),
+    "l2": _range(0, 10),
+    "warmup_steps": _range(0, None, integer=True),
+    "dropout": _range(0, 1, hi_open=True),
+    "dropconnect": _range(0, 1, hi_open=True),
+    "batch_size": _range(1, 1_048_576, integer=True),
+    "mixup": _range(0, 10),
+    "max_steps": _range(1, None, integer=True),
+    "max_epochs": _range(0, None, lo_open=True),
+    "eval_every": _range(0, None, integer=True),
+    "stats_every": _range(0, None, integer=True),
+    "init_std": _range(0, 100, lo_open=True),
+    "grad_clip": _range(0, None),
+    "patience": _range(0, None, integer=True),
+    "total_steps": _range(1, None, integer=True),
+}
+
+_NAMED = {
+    "data": _registry("data", "datasets"),
+    "preprocess": _registry("data", "preprocessors"),
+    "activation": _registry("activations"),
+    "init": _registry("init"),
+    "optimizer": _registry("optim"),
+    "schedule": _registry("schedules"),
+}
+
+_METRICS = ("val_loss", "val_acc", "train_loss", "train_acc")
+
+
+class TrainConfig(HasTraits):
+    """Every tunable of a training run. Assignments are validated; observers see every change.
+
+    Live fields (applied at the next step of a running trainer): activation, dropout, dropconnect,
+    batch_norm, optimizer, lr, momentum, weight_decay, l1, l2, schedule, schedule_params, warmup_steps,
+    total_steps, batch_size, mixup, grad_clip, eval_every, stats_every, max_steps, max_epochs, patience,
+    early_stop_metric, shuffle, init, init_std (the latter two on the next ``reinit``).
+    """
+
+    # data (rebuild on reset)
+    data = Unicode("spiral", help="dataset name (a registry entry); user data is passed to Trainer directly")
+    n_samples = Int(None, allow_none=True, help="examples to generate for toy sets (None: dataset default)")
+    noise = Float(None, allow_none=True, help="noise of toy sets (None: dataset default)")
+    val_split = Float(0.2, help="fraction held out for validation when no val_data is given")
+    preprocess = Unicode("none", help="preprocessing fitted on the training split")
+    augment = Bool(False, help="random flip/crop of image batches")
+    seed = Int(0, help="seed for data split, weights and batch order")
+    # model (rebuild on reset)
+    model = Unicode("auto", help="model builder: auto, mlp, cnn, resmlp")
+    hidden = List(Int(), default_value=[64, 64], help="hidden layer widths")
+    # live: architecture knobs that keep weights
+    activation = Unicode("relu", help="activation of every hidden layer").tag(live=True)
+    batch_norm = Bool(False, help="batch-norm after each hidden linear/conv layer").tag(live=True)
+    dropout = Float(0.0, help="inverted dropout rate p").tag(live=True)
+    dropconnect = Float(0.0, help="DropConnect rate on hidden weights (MLP; set before reset)")
+    init = Unicode("he_normal", help="weight initializer (used at reset and reinit)").tag(live=True)
+    init_std = Float(None, allow_none=True, help="std for the gaussian initializers (None: their default)").tag(live=True)
+    # live: optimisation
+    optimizer = Unicode("sgd", help="optimizer name").tag(live=True)
+    lr = Float(0.1, help="base learning rate").tag(live=True)
+    momentum = Float(0.9, help="momentum for momentum/nesterov").tag(live=True)
+    weight_decay = Float(0.0, help="optimizer weight decay (L2 for SGD, decoupled for AdamW)").tag(live=True)
+    l1 = Float(0.0, help="L1 penalty strength added to the loss").tag(live=True)
+    l2 = Float(0.0, help="L2 penalty strength ½λΣw² added to the loss").tag(live=True)
+    schedule = Unicode("constant", help="learning-rate schedule").tag(live=True)
+    schedule_params = Dict(help="parameters of the schedule").tag(live=True)
+    warmup_steps = Int(0, help="linear warm-up steps in front of the schedule").tag(live=True)
+    total_steps = Int(None, allow_none=True, help="horizon T of the schedule (None: max_steps or 1000)").tag(live=True)
+    batch_size = Int(32, help="mini-batch size").tag(live=True)
+    mixup = Float(0.0, help="mixup α (Beta(α, α) mixing of pairs); 0 = off").tag(live=True)
+    grad_clip = Float(0.0, help="clip the global gradient norm to this value; 0 = off").tag(live=True)
+    shuffle = Bool(True, help="reshuffle the training set every epoch").tag(live=True)
+    # live: run control and measurement
+    max_steps = Int(None, allow_none=True, help="stop after this many steps (None: run until stopped)").tag(live=True)
+    max_epochs = Float(None, allow_none=True, help="stop after this many epochs").tag(live=True)
+    eval_every = Int(0, help="evaluate every N steps; 0 = once per epoch").tag(live=True)
+    stats_every = Int(10, help="per-layer statistics every N steps; 0 = off").tag(live=True)
+    patience = Int(0, help="early stopping after this many evaluations without improvement; 0 = off").tag(live=True)
+    early_stop_metric = Unicode("val_loss", help="metric watched by early stopping").tag(live=True)
+
+    def __init__(self, **kwargs: Any):
+        unknown = sorted(set(kwargs) - set(self.field_names()))
+        if unknown:
+            raise ConfigError(
+                f"TrainConfig has no field(s) {', '.join(unknown)}; allowed: {', '.join(self.field_names())}"
+            )
+        super().__init__(**kwargs)
+
+    # ---- validation -------------------------------------------------------------------------------
+    def _fail(self, name: str, value: Any, allowed: str) -> ConfigError:
+        return ConfigError(f"TrainConfig.{name} = {value!r} is not allowed: {allowed}")
+
+    @validate(*_NUMERIC)
+    def _check_number(self, proposal):
+        name, value = proposal["trait"].name, proposal["value"]
+        if value is None and proposal["trait"].allow_none:
+            return value
+        check, allowed = _NUMERIC[name]
+        if not check(value):
+            raise self._fail(name, value, allowed)
+        return value
+
+    @validate(*_NAMED)
+    def _check_name(self, proposal):
+        name, value = proposal["trait"].name, proposal["value"]
+        reg = _NAMED[name]()
+        if value not in reg:
+            raise self._fail(name, value, f"one of {', '.join(reg.names())}")
+        canonical = reg.resolve(value)
+        if name == "schedule":
+            self._check_schedule(canonical, self.schedule_params)
+        return canonical
+
+    @validate("schedule_params")
+    def _check_schedule_params(self, proposal):
+        value = proposal["value"]
+        self._check_schedule(self.schedule, value)
+        return value
+
+    def _check_schedule(self, schedule: str, params: dict) -> None:
+        from . import schedules
+
+        try:
+            schedules.make(schedule, 1.0, 100, **params)
+        except (TypeError, ValueError) as exc:
+            raise self._fail("schedule_params" if params else "schedule", params or schedule, str(exc)) from None
+
+    @validate("model")
+    def _check_model(self, proposal):
+        from .models import registry
+
+        value = proposal["value"]
+        if value != "auto" and value not in registry:
+            raise self._fail("model", value, f"one of auto, {', '.join(registry.names())}")
+        return value
+
+    @validate("hidden")
+    def _check_hidden(self, proposal):
+        value = list(proposal["value"])
+        if len(value) > 32 or not all(_num(w) and int(w) == w and 1 <= w <= 65536 for w in value):
+            raise self._fail("hidden", value, "must be a list of at most 32 layer widths, each an integer in [1, 65536]")
+        return [int(w) for w in value]
+
+    @validate("early_stop_metric")
+    def _check_metric(self, proposal):
+        if proposal["value"] not in _METRICS:
+            raise self._fail("early_stop_metric", proposal["value"], f"one of {', '.join(_METRICS)}")
+        return proposal["value"]
+
+    # ---- (de)serialisation ------------------------------------------------------------------------
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return list(cls.class_trait_names())
+
+    @classmethod
+    def live_fields(cls) -> list[str]:
+        return list(cls.class_trait_names(live=True))
+
+    def to_dict(self) -> dict[str, Any]:
+        """All fields as plain Python values (lists/dicts copied)."""
+        return {name: json.loads(json.dumps(getattr(self, name))) for name in self.field_names()}
+
+    def to_json(self, **kw: Any) -> str:
+        try:
+            return json.dumps(self.to_dict(), **kw)
+        except TypeError as exc:  # e.g. a user function in schedule_params of the 'lambda' schedule
+            raise ConfigError(f"TrainConfig cannot be written as JSON: {exc}") from None
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+        return cls(**d)
+
+    @classmethod
+    def from_json(cls, s: str) -> "TrainConfig":
+        return cls.from_dict(json.loads(s))
+
+    def copy(self, **changes: Any) -> "TrainConfig":
+        d = self.to_dict()
+        d.update(changes)
+        return type(self)(**d)
+
+    def update(self, **changes: Any) -> None:
+        """Set several fields at once, atomically: all are validated first; on error nothing changes.
+
+        Observers are notified after all values are in place (so ``schedule`` and ``schedule_params``
+        can change together).
+        """
+        unknown = sorted(set(changes) - set(self.field_names()))
+        if unknown:
+            raise ConfigError(f"TrainConfig has no field(s) {', '.join(unknown)}; allowed: {', '.join(self.field_names())}")
+        trial = self.copy()
+        with trial.hold_trait_notifications():
+            for k, v in changes.items():
+                setattr(trial, k, v)
+        with self.hold_trait_notifications():
+            for k in changes:
+                setattr(self, k, getattr(trial, k))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, TrainConfig) and self.to_dict() == other.to_dict()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        defaults = TrainConfig.__new__(TrainConfig)
+        HasTraits.__init__(defaults)
+        diff = {k: v for k, v in self.to_dict().items() if v != getattr(defaults, k)}
+        return f"TrainConfig({', '.join(f'{k}={v!r}' for k, v in diff.items())})"

@@ -1,0 +1,240 @@
+"""Columnar metric store with amortised growth, plus decimation for display.
+
+The training thread appends rows to a few ``Table``s (numpy columns that double their capacity when full,
+so appending is O(1) amortised and nothing is a Python list of dicts); readers take consistent snapshots
+under a lock. ``decimate`` turns any length into at most ``max_points`` points that keep the extremes,
+in one pass over the data.
+
+>>> import numpy as np
+>>> from nbtrain.engine.history import decimate
+>>> x = np.arange(1_000_000); y = np.sin(x / 1e4); y[123_456] = 5.0
+>>> xs, ys = decimate(x, y, 2000)
+>>> len(xs) <= 2000, ys.max() == 5.0
+(True, True)
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+
+class Table:
+    """Append-only table of float64 columns (one preallocated numpy array each, doubled when full)."""
+
+    def __init__(self, columns: Sequence[str], capacity: int = 1024):
+        self.columns = tuple(columns)
+        self._data = np.full((len(self.columns), capacity), np.nan)
+        self._index = {c: i for i, c in enumerate(self.columns)}
+        self.n = 0
+
+    def append(self, row: Sequence[float]) -> None:
+        """Append one row given in column order (the caller holds the history lock)."""
+        if self.n == self._data.shape[1]:
+            grown = np.full((len(self.columns), 2 * self.n), np.nan)
+            grown[:, : self.n] = self._data
+            self._data = grown
+        self._data[:, self.n] = row
+        self.n += 1
+
+    def column(self, name: str) -> np.ndarray:
+        """A read-only view of the first ``n`` values of a column (valid until the next growth)."""
+        if name not in self._index:
+            raise KeyError(f"no column {name!r}; columns: {', '.join(self.columns)}")
+        view = self._data[self._index[name], : self.n]
+        view.flags.writeable = False
+        return view
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self._data[:, : self.n].T.copy(), columns=list(self.columns))
+
+    def state(self) -> np.ndarray:
+        return self._data[:, : self.n].copy()
+
+    @classmethod
+    def from_state(cls, columns: Sequence[str], data: np.ndarray) -> "Table":
+        t = cls(columns, capacity=max(1024, data.shape[1]))
+        t._data[:, : data.shape[1]] = data
+        t.n = data.shape[1]
+        return t
+
+
+STEP_COLUMNS = ("step", "epoch", "time", "train_loss", "lr")
+EVAL_COLUMNS = ("step", "epoch", "val_loss", "val_acc", "train_eval_loss", "train_acc")
+LAYER_COLUMNS = ("step", "layer", "act_mean", "act_std", "saturated", "dead", "grad_norm")
+
+
+class History:
+    """Everything a run logs: per-step, per-evaluation and per-layer tables, and live-change events.
+
+    ``version`` increases on every append, so a publisher can tell cheaply whether anything changed.
+    """
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.steps = Table(STEP_COLUMNS)
+        self.evals = Table(EVAL_COLUMNS)
+        self.layers = Table(LAYER_COLUMNS)
+        self.events: list[dict[str, Any]] = []
+        self.layer_names: list[str] = []
+        self.version = 0
+
+    def __len__(self) -> int:
+        return self.steps.n
+
+    # ---- writes (training thread) -------------------------------------------------------------------
+    def log_step(self, step: int, epoch: float, time: float, loss: float, lr: float) -> None:
+        with self.lock:
+            self.steps.append((step, epoch, time, loss, lr))
+            self.version += 1
+
+    def log_eval(self, step: int, epoch: float, val_loss: float, val_acc: float, train_loss: float, train_acc: float) -> None:
+        with self.lock:
+            self.evals.append((step, epoch, val_loss, val_acc, train_loss, train_acc))
+            self.version += 1
+
+    def log_layers(self, step: int, rows: Sequence[Sequence[float]]) -> None:
+        with self.lock:
+            for i, r in enumerate(rows):
+                self.layers.append((step, i, *r))
+            self.version += 1
+
+    def log_event(self, step: int, field: str, old: Any, new: Any) -> None:
+        with self.lock:
+            self.events.append({"step": int(step), "field": field, "old": old, "new": new})
+            self.version += 1
+
+    # ---- reads ----------------------------------------------------------------------------------------
+    def last(self, column: str, default: float = float("nan")) -> float:
+        table = self._table_of(column)
+        with self.lock:
+            return float(table.column(column)[-1]) if table.n else default
+
+    def _table_of(self, column: str) -> Table:
+        for t in (self.steps, self.evals, self.layers):
+            if column in t.columns and column != "step":
+                return t
+        if column == "step":
+            return self.steps
+        raise KeyError(f"no column {column!r}; columns: {', '.join(self.columns())}")
+
+    def columns(self) -> list[str]:
+        return list(dict.fromkeys(STEP_COLUMNS + EVAL_COLUMNS + LAYER_COLUMNS))
+
+    def decimate(self, column: str, max_points: int = 2000, layer: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(steps, values) of ``column`` reduced to ≤ ``max_points`` points keeping each bucket's min and max.
+
+        ``layer`` picks one layer of the per-layer columns. Cost: one pass over the column.
+        """
+        table = self._table_of(column)
+        with self.lock:
+            x, y = table.column("step"), table.column(column)
+            if layer is not None:
+                keep = table.column("layer") == layer
+                x, y = x[keep], y[keep]
+            else:
+                x, y = x.copy(), y.copy()
+        return decimate(x, y, max_points)
+
+    def frame(self) -> "HistoryFrame":
+        """Per-step rows joined with the evaluation metrics at their steps (NaN where none)."""
+        with self.lock:
+            steps, evals = self.steps.frame(), self.evals.frame()
+            events = list(self.events)
+        df = steps.merge(evals.drop(columns=["epoch"]), on="step", how="left") if len(evals) else steps.assign(
+            **{c: np.nan for c in EVAL_COLUMNS[2:]})
+        for c in ("step",):
+            df[c] = df[c].astype("int64")
+        out = HistoryFrame(df)
+        out.attrs["events"] = events
+        out.attrs["history"] = self
+        return out
+
+    def layer_frame(self) -> pd.DataFrame:
+        with self.lock:
+            df = self.layers.frame()
+            names = list(self.layer_names)
+        df["step"] = df["step"].astype("int64")
+        df["layer"] = df["layer"].astype("int64")
+        if names:
+            df["name"] = [names[i] if i < len(names) else str(i) for i in df["layer"]]
+        return df
+
+    def eval_frame(self) -> pd.DataFrame:
+        with self.lock:
+            df = self.evals.frame()
+        df["step"] = df["step"].astype("int64")
+        return df
+
+    def clear(self) -> None:
+        with self.lock:
+            self.steps, self.evals, self.layers = Table(STEP_COLUMNS), Table(EVAL_COLUMNS), Table(LAYER_COLUMNS)
+            self.events = []
+            self.version += 1
+
+    # ---- checkpoint support (plain arrays and JSON-able lists) ---------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        with self.lock:
+            return {"steps": self.steps.state(), "evals": self.evals.state(), "layers": self.layers.state(),
+                    "events": list(self.events), "layer_names": list(self.layer_names)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        with self.lock:
+            self.steps = Table.from_state(STEP_COLUMNS, np.asarray(state["steps"]))
+            self.evals = Table.from_state(EVAL_COLUMNS, np.asarray(state["evals"]))
+            self.layers = Table.from_state(LAYER_COLUMNS, np.asarray(state["layers"]))
+            self.events = list(state["events"])
+            self.layer_names = list(state["layer_names"])
+            self.version += 1
+
+
+class HistoryFrame(pd.DataFrame):
+    """A pandas DataFrame of the run's metrics with ``decimate`` and ``events`` added."""
+
+    _metadata: list[str] = []
+
+    @property
+    def _constructor(self):
+        return pd.DataFrame
+
+    @property
+    def events(self) -> pd.DataFrame:
+        return pd.DataFrame(self.attrs.get("events", []), columns=["step", "field", "old", "new"])
+
+    def decimate(self, column: str, max_points: int = 2000) -> tuple[np.ndarray, np.ndarray]:
+        """(step, value) arrays of ``column`` with ≤ ``max_points`` points keeping extremes (NaNs dropped)."""
+        if column not in self.columns:
+            raise KeyError(f"no column {column!r}; columns: {', '.join(self.columns)}")
+        return decimate(self["step"].to_numpy(float), self[column].to_numpy(float), max_points)
+
+
+def decimate(x: np.ndarray, y: np.ndarray, max_points: int = 2000) -> tuple[np.ndarray, np.ndarray]:
+    """Min/max-per-bucket decimation: ≤ ``max_points`` points, each bucket's extremes kept in x order.
+
+    Non-finite y values are dropped first. For ``len(x) <= max_points`` the (finite) data is returned
+    unchanged. One vectorised pass: O(n) time, O(max_points) output.
+    """
+    if max_points < 2:
+        raise ValueError(f"max_points={max_points!r} must be ≥ 2")
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    finite = np.isfinite(y)
+    if not finite.all():
+        x, y = x[finite], y[finite]
+    n = len(y)
+    if n <= max_points:
+        return x, y
+    buckets = max_points // 2
+    size = -(-n // buckets)  # ceil
+    pad = buckets * size - n
+    yp = np.concatenate([y, np.full(pad, y[-1])]) if pad else y
+    blocks = yp.reshape(buckets, size)
+    base = np.arange(buckets) * size
+    lo = base + blocks.argmin(axis=1)
+    hi = base + blocks.argmax(axis=1)
+    idx = np.minimum(np.stack([np.minimum(lo, hi), np.maximum(lo, hi)], axis=1).ravel(), n - 1)
+    idx = idx[np.concatenate([[True], np.diff(idx) != 0])]
+    return x[idx], y[idx]

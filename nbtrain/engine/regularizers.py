@@ -1,0 +1,109 @@
+"""Regularizers: weight penalties by name, inverted dropout and DropConnect layers.
+
+Penalties are functions of a model: ``make("elastic_net", l1=1e-4, l2=1e-4)(model)`` -> scalar tensor to add
+to the loss. They act on weights (Linear/Conv ``weight`` tensors), not on biases or norm scales, as usual.
+
+>>> import torch, nbtrain as nt
+>>> lin = torch.nn.Linear(2, 1, bias=False); _ = torch.nn.init.ones_(lin.weight)
+>>> float(nt.regularizers.make("l1", strength=0.5)(lin))
+1.0
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .registry import Registry
+
+registry = Registry("regularizer")
+names = registry.names
+
+Penalty = Callable[[nn.Module], torch.Tensor]
+
+
+def penalized_weights(model: nn.Module) -> list[torch.Tensor]:
+    """The tensors weight penalties act on: weights of Linear/Conv layers (including DropConnect)."""
+    return [m.weight for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d))]
+
+
+def _check(name: str, value: float) -> float:
+    if not (isinstance(value, (int, float)) and value >= 0 and value == value):
+        raise ValueError(f"{name}={value!r} must be a number ≥ 0")
+    return float(value)
+
+
+@registry.register("l1")
+def l1(strength: float = 1e-4) -> Penalty:
+    """L1: λ·Σ|w| — pushes weights to exactly zero (sparse)."""
+    lam = _check("l1 strength", strength)
+    return lambda model: lam * sum(w.abs().sum() for w in penalized_weights(model))
+
+
+@registry.register("l2")
+def l2(strength: float = 1e-4) -> Penalty:
+    """L2: ½·λ·Σw² — its gradient λ·w is SGD's weight decay; prefers diffuse small weights."""
+    lam = _check("l2 strength", strength)
+    return lambda model: 0.5 * lam * sum(w.pow(2).sum() for w in penalized_weights(model))
+
+
+@registry.register("elastic_net")
+def elastic_net(l1: float = 1e-4, l2: float = 1e-4) -> Penalty:
+    """Elastic net: λ₁·Σ|w| + ½·λ₂·Σw²."""
+    a, b = _check("elastic_net l1", l1), _check("elastic_net l2", l2)
+    return lambda model: sum(a * w.abs().sum() + 0.5 * b * w.pow(2).sum() for w in penalized_weights(model))
+
+
+def make(name: str, **params) -> Penalty:
+    return registry.make(name, **params)
+
+
+def penalty(model: nn.Module, l1: float = 0.0, l2: float = 0.0) -> torch.Tensor | None:
+    """λ₁·Σ|w| + ½·λ₂·Σw² over ``model``'s weights, or ``None`` when both strengths are 0 (no cost)."""
+    if not l1 and not l2:
+        return None
+    if l1 and l2:
+        return make("elastic_net", l1=l1, l2=l2)(model)
+    return make("l1", strength=l1)(model) if l1 else make("l2", strength=l2)(model)
+
+
+def _check_p(p: float) -> float:
+    if not (isinstance(p, (int, float)) and 0.0 <= p < 1.0):
+        raise ValueError(f"dropout p={p!r} must be in [0, 1)")
+    return float(p)
+
+
+class Dropout(nn.Dropout):
+    """Inverted dropout: in training keep each unit with prob 1−p and scale by 1/(1−p); identity in eval.
+
+    Same as ``torch.nn.Dropout`` but ``p`` is validated on every assignment, so a live change can
+    never leave an invalid rate in a running model.
+    """
+
+    def __setattr__(self, name, value):
+        if name == "p":
+            value = _check_p(value)
+        super().__setattr__(name, value)
+
+
+class DropConnectLinear(nn.Linear):
+    """Linear layer with DropConnect: in training each *weight* is dropped with prob p (scaled 1/(1−p)).
+
+    y = x·(M ⊙ W / (1−p))ᵀ + b, with a fresh Bernoulli(1−p) mask M per forward pass; eval uses W.
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, p: float = 0.0):
+        super().__init__(in_features, out_features, bias)
+        self.p = _check_p(p)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return F.linear(x, self.weight, self.bias)
+        mask = torch.rand_like(self.weight) >= self.p
+        return F.linear(x, self.weight * mask / (1.0 - self.p), self.bias)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f", p={self.p}"

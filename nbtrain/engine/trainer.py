@@ -1,0 +1,946 @@
+"""``Trainer``: trains a model in one background thread that owns it; everything is live-tunable.
+
+Read it as the training loop it is: ``_train_step`` is one optimizer step; ``_boundary`` runs between two
+steps and is the only place where commands (pause, reset, reinit, ...) and config changes take effect.
+The caller's thread never runs a training step; it queues work and returns.
+
+>>> import nbtrain as nt
+>>> tr = nt.Trainer(data="spiral", hidden=[16], lr=0.5, max_steps=50, seed=0)
+>>> tr.start(); tr.wait()
+'finished'
+>>> len(tr.history)
+50
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import threading
+import time
+import traceback
+import weakref
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import data as data_mod
+from . import init as init_mod
+from . import models, optim, regularizers, schedules
+from .activations import name_of as activation_name
+from .config import ConfigError, TrainConfig
+from .history import History
+
+STATES = ("idle", "running", "paused", "finished", "stopped", "error")
+RESIDENT_MAX_BYTES = 256 * 2**20  # datasets up to this size live on the device and are sampled by index
+CHECKPOINT_FORMAT = 1
+
+
+class TrainingError(RuntimeError):
+    """Raised by ``wait()`` when the training thread failed; ``__cause__`` is the original exception."""
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint file that cannot be read (truncated, corrupt, or not an nbtrain checkpoint)."""
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` → CUDA if available, else Apple MPS, else CPU; anything else is passed to torch."""
+    if str(device) == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"device={device!r} is not a torch device; use 'auto', 'cpu', 'cuda', 'cuda:1', 'mps'") from exc
+
+
+@dataclass
+class Update:
+    """What subscribers receive: a small snapshot of the run (never the model itself)."""
+
+    step: int
+    epoch: float
+    state: str
+    loss: float
+    lr: float
+    message: str
+    version: int
+
+
+class _Sampler:
+    """Index sampler for a resident dataset: a fresh permutation per epoch (when shuffling), drawn from
+    its own generator so runs are reproducible and checkpoints resume exactly."""
+
+    def __init__(self, n: int, device: torch.device, seed: int):
+        self.n, self.device = n, device
+        self.gen = torch.Generator().manual_seed(seed)
+        self.perm = torch.arange(n)
+        self.pos = n  # forces a new permutation on the first draw
+        self.epochs_done = -1
+
+    def next(self, batch_size: int, shuffle: bool) -> torch.Tensor:
+        if self.pos >= self.n:
+            self.perm = torch.randperm(self.n, generator=self.gen) if shuffle else torch.arange(self.n)
+            self.pos = 0
+            self.epochs_done += 1
+            self.perm_dev = self.perm.to(self.device)
+        idx = self.perm_dev[self.pos : self.pos + batch_size]
+        self.pos += len(idx)
+        return idx
+
+    @property
+    def epoch(self) -> float:
+        return max(self.epochs_done, 0) + self.pos / self.n
+
+    def state(self) -> dict[str, Any]:
+        return {"gen": self.gen.get_state(), "perm": self.perm.clone(), "pos": self.pos, "epochs_done": self.epochs_done}
+
+    def load(self, s: dict[str, Any]) -> None:
+        self.gen.set_state(s["gen"])
+        self.perm, self.pos, self.epochs_done = s["perm"].clone(), int(s["pos"]), int(s["epochs_done"])
+        self.perm_dev = self.perm.to(self.device)
+
+
+class _LiveBatchSampler(torch.utils.data.Sampler):
+    """Batch sampler for the DataLoader path whose batch size can change between batches."""
+
+    def __init__(self, n: int, trainer_live: dict, seed: int):
+        self.n, self.live = n, trainer_live
+        self.gen = torch.Generator().manual_seed(seed)
+
+    def __iter__(self):
+        perm = torch.randperm(self.n, generator=self.gen) if self.live["shuffle"] else torch.arange(self.n)
+        pos = 0
+        while pos < self.n:
+            bs = self.live["batch_size"]
+            yield perm[pos : pos + bs].tolist()
+            pos += bs
+
+    def __len__(self) -> int:
+        return math.ceil(self.n / self.live["batch_size"])
+
+
+def _run_thread(ref: "weakref.ReferenceType[Trainer]", cv: threading.Condition) -> None:
+    """Thread body. Holds the trainer only weakly between chunks, so a deleted trainer ends its thread."""
+    while True:
+        trainer = ref()
+        if trainer is None or not trainer._run_chunk():
+            return
+        del trainer
+
+
+class Trainer:
+    """Background, live-tunable training of a classifier.
+
+    ``model=None`` builds one from the config (``models.make(config.model, ...)``); otherwise any
+    ``nn.Module`` mapping a batch of inputs to class logits. ``data`` is a dataset name, an ``(X, y)``
+    pair, a ``Dataset`` or a ``DataLoader``; ``val_data`` likewise (default: a split of ``data``).
+    Config fields may be given as keywords (``Trainer(lr=0.05, activation="tanh")``).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module | None = None,
+        data: Any = None,
+        val_data: Any = None,
+        config: TrainConfig | None = None,
+        device: str | torch.device = "auto",
+        *,
+        resident: bool | None = None,
+        num_workers: int = 0,
+        **config_fields: Any,
+    ):
+        self.config = config if config is not None else TrainConfig()
+        if isinstance(data, str):
+            config_fields.setdefault("data", data)
+        if config_fields:
+            self.config.update(**config_fields)
+        self.device = resolve_device(device)
+        self._user_model = model
+        self._user_data = None if data is None or isinstance(data, str) else data
+        self._user_val = val_data
+        self._resident_pref = resident
+        self._num_workers = num_workers
+
+        self.history = History()
+        self._cv = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._state = "idle"
+        self.error: BaseException | None = None
+        self.error_traceback = ""
+        self.message = ""
+        self._commands: list[tuple[str, Any, Future]] = []
+        self._pending: dict[str, tuple[Any, Any]] = {}  # field -> (old, new), applied at a boundary
+        self._budget: int | None = None  # steps left before pausing (step(n))
+        self._subscribers: list[Callable[[Update], None]] = []
+        self._dispatch_event = threading.Event()
+        self._dispatcher: threading.Thread | None = None
+        self._closed = False
+        self.needs_reset: list[str] = []
+
+        self._build(fresh_seed=True)
+        self.config.observe(self._on_config_change)
+        weakref.finalize(self, Trainer._shutdown, self._cv, self._dispatch_event, self.__dict__)
+
+    # ------------------------------------------------------------------------------------------------
+    # building
+    # ------------------------------------------------------------------------------------------------
+    def _build(self, fresh_seed: bool) -> None:
+        """(Re)build data, model, optimizer and schedule from the config; clears the history."""
+        cfg = self.config
+        torch.manual_seed(cfg.seed)
+        spec = self._user_data if self._user_data is not None else cfg.data
+        self.data = data_mod.load_data(
+            spec, self._user_val, n=cfg.n_samples, noise=cfg.noise, val_split=cfg.val_split,
+            seed=cfg.seed, preprocess=cfg.preprocess, augment=cfg.augment,
+        )
+        if self._user_model is not None:
+            self.model = self._user_model.to(self.device)
+        else:
+            self.model = models.make(
+                cfg.model, self.data.input_shape, self.data.num_classes, hidden=list(cfg.hidden),
+                activation=cfg.activation, dropout=cfg.dropout, batch_norm=cfg.batch_norm,
+                **({"dropconnect": cfg.dropconnect} if cfg.dropconnect and cfg.model in ("auto", "mlp") and len(self.data.input_shape) == 1 else {}),
+            )
+            self._init_weights(cfg.init, cfg.init_std)
+            self.model.to(self.device)
+        self.initial_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        self._live = {name: getattr(cfg, name) for name in cfg.field_names()}
+        self._setup_data()
+        self._make_optimizer()
+        self._make_schedule()
+        self.global_step = 0
+        self._run_time = 0.0
+        self._evals_since_best = 0
+        self._best: tuple[float, int, dict] | None = None
+        self._finite_snapshot: tuple[int, dict] | None = None
+        self._last_eval_epoch = 0
+        self.message = ""
+        self.needs_reset = []
+        self.history.clear()
+        self.history.layer_names = [f"{i}: {activation_name(m) or type(m).__name__}" for i, (_, _, m) in enumerate(models.activation_slots(self.model))]
+
+    def _init_weights(self, scheme: str, std: float | None) -> None:
+        params = {}
+        if std is not None and "std" in init_mod.registry.get(scheme).params:
+            params["std"] = std
+        gen = torch.Generator().manual_seed(self.config.seed + 1)
+        init_mod.apply(self.model, scheme, generator=gen, **params)
+
+    def _setup_data(self) -> None:
+        d = self.data
+        self._augment = d.augment
+        tensors = d.tensors("train") if d.loader is None else None
+        resident = self._resident_pref
+        if resident is None:
+            resident = tensors is not None and d.nbytes("train") <= RESIDENT_MAX_BYTES
+        if resident and tensors is None and d.loader is None:
+            tensors = _materialise(d.train)
+        if resident and tensors is not None:
+            self._X, self._Y = (t.to(self.device) for t in tensors)
+            self._sampler = _Sampler(len(self._Y), self.device, self.config.seed + 2)
+            self._loader = None
+            self.resident = True
+        else:
+            self._X = self._Y = None
+            self._sampler = None
+            if d.loader is not None:
+                self._loader = d.loader
+            else:
+                self._batch_sampler = _LiveBatchSampler(len(d.train), self._live, self.config.seed + 2)
+                self._loader = torch.utils.data.DataLoader(
+                    d.train, batch_sampler=self._batch_sampler, num_workers=self._num_workers,
+                    pin_memory=self.device.type == "cuda",
+                )
+            self._iter = None
+            self._loader_epoch = 0
+            self._loader_pos = 0
+            self.resident = False
+        # validation tensors (on the device when small)
+        val = d.tensors("val") if d.val is not None else None
+        if val is None and d.val is not None:
+            val = _materialise(d.val)
+        self._val = tuple(t.to(self.device) for t in val) if val is not None else None
+        if tensors is not None:
+            g = torch.Generator().manual_seed(self.config.seed + 3)
+            sub = torch.randperm(len(tensors[1]), generator=g)[:2048]
+            self._train_eval = (tensors[0][sub].to(self.device), tensors[1][sub].to(self.device))
+        else:
+            self._train_eval = None
+        self._n_train = len(d.train) if d.train is not None else None
+
+    def _make_optimizer(self) -> None:
+        live = self._live
+        hyper = {}
+        if live["optimizer"] in ("momentum", "nesterov"):
+            hyper["momentum"] = live["momentum"]
+        self.optimizer = optim.make(live["optimizer"], self.model.parameters(), lr=live["lr"],
+                                    weight_decay=live["weight_decay"], **hyper)
+
+    def _make_schedule(self) -> None:
+        live = self._live
+        total = live["total_steps"] or live["max_steps"] or 1000
+        self.schedule = schedules.make(live["schedule"], live["lr"], total, warmup_steps=live["warmup_steps"],
+                                       **live["schedule_params"])
+
+    # ------------------------------------------------------------------------------------------------
+    # public control (caller's thread)
+    # ------------------------------------------------------------------------------------------------
+    @property
+    def state(self) -> str:
+        """One of idle, running, paused, finished, stopped, error."""
+        return self._state
+
+    @property
+    def model_is_user(self) -> bool:
+        return self._user_model is not None
+
+    def start(self) -> "Trainer":
+        """Start (or continue) training in the background; returns at once."""
+        with self._cv:
+            self._check_usable()
+            self._budget = None
+            self._set_running()
+        return self
+
+    def resume(self) -> "Trainer":
+        """Continue after ``pause()`` (same as ``start()``)."""
+        return self.start()
+
+    def pause(self) -> "Trainer":
+        """Stop stepping after the current step; the thread waits, nothing is lost."""
+        with self._cv:
+            if self._state == "running":
+                self._state = "paused"
+                self._budget = None
+                self._cv.notify_all()
+        self._notify()
+        return self
+
+    def step(self, n: int = 1) -> "Trainer":
+        """Run exactly ``n`` optimizer steps in the background, then pause. ``wait()`` blocks until done."""
+        if isinstance(n, bool) or int(n) != n or n < 1:
+            raise ValueError(f"step(n={n!r}): n must be an integer ≥ 1")
+        with self._cv:
+            self._check_usable()
+            self._budget = int(n)
+            self._set_running()
+        return self
+
+    def stop(self, timeout: float = 1.0) -> "Trainer":
+        """End the run; the thread exits within one step. ``start()`` continues from here later."""
+        with self._cv:
+            if self._state in ("running", "paused"):
+                self._state = "stopped"
+                self._cv.notify_all()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+        self._notify()
+        return self
+
+    def reset(self, same_init: bool = False) -> "Trainer":
+        """Clear the history and start over at step 0 (paused/idle afterwards).
+
+        ``same_init=True`` restores exactly this run's initial weights (compare two settings from one
+        start); otherwise data and model are rebuilt from the config (fresh weights from the seed; a
+        new seed gives new weights). Pending structural changes (hidden, data, ...) take effect here.
+        """
+        self.stop()
+        with self._cv:
+            if same_init:
+                initial = self.initial_state
+                self._build(fresh_seed=False)
+                self.model.load_state_dict(initial)
+                self.initial_state = initial
+            else:
+                self._build(fresh_seed=True)
+            self._state = "idle"
+            self.error, self.error_traceback = None, ""
+        self._notify()
+        return self
+
+    def reinit(self, scheme: str | None = None, **params: Any) -> Future:
+        """Re-initialise the weights with ``scheme`` (default ``config.init``) at the next step boundary.
+
+        The run goes on from the new weights (an event marks it); optimizer state is reset.
+        """
+        scheme = init_mod.registry.resolve(scheme or self.config.init)
+        init_mod.registry.make(scheme, **params)  # validate parameters now, in the caller's thread
+        return self._command("reinit", (scheme, params))
+
+    def submit(self, fn: Callable[[nn.Module], Any]) -> Future:
+        """Run ``fn(model)`` between two steps (or now when no step is running); returns a Future.
+
+        The safe way to look at the live model (predictions for a plot, weight statistics) while it
+        trains: the function runs in eval mode under ``torch.no_grad()``.
+        """
+        return self._command("call", fn)
+
+    def restore_finite(self) -> int:
+        """Load the last weights known to give a finite loss (kept when a NaN/Inf paused training)."""
+        if self._finite_snapshot is None:
+            raise RuntimeError("no finite snapshot has been kept yet")
+        return self._command("restore", "finite").result(10)
+
+    def restore_best(self) -> int:
+        """Load the best-on-validation weights kept by early stopping; returns their step."""
+        if self._best is None:
+            raise RuntimeError("no best snapshot yet: it is kept at evaluations when patience > 0 or after any eval")
+        return self._command("restore", "best").result(10)
+
+    def wait(self, steps: int | None = None, timeout: float | None = None) -> str:
+        """Block until ``global_step >= steps`` (default: until the run ends or pauses), or ``timeout``.
+
+        Returns the state. Re-raises the training thread's exception as :class:`TrainingError`.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cv:
+            while True:
+                if self._state == "error":
+                    raise TrainingError(f"training failed at step {self.global_step}: {self.error!r}") from self.error
+                if steps is not None and self.global_step >= steps:
+                    return self._state
+                if self._state not in ("running",):
+                    return self._state
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return self._state
+                self._cv.wait(0.1 if remaining is None else min(remaining, 0.1))
+
+    def subscribe(self, callback: Callable[[Update], None]) -> Callable[[], None]:
+        """Call ``callback(update)`` after steps, on a dispatcher thread (latest value only, never on the
+        training thread). Returns a function that unsubscribes."""
+        with self._cv:
+            self._subscribers.append(callback)
+            if self._dispatcher is None or not self._dispatcher.is_alive():
+                self._dispatcher = threading.Thread(target=_dispatch_thread, args=(weakref.ref(self), self._dispatch_event),
+                                                    name="nbtrain-dispatch", daemon=True)
+                self._dispatcher.start()
+
+        def unsubscribe() -> None:
+            with self._cv:
+                if callback in self._subscribers:
+                    self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    def close(self) -> None:
+        """Stop training and end every thread of this trainer."""
+        self.stop()
+        self._closed = True
+        self._dispatch_event.set()
+        if self._dispatcher is not None and self._dispatcher is not threading.current_thread():
+            self._dispatcher.join(1.0)
+
+    def __enter__(self) -> "Trainer":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    @property
+    def epoch(self) -> float:
+        if self._sampler is not None:
+            return self._sampler.epoch
+        n = len(self._loader) if self._loader is not None and hasattr(self._loader, "__len__") else 0
+        return self._loader_epoch + (self._loader_pos / n if n else 0.0)
+
+    @property
+    def frame(self):
+        """The history as a pandas DataFrame (``trainer.history.frame()``)."""
+        return self.history.frame()
+
+    def __repr__(self) -> str:
+        return (f"Trainer(state={self._state!r}, step={self.global_step}, device={self.device.type!r}, "
+                f"data={self.data.name!r}, model={type(self.model).__name__})")
+
+    # ------------------------------------------------------------------------------------------------
+    # internals: commands and the thread
+    # ------------------------------------------------------------------------------------------------
+    def _check_usable(self) -> None:
+        if self._closed:
+            raise RuntimeError("this trainer is closed")
+
+    def _set_running(self) -> None:
+        """Enter the running state, starting the thread if there is none (caller holds the lock)."""
+        if self._state == "error":
+            self.error, self.error_traceback = None, ""
+        self._state = "running"
+        self.message = ""
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=_run_thread, args=(weakref.ref(self), self._cv),
+                                            name="nbtrain-trainer", daemon=True)
+            self._thread.start()
+        self._cv.notify_all()
+
+    def _command(self, kind: str, arg: Any) -> Future:
+        fut: Future = Future()
+        with self._cv:
+            if self._thread is not None and self._thread.is_alive() and self._state in ("running", "paused"):
+                self._commands.append((kind, arg, fut))
+                self._cv.notify_all()
+                return fut
+            # no thread owns the model: do it here, under the lock
+            self._do_command(kind, arg, fut)
+        self._notify()
+        return fut
+
+    def _do_command(self, kind: str, arg: Any, fut: Future) -> None:
+        try:
+            if kind == "reinit":
+                scheme, params = arg
+                gen = torch.Generator().manual_seed(self.config.seed + 101 + self.global_step)
+                if self.config.init_std is not None and "std" in init_mod.registry.get(scheme).params:
+                    params = {"std": self.config.init_std, **params}
+                init_mod.apply(self.model, scheme, generator=gen, **params)
+                self._make_optimizer()
+                self.history.log_event(self.global_step, "reinit", None, scheme)
+                fut.set_result(scheme)
+            elif kind == "call":
+                was = self.model.training
+                self.model.eval()
+                try:
+                    with torch.no_grad():
+                        fut.set_result(arg(self.model))
+                finally:
+                    self.model.train(was)
+            elif kind == "restore":
+                step, state = self._finite_snapshot if arg == "finite" else self._best[1:]  # type: ignore[index]
+                if arg == "best":
+                    step, state = self._best[1], self._best[2]  # type: ignore[index]
+                self.model.load_state_dict(state)
+                self._make_optimizer()
+                self.history.log_event(self.global_step, f"restore_{arg}", None, step)
+                fut.set_result(step)
+        except BaseException as exc:  # the caller gets it through the future
+            fut.set_exception(exc)
+
+    def _on_config_change(self, change: dict) -> None:
+        """Config observer (caller's thread): validate against the model, then queue for the boundary."""
+        name, old, new = change["name"], change["old"], change["new"]
+        if name == "batch_norm" and new and not models.supports_batch_norm(self.model):
+            self.config.set_trait(name, old)
+            raise ConfigError(f"TrainConfig.batch_norm = True is not allowed: {type(self.model).__name__} has no batch-norm blocks")
+        if name == "activation" and not models.activation_slots(self.model):
+            self.config.set_trait(name, old)
+            raise ConfigError(f"TrainConfig.activation = {new!r} is not allowed: {type(self.model).__name__} has no swappable activations")
+        if name == "optimizer" or name in ("schedule", "schedule_params", "warmup_steps", "total_steps", "lr"):
+            pass  # validated by the config itself
+        if not self.config.trait_metadata(name, "live"):
+            if name not in self.needs_reset:
+                self.needs_reset.append(name)
+            self.history.log_event(self.global_step, name, old, new)
+            self.message = f"{', '.join(self.needs_reset)} changed: press reset to rebuild"
+            self._notify()
+            return
+        with self._cv:
+            prev = self._pending.get(name)
+            self._pending[name] = (prev[0] if prev else old, new)
+            if self._thread is None or not self._thread.is_alive() or self._state not in ("running", "paused"):
+                self._apply_pending()
+            else:
+                self._cv.notify_all()
+        self._notify()
+
+    def _apply_pending(self) -> None:
+        """Apply queued config changes (at a step boundary, or now when no thread runs)."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, {}
+        rebuild_opt = rebuild_sched = False
+        for name, (old, new) in pending.items():
+            if old == new:
+                continue
+            self._live[name] = new
+            if name == "activation":
+                new_params = models.set_activation(self.model, new)
+                if new_params:
+                    self.optimizer.add_param_group({"params": new_params})
+            elif name == "dropout":
+                models.set_dropout(self.model, new)
+            elif name == "dropconnect":
+                for m in self.model.modules():
+                    if isinstance(m, regularizers.DropConnectLinear):
+                        m.p = new
+            elif name == "batch_norm":
+                models.set_batch_norm(self.model, new)
+            elif name in ("optimizer", "momentum"):
+                rebuild_opt = True
+            elif name == "weight_decay":
+                for g in self.optimizer.param_groups:
+                    g["weight_decay"] = new
+            elif name in ("lr", "schedule", "schedule_params", "warmup_steps", "total_steps", "max_steps"):
+                rebuild_sched = True
+            self.history.log_event(self.global_step, name, old, new)
+        if rebuild_opt:
+            self._make_optimizer()
+        if rebuild_sched:
+            self._make_schedule()
+
+    def _run_chunk(self) -> bool:
+        """Run steps for up to ~50 ms (or wait while paused). Returns False when the thread should end."""
+        with self._cv:
+            while self._state == "paused" and not self._commands and not self._pending:
+                self._cv.wait(0.25)
+            if self._state not in ("running", "paused"):
+                self._drain_commands()
+                self._cv.notify_all()
+                self._thread = None if self._thread is threading.current_thread() else self._thread
+                return False
+        deadline = time.perf_counter() + 0.05
+        try:
+            while True:
+                with self._cv:
+                    self._boundary()
+                    if self._state != "running":
+                        return True
+                self._train_step()
+                if self._budget is not None:
+                    self._budget -= 1
+                    if self._budget <= 0:
+                        with self._cv:
+                            self._budget = None
+                            if self._state == "running":
+                                self._state = "paused"
+                            self._cv.notify_all()
+                        self._notify()
+                        return True
+                if time.perf_counter() > deadline:
+                    self._notify()
+                    return True
+        except BaseException as exc:  # surfaced through state/error/wait(); never printed from this thread
+            with self._cv:
+                self.error = exc
+                self.error_traceback = traceback.format_exc()
+                self._state = "error"
+                self.message = f"error at step {self.global_step}: {type(exc).__name__}: {exc}"
+                self._cv.notify_all()
+            self._notify()
+            return True
+
+    def _drain_commands(self) -> None:
+        cmds, self._commands = self._commands, []
+        for kind, arg, fut in cmds:
+            self._do_command(kind, arg, fut)
+        self._apply_pending()
+
+    def _boundary(self) -> None:
+        """Between two steps (lock held): commands, config changes, stop conditions."""
+        self._drain_commands()
+        live = self._live
+        if live["max_steps"] is not None and self.global_step >= live["max_steps"]:
+            self._finish(f"finished: reached max_steps={live['max_steps']}")
+        elif live["max_epochs"] is not None and self.epoch >= live["max_epochs"]:
+            self._finish(f"finished: reached max_epochs={live['max_epochs']:g}")
+
+    def _finish(self, message: str) -> None:
+        if self._state == "running":
+            self._state = "finished"
+            self.message = message
+            self._budget = None
+            self._cv.notify_all()
+
+    # ------------------------------------------------------------------------------------------------
+    # one optimizer step (training thread only)
+    # ------------------------------------------------------------------------------------------------
+    def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor, bool]:
+        live = self._live
+        if self._sampler is not None:
+            before = self._sampler.epochs_done
+            idx = self._sampler.next(live["batch_size"], live["shuffle"])
+            return self._X[idx], self._Y[idx], self._sampler.epochs_done != before and before >= 0
+        new_epoch = False
+        if self._iter is None:
+            self._iter = iter(self._loader)
+        try:
+            xb, yb = next(self._iter)[:2]
+        except StopIteration:
+            self._loader_epoch += 1
+            self._loader_pos = 0
+            new_epoch = True
+            self._iter = iter(self._loader)
+            xb, yb = next(self._iter)[:2]
+        self._loader_pos += 1
+        nb = self.device.type == "cuda"
+        return xb.to(self.device, non_blocking=nb), yb.to(self.device, non_blocking=nb), new_epoch
+
+    def _train_step(self) -> None:
+        live, model = self._live, self.model
+        xb, yb, new_epoch = self._next_batch()
+        if new_epoch and live["eval_every"] == 0:
+            self._evaluate()
+        step = self.global_step
+        lr = float(self.schedule(step))
+        for g in self.optimizer.param_groups:
+            g["lr"] = lr * g.get("lr_scale", 1.0)
+        if self._augment is not None:
+            xb = self._augment(xb)
+        target = yb
+        if live["mixup"] > 0:
+            xb, target = data_mod.mixup(xb, yb, live["mixup"], self.data.num_classes)
+        stats_every = live["stats_every"]
+        hooks = self._attach_stats() if stats_every and step % stats_every == 0 else None
+        model.train()
+        t0 = time.perf_counter()
+        out = model(xb)
+        loss = F.cross_entropy(out, target)
+        penalty = regularizers.penalty(model, live["l1"], live["l2"])
+        total = loss + penalty if penalty is not None else loss
+        self.optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        loss_value = loss.item()
+        if not math.isfinite(loss_value):
+            self._on_nonfinite(loss_value, lr)
+            if hooks is not None:
+                self._detach_stats(hooks, None)
+            return
+        if live["grad_clip"] > 0:
+            nn.utils.clip_grad_norm_(model.parameters(), live["grad_clip"])
+        if hooks is not None:
+            self._detach_stats(hooks, step)
+        if step % 10 == 0:
+            self._finite_snapshot = (step, {k: v.detach().clone() for k, v in model.state_dict().items()})
+        self.optimizer.step()
+        self._run_time += time.perf_counter() - t0
+        self.global_step = step + 1
+        self.history.log_step(step, self.epoch, self._run_time, loss_value, lr)
+        if live["eval_every"] and self.global_step % live["eval_every"] == 0:
+            self._evaluate()
+
+    def _on_nonfinite(self, value: float, lr: float) -> None:
+        what = "NaN" if math.isnan(value) else "Inf"
+        live = self._live
+        if lr >= (1.0 if live["optimizer"] in ("sgd", "momentum", "nesterov", "adadelta") else 0.05):
+            cause = f"learning rate {lr:g} is likely too high; try 10× smaller"
+        elif self._X is not None and not torch.isfinite(self._X).all():
+            cause = "the training inputs contain NaN/Inf values"
+        else:
+            cause = f"check the weight init ({live['init']}) and the data scale; a lower learning rate ({lr:g} now) may help"
+        snap = self._finite_snapshot[0] if self._finite_snapshot else None
+        kept = f"; the last finite snapshot (step {snap}) is kept: trainer.restore_finite()" if snap is not None else ""
+        with self._cv:
+            self.message = f"loss became {what} at step {self.global_step} — {cause}{kept}"
+            self.history.log_event(self.global_step, "nonfinite_loss", None, what)
+            if self._state == "running":
+                self._state = "paused"
+            self._budget = None
+            self._cv.notify_all()
+        self._notify()
+
+    @torch.no_grad()
+    def _evaluate(self) -> None:
+        model = self.model
+        was = model.training
+        model.eval()
+        try:
+            vl, va = _loss_acc(model, self._val) if self._val is not None else (math.nan, math.nan)
+            tl, ta = _loss_acc(model, self._train_eval) if self._train_eval is not None else (math.nan, math.nan)
+        finally:
+            model.train(was)
+        self.history.log_eval(self.global_step, self.epoch, vl, va, tl, ta)
+        metric = self._live["early_stop_metric"]
+        value = {"val_loss": vl, "val_acc": -va, "train_loss": tl, "train_acc": -ta}[metric]
+        if math.isfinite(value) and (self._best is None or value < self._best[0]):
+            self._best = (value, self.global_step, {k: v.detach().clone() for k, v in model.state_dict().items()})
+            self._evals_since_best = 0
+        else:
+            self._evals_since_best += 1
+            patience = self._live["patience"]
+            if patience and self._evals_since_best >= patience:
+                with self._cv:
+                    self._finish(f"early stopping: {metric} has not improved for {patience} evaluations "
+                                 f"(best at step {self._best[1] if self._best else '?'}; trainer.restore_best())")
+
+    def _attach_stats(self) -> tuple[list, list]:
+        slots = models.activation_slots(self.model)
+        outs: list[torch.Tensor] = []
+        kinds = [activation_name(m) for _, _, m in slots]
+
+        def hook(_m, _inp, out):
+            outs.append(out.detach())
+
+        handles = [m.register_forward_hook(hook) for _, _, m in slots]
+        return handles, [outs, kinds, slots]
+
+    def _detach_stats(self, hooks: tuple[list, list], step: int | None) -> None:
+        handles, (outs, kinds, slots) = hooks
+        for h in handles:
+            h.remove()
+        if step is None or not outs:
+            return
+        rows = []
+        for a, kind, (parent, _, _) in zip(outs, kinds, slots):
+            a = a.float()
+            per_unit = a.flatten(2).transpose(1, 2).reshape(-1, a.shape[1]) if a.dim() > 2 else a
+            if kind == "tanh":
+                sat = (a.abs() > 0.99).float().mean()
+            elif kind == "sigmoid":
+                sat = ((a < 0.01) | (a > 0.99)).float().mean()
+            else:
+                sat = torch.zeros((), device=a.device)
+            dead = (per_unit <= 0).all(dim=0).float().mean() if kind in ("relu",) else torch.zeros((), device=a.device)
+            layer = getattr(parent, "layer", None) or getattr(parent, "residual_last", None)
+            w = getattr(layer, "weight", None)
+            g = w.grad.norm() if w is not None and w.grad is not None else torch.tensor(float("nan"), device=a.device)
+            rows.append(torch.stack([a.mean(), a.std() if a.numel() > 1 else a.new_zeros(()), sat, dead, g.float()]))
+        self.history.log_layers(step, torch.stack(rows).cpu().tolist())
+
+    # ------------------------------------------------------------------------------------------------
+    # subscribers
+    # ------------------------------------------------------------------------------------------------
+    def _notify(self) -> None:
+        if self._subscribers:
+            self._dispatch_event.set()
+
+    def _update(self) -> Update:
+        h = self.history
+        return Update(self.global_step, self.epoch, self._state, h.last("train_loss"), h.last("lr"), self.message, h.version)
+
+    # ------------------------------------------------------------------------------------------------
+    # checkpoints
+    # ------------------------------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> str:
+        """Write config, model, optimizer, schedule position, history and RNG states atomically.
+
+        The file holds only tensors and plain containers, so ``torch.load(weights_only=True)`` reads it.
+        """
+        state = self._command("call", lambda _m: self._checkpoint_state()).result(30)
+        path = os.fspath(path)
+        directory = os.path.dirname(os.path.abspath(path))
+        fd, tmp = tempfile.mkstemp(prefix=".nbtrain-", suffix=".tmp", dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                torch.save(state, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        return path
+
+    def _checkpoint_state(self) -> dict[str, Any]:
+        hist = self.history.state_dict()
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "config": self.config.to_json(),
+            "live": json.dumps({k: v for k, v in self._live.items() if _jsonable(v)}),
+            "model": {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()},
+            "initial": {k: v.cpu().clone() for k, v in self.initial_state.items()},
+            "optimizer": self.optimizer.state_dict(),
+            "global_step": self.global_step,
+            "run_time": self._run_time,
+            "history": {"steps": torch.from_numpy(hist["steps"]), "evals": torch.from_numpy(hist["evals"]),
+                        "layers": torch.from_numpy(hist["layers"]), "events": json.dumps(hist["events"], default=repr),
+                        "layer_names": hist["layer_names"]},
+            "sampler": self._sampler.state() if self._sampler is not None else None,
+            "rng_cpu": torch.get_rng_state(),
+            "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "evals_since_best": self._evals_since_best,
+        }
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, model: nn.Module | None = None, data: Any = None, val_data: Any = None,
+             device: str | torch.device = "auto", **kw: Any) -> "Trainer":
+        """Rebuild a trainer from ``save(path)`` and resume exactly where it was (paused state).
+
+        Pass ``model``/``data`` again when the run used your own (only built-ins are rebuilt from the config).
+        """
+        try:
+            state = torch.load(os.fspath(path), map_location="cpu", weights_only=True)
+        except FileNotFoundError:
+            raise
+        except Exception as exc:
+            raise CheckpointError(f"{os.fspath(path)!r} is not a readable nbtrain checkpoint "
+                                  f"(truncated or corrupt?): {type(exc).__name__}: {exc}") from exc
+        if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+            raise CheckpointError(f"{os.fspath(path)!r} is not an nbtrain checkpoint (format {CHECKPOINT_FORMAT})")
+        config = TrainConfig.from_json(state["config"])
+        tr = cls(model=model, data=data, val_data=val_data, config=config, device=device, **kw)
+        tr.model.load_state_dict(state["model"])
+        tr.initial_state = {k: v.to(tr.device) for k, v in state["initial"].items()}
+        tr.optimizer.load_state_dict(state["optimizer"])
+        tr.global_step = int(state["global_step"])
+        tr._run_time = float(state["run_time"])
+        h = state["history"]
+        tr.history.load_state_dict({"steps": h["steps"].numpy(), "evals": h["evals"].numpy(), "layers": h["layers"].numpy(),
+                                    "events": json.loads(h["events"]), "layer_names": h["layer_names"]})
+        if state["sampler"] is not None and tr._sampler is not None:
+            tr._sampler.load(state["sampler"])
+        torch.set_rng_state(state["rng_cpu"])
+        if state["rng_cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["rng_cuda"])
+        tr._evals_since_best = int(state["evals_since_best"])
+        tr._state = "paused" if tr.global_step else "idle"
+        return tr
+
+    # ------------------------------------------------------------------------------------------------
+    @staticmethod
+    def _shutdown(cv: threading.Condition, event: threading.Event, d: dict) -> None:
+        """Finaliser (trainer collected or interpreter exit): stop the threads within one step."""
+        with cv:
+            if d.get("_state") in ("running", "paused"):
+                d["_state"] = "stopped"
+            d["_closed"] = True
+            cv.notify_all()
+        event.set()
+
+
+def _dispatch_thread(ref: "weakref.ReferenceType[Trainer]", event: threading.Event) -> None:
+    last_version = -1
+    while True:
+        event.wait(0.5)
+        event.clear()
+        trainer = ref()
+        if trainer is None or trainer._closed:
+            return
+        subs = list(trainer._subscribers)
+        update = trainer._update()
+        del trainer
+        if update.version == last_version and update.state != "error":
+            pass
+        last_version = update.version
+        for cb in subs:
+            try:
+                cb(update)
+            except Exception:  # a broken subscriber must not stop the others
+                pass
+
+
+def _loss_acc(model: nn.Module, tensors: tuple[torch.Tensor, torch.Tensor], chunk: int = 4096) -> tuple[float, float]:
+    X, Y = tensors
+    total_loss = torch.zeros((), device=X.device)
+    correct = torch.zeros((), device=X.device)
+    for i in range(0, len(Y), chunk):
+        out = model(X[i : i + chunk])
+        total_loss += F.cross_entropy(out.float(), Y[i : i + chunk], reduction="sum")
+        correct += (out.argmax(1) == Y[i : i + chunk]).sum()
+    n = max(len(Y), 1)
+    return (total_loss / n).item(), (correct / n).item()
+
+
+def _materialise(dataset: torch.utils.data.Dataset) -> tuple[torch.Tensor, torch.Tensor]:
+    xs, ys = zip(*(dataset[i][:2] for i in range(len(dataset))))
+    return torch.stack([torch.as_tensor(x) for x in xs]), torch.as_tensor(ys, dtype=torch.long)
+
+
+def _jsonable(v: Any) -> bool:
+    try:
+        json.dumps(v)
+        return True
+    except TypeError:
+        return False

@@ -1,0 +1,79 @@
+"""Every activation's values and gradients checked against its formula at a few points."""
+
+import math
+
+import pytest
+import torch
+
+import nbtrain as nt
+
+X = torch.tensor([-3.0, -0.5, 0.0, 0.7, 2.5], dtype=torch.float64)
+
+
+def _phi(x):
+    return 0.5 * (1 + torch.erf(x / math.sqrt(2)))
+
+
+FORMULAS = {
+    "sigmoid": lambda x: 1 / (1 + torch.exp(-x)),
+    "tanh": lambda x: (torch.exp(x) - torch.exp(-x)) / (torch.exp(x) + torch.exp(-x)),
+    "relu": lambda x: torch.where(x > 0, x, torch.zeros_like(x)),
+    "leaky_relu": lambda x: torch.where(x > 0, x, 0.01 * x),
+    "prelu": lambda x: torch.where(x > 0, x, 0.25 * x),
+    "elu": lambda x: torch.where(x > 0, x, torch.exp(x) - 1),
+    "selu": lambda x: 1.0507009873554805 * torch.where(x > 0, x, 1.6732632423543772 * (torch.exp(x) - 1)),
+    "gelu": lambda x: x * _phi(x),
+    "silu": lambda x: x / (1 + torch.exp(-x)),
+    "maxout": lambda x: torch.maximum(torch.zeros_like(x), x),  # starts as ReLU (slopes 0 and 1)
+    "identity": lambda x: x,
+}
+
+
+def test_registry_lists_every_required_activation():
+    assert set(FORMULAS) == set(nt.activations.names())
+
+
+@pytest.mark.parametrize("name", sorted(FORMULAS))
+def test_activation_values_and_gradients_match_formula(name):
+    act = nt.activations.make(name).double()
+    x = X.clone().requires_grad_(True)
+    y = act(x)
+    x_ref = X.clone().requires_grad_(True)
+    y_ref = FORMULAS[name](x_ref)
+    torch.testing.assert_close(y, y_ref)
+    # gradient away from the kink at 0
+    mask = X != 0
+    (g,) = torch.autograd.grad(y[mask].sum(), x)
+    (g_ref,) = torch.autograd.grad(y_ref[mask].sum(), x_ref)
+    torch.testing.assert_close(g, g_ref)
+
+
+def test_learnable_activations_own_parameters_per_instance():
+    a, b = nt.activations.make("prelu"), nt.activations.make("prelu")
+    assert a.weight is not b.weight
+    m = nt.activations.make("maxout", k=4)
+    assert m.slopes.shape == (4,) and m.offsets.shape == (4,)
+
+
+def test_maxout_learns_a_convex_piecewise_function():
+    m = nt.activations.make("maxout", k=3).double()
+    with torch.no_grad():
+        m.slopes.copy_(torch.tensor([-1.0, 0.0, 2.0]))
+        m.offsets.copy_(torch.tensor([0.0, 0.5, 0.0]))
+    torch.testing.assert_close(m(X), torch.maximum(torch.maximum(-X, torch.full_like(X, 0.5)), 2 * X))
+
+
+def test_maxout_rejects_fewer_than_two_pieces():
+    with pytest.raises(ValueError, match="k=1"):
+        nt.activations.make("maxout", k=1)
+
+
+def test_unknown_activation_lists_allowed_names():
+    with pytest.raises(ValueError, match="unknown activation 'sigmoidd'.*sigmoid, tanh"):
+        nt.activations.make("sigmoidd")
+
+
+def test_aliases_resolve():
+    assert isinstance(nt.activations.make("swish"), torch.nn.SiLU)
+    assert nt.activations.saturation_kind("tanh") == "saturated"
+    assert nt.activations.saturation_kind("relu") == "dead"
