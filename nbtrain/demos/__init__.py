@@ -12,6 +12,16 @@ from __future__ import annotations
 
 from .activation_saturation import DeadReluResult, SaturationResult, dead_relu_data, saturation, saturation_data
 from .activation_zigzag import ZigzagResult, zigzag, zigzag_data
+from .data_preprocessing import PreprocessingResult, Stage, preprocessing, preprocessing_data
+from .dropout_regularization import (
+    Curves,
+    DropoutResult,
+    InvertedDropoutResult,
+    dropout,
+    dropout_data,
+    inverted_dropout_data,
+)
+from .init_scale import WeightScaleResult, weight_scale, weight_scale_data
 
 __all__ = [
     "ZigzagResult",

@@ -53,13 +53,15 @@ def activation_colour(name: str) -> str:
 def axis(scale: bq.Scale, label: str, *, vertical: bool = False, **kw: Any) -> bq.Axis:
     """A labelled axis with projector-sized ticks (``vertical=True`` for a y axis)."""
     kw.setdefault("grid_lines", "dashed")
+    kw.setdefault("side", "left" if vertical else "bottom")
     if vertical:
-        kw.setdefault("label_offset", "-50px")
+        kw.setdefault("label_offset", "-50px" if kw["side"] == "left" else "55px")
+    else:
+        kw.setdefault("label_offset", "40px")
     return bq.Axis(
         scale=scale,
         label=label,
         orientation="vertical" if vertical else "horizontal",
-        side="left" if vertical else "bottom",
         tick_style=TICKS,
         **kw,
     )

@@ -195,7 +195,7 @@ class TrainConfig(HasTraits):
         from . import schedules
 
         try:
-            schedules.make(schedule, 1.0, 100, **params)
+            schedules.make(schedule, self.lr, self.total_steps or self.max_steps or 1000, **params)
         except (TypeError, ValueError) as exc:
             raise self._fail("schedule_params" if params else "schedule", params or schedule, str(exc)) from None
 

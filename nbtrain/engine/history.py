@@ -150,7 +150,6 @@ class History:
             df[c] = df[c].astype("int64")
         out = HistoryFrame(df)
         out.attrs["events"] = events
-        out.attrs["history"] = self
         return out
 
     def layer_frame(self) -> pd.DataFrame:

@@ -8,8 +8,8 @@ The caller's thread never runs a training step; it queues work and returns.
 >>> tr = nt.Trainer(data="spiral", hidden=[16], lr=0.5, max_steps=50, seed=0)
 >>> tr.start(); tr.wait()
 'finished'
->>> len(tr.history)
-50
+>>> len(tr.history), list(tr.history.columns[:5])
+(50, ['step', 'epoch', 'time', 'train_loss', 'lr'])
 """
 
 from __future__ import annotations
@@ -163,6 +163,9 @@ class Trainer:
         **config_fields: Any,
     ):
         self.config = config if config is not None else TrainConfig()
+        if isinstance(model, str):  # a builder name, e.g. Trainer(model="cnn")
+            config_fields.setdefault("model", model)
+            model = None
         if isinstance(data, str):
             config_fields.setdefault("data", data)
         if config_fields:
@@ -174,7 +177,7 @@ class Trainer:
         self._resident_pref = resident
         self._num_workers = num_workers
 
-        self.history = History()
+        self.metrics = History()
         self._cv = threading.Condition()
         self._thread: threading.Thread | None = None
         self._state = "idle"
@@ -184,6 +187,7 @@ class Trainer:
         self._commands: list[tuple[str, Any, Future]] = []
         self._pending: dict[str, tuple[Any, Any]] = {}  # field -> (old, new), applied at a boundary
         self._budget: int | None = None  # steps left before pausing (step(n))
+        self._busy = False  # True while the thread runs a step (outside the lock)
         self._subscribers: list[Callable[[Update], None]] = []
         self._dispatch_event = threading.Event()
         self._dispatcher: threading.Thread | None = None
@@ -191,7 +195,19 @@ class Trainer:
         self.needs_reset: list[str] = []
 
         self._build(fresh_seed=True)
-        self.config.observe(self._on_config_change)
+        if self._user_model is not None:
+            self._sync_config_from_model()
+        # observe the config through a weak reference: no cycle, so a dropped trainer is freed at once
+        # and its finaliser ends the thread
+        ref = weakref.ref(self)
+
+        def on_change(change: dict, ref=ref) -> None:
+            trainer = ref()
+            if trainer is not None:
+                trainer._on_config_change(change)
+
+        self._config_observer = on_change
+        self.config.observe(on_change)
         weakref.finalize(self, Trainer._shutdown, self._cv, self._dispatch_event, self.__dict__)
 
     # ------------------------------------------------------------------------------------------------
@@ -207,7 +223,12 @@ class Trainer:
             seed=cfg.seed, preprocess=cfg.preprocess, augment=cfg.augment,
         )
         if self._user_model is not None:
+            # a user's module has no "fresh weights" recipe: every reset returns to its weights at the start
             self.model = self._user_model.to(self.device)
+            if getattr(self, "_user_initial", None) is None:
+                self._user_initial = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            else:
+                self.model.load_state_dict(self._user_initial)
         else:
             self.model = models.make(
                 cfg.model, self.data.input_shape, self.data.num_classes, hidden=list(cfg.hidden),
@@ -229,8 +250,20 @@ class Trainer:
         self._last_eval_epoch = 0
         self.message = ""
         self.needs_reset = []
-        self.history.clear()
-        self.history.layer_names = [f"{i}: {activation_name(m) or type(m).__name__}" for i, (_, _, m) in enumerate(models.activation_slots(self.model))]
+        self.metrics.clear()
+        self.metrics.layer_names = [f"{i}: {activation_name(m) or type(m).__name__}" for i, (_, _, m) in enumerate(models.activation_slots(self.model))]
+
+    def _sync_config_from_model(self) -> None:
+        """Make the config describe a user's model as it is (its activation, dropout, no batch-norm)."""
+        act = models.current_activation(self.model)
+        drops = [m.p for m in self.model.modules() if isinstance(m, nn.Dropout)]
+        changes: dict[str, Any] = {"batch_norm": any(getattr(b, "use_norm", False) for b in self.model.modules())}
+        if act is not None:
+            changes["activation"] = act
+        if drops:
+            changes["dropout"] = drops[0]
+        self.config.update(**changes)
+        self._live.update(changes)
 
     def _init_weights(self, scheme: str, std: float | None) -> None:
         params = {}
@@ -339,8 +372,8 @@ class Trainer:
             self._set_running()
         return self
 
-    def stop(self, timeout: float = 1.0) -> "Trainer":
-        """End the run; the thread exits within one step. ``start()`` continues from here later."""
+    def stop(self, timeout: float | None = 1.0) -> "Trainer":
+        """End the run; the thread exits after the current step. ``start()`` continues from here later."""
         with self._cv:
             if self._state in ("running", "paused"):
                 self._state = "stopped"
@@ -358,8 +391,10 @@ class Trainer:
         start); otherwise data and model are rebuilt from the config (fresh weights from the seed; a
         new seed gives new weights). Pending structural changes (hidden, data, ...) take effect here.
         """
-        self.stop()
+        self.stop(timeout=60)
         with self._cv:
+            if self._thread is not None:
+                raise RuntimeError("reset(): the training thread did not finish its step within 60 s")
             if same_init:
                 initial = self.initial_state
                 self._build(fresh_seed=False)
@@ -441,6 +476,10 @@ class Trainer:
         """Stop training and end every thread of this trainer."""
         self.stop()
         self._closed = True
+        try:
+            self.config.unobserve(self._config_observer)
+        except ValueError:
+            pass
         self._dispatch_event.set()
         if self._dispatcher is not None and self._dispatcher is not threading.current_thread():
             self._dispatcher.join(1.0)
@@ -459,9 +498,11 @@ class Trainer:
         return self._loader_epoch + (self._loader_pos / n if n else 0.0)
 
     @property
-    def frame(self):
-        """The history as a pandas DataFrame (``trainer.history.frame()``)."""
-        return self.history.frame()
+    def history(self):
+        """The run's metrics as a pandas DataFrame: one row per step (step, epoch, time, train_loss, lr)
+        with the evaluation columns (val_loss, val_acc, train_eval_loss, train_acc) at evaluated steps.
+        ``history.decimate(column, n)`` and ``history.events`` are added; the live store is ``metrics``."""
+        return self.metrics.frame()
 
     def __repr__(self) -> str:
         return (f"Trainer(state={self._state!r}, step={self.global_step}, device={self.device.type!r}, "
@@ -489,7 +530,7 @@ class Trainer:
     def _command(self, kind: str, arg: Any) -> Future:
         fut: Future = Future()
         with self._cv:
-            if self._thread is not None and self._thread.is_alive() and self._state in ("running", "paused"):
+            if self._busy:  # the thread is inside a step: it runs the command at the next boundary
                 self._commands.append((kind, arg, fut))
                 self._cv.notify_all()
                 return fut
@@ -507,7 +548,7 @@ class Trainer:
                     params = {"std": self.config.init_std, **params}
                 init_mod.apply(self.model, scheme, generator=gen, **params)
                 self._make_optimizer()
-                self.history.log_event(self.global_step, "reinit", None, scheme)
+                self.metrics.log_event(self.global_step, "reinit", None, scheme)
                 fut.set_result(scheme)
             elif kind == "call":
                 was = self.model.training
@@ -523,7 +564,7 @@ class Trainer:
                     step, state = self._best[1], self._best[2]  # type: ignore[index]
                 self.model.load_state_dict(state)
                 self._make_optimizer()
-                self.history.log_event(self.global_step, f"restore_{arg}", None, step)
+                self.metrics.log_event(self.global_step, f"restore_{arg}", None, step)
                 fut.set_result(step)
         except BaseException as exc:  # the caller gets it through the future
             fut.set_exception(exc)
@@ -542,14 +583,14 @@ class Trainer:
         if not self.config.trait_metadata(name, "live"):
             if name not in self.needs_reset:
                 self.needs_reset.append(name)
-            self.history.log_event(self.global_step, name, old, new)
+            self.metrics.log_event(self.global_step, name, old, new)
             self.message = f"{', '.join(self.needs_reset)} changed: press reset to rebuild"
             self._notify()
             return
         with self._cv:
             prev = self._pending.get(name)
             self._pending[name] = (prev[0] if prev else old, new)
-            if self._thread is None or not self._thread.is_alive() or self._state not in ("running", "paused"):
+            if not self._busy:  # between steps (we hold the lock): apply now; else at the boundary
                 self._apply_pending()
             else:
                 self._cv.notify_all()
@@ -584,7 +625,7 @@ class Trainer:
                     g["weight_decay"] = new
             elif name in ("lr", "schedule", "schedule_params", "warmup_steps", "total_steps", "max_steps"):
                 rebuild_sched = True
-            self.history.log_event(self.global_step, name, old, new)
+            self.metrics.log_event(self.global_step, name, old, new)
         if rebuild_opt:
             self._make_optimizer()
         if rebuild_sched:
@@ -593,8 +634,11 @@ class Trainer:
     def _run_chunk(self) -> bool:
         """Run steps for up to ~50 ms (or wait while paused). Returns False when the thread should end."""
         with self._cv:
-            while self._state == "paused" and not self._commands and not self._pending:
+            if self._state == "paused" and not self._commands and not self._pending:
+                # wait here, then return so that _run_thread drops its strong reference now and then
                 self._cv.wait(0.25)
+                if self._state == "paused" and not self._commands and not self._pending:
+                    return True
             if self._state not in ("running", "paused"):
                 self._drain_commands()
                 self._cv.notify_all()
@@ -607,22 +651,23 @@ class Trainer:
                     self._boundary()
                     if self._state != "running":
                         return True
+                    self._busy = True  # from here until the step is done, only this thread touches the model
                 self._train_step()
-                if self._budget is not None:
-                    self._budget -= 1
-                    if self._budget <= 0:
-                        with self._cv:
+                with self._cv:
+                    self._busy = False
+                    if self._budget is not None:
+                        self._budget -= 1
+                        if self._budget <= 0:
                             self._budget = None
                             if self._state == "running":
                                 self._state = "paused"
-                            self._cv.notify_all()
-                        self._notify()
-                        return True
-                if time.perf_counter() > deadline:
+                    self._cv.notify_all()
+                if self._state != "running" or time.perf_counter() > deadline:
                     self._notify()
                     return True
         except BaseException as exc:  # surfaced through state/error/wait(); never printed from this thread
             with self._cv:
+                self._busy = False
                 self.error = exc
                 self.error_traceback = traceback.format_exc()
                 self._state = "error"
@@ -648,6 +693,9 @@ class Trainer:
 
     def _finish(self, message: str) -> None:
         if self._state == "running":
+            last_eval = self.metrics.last("val_loss", default=None) if self.metrics.evals.n else None
+            if last_eval is None or int(self.metrics.evals.column("step")[-1]) != self.global_step:
+                self._evaluate()  # the final metrics of a finished run always exist
             self._state = "finished"
             self.message = message
             self._budget = None
@@ -716,7 +764,7 @@ class Trainer:
         self.optimizer.step()
         self._run_time += time.perf_counter() - t0
         self.global_step = step + 1
-        self.history.log_step(step, self.epoch, self._run_time, loss_value, lr)
+        self.metrics.log_step(step, self.epoch, self._run_time, loss_value, lr)
         if live["eval_every"] and self.global_step % live["eval_every"] == 0:
             self._evaluate()
 
@@ -733,7 +781,7 @@ class Trainer:
         kept = f"; the last finite snapshot (step {snap}) is kept: trainer.restore_finite()" if snap is not None else ""
         with self._cv:
             self.message = f"loss became {what} at step {self.global_step} — {cause}{kept}"
-            self.history.log_event(self.global_step, "nonfinite_loss", None, what)
+            self.metrics.log_event(self.global_step, "nonfinite_loss", None, what)
             if self._state == "running":
                 self._state = "paused"
             self._budget = None
@@ -750,7 +798,7 @@ class Trainer:
             tl, ta = _loss_acc(model, self._train_eval) if self._train_eval is not None else (math.nan, math.nan)
         finally:
             model.train(was)
-        self.history.log_eval(self.global_step, self.epoch, vl, va, tl, ta)
+        self.metrics.log_eval(self.global_step, self.epoch, vl, va, tl, ta)
         metric = self._live["early_stop_metric"]
         value = {"val_loss": vl, "val_acc": -va, "train_loss": tl, "train_acc": -ta}[metric]
         if math.isfinite(value) and (self._best is None or value < self._best[0]):
@@ -796,7 +844,7 @@ class Trainer:
             w = getattr(layer, "weight", None)
             g = w.grad.norm() if w is not None and w.grad is not None else torch.tensor(float("nan"), device=a.device)
             rows.append(torch.stack([a.mean(), a.std() if a.numel() > 1 else a.new_zeros(()), sat, dead, g.float()]))
-        self.history.log_layers(step, torch.stack(rows).cpu().tolist())
+        self.metrics.log_layers(step, torch.stack(rows).cpu().tolist())
 
     # ------------------------------------------------------------------------------------------------
     # subscribers
@@ -806,7 +854,7 @@ class Trainer:
             self._dispatch_event.set()
 
     def _update(self) -> Update:
-        h = self.history
+        h = self.metrics
         return Update(self.global_step, self.epoch, self._state, h.last("train_loss"), h.last("lr"), self.message, h.version)
 
     # ------------------------------------------------------------------------------------------------
@@ -834,7 +882,7 @@ class Trainer:
         return path
 
     def _checkpoint_state(self) -> dict[str, Any]:
-        hist = self.history.state_dict()
+        hist = self.metrics.state_dict()
         return {
             "format": CHECKPOINT_FORMAT,
             "config": self.config.to_json(),
@@ -877,7 +925,7 @@ class Trainer:
         tr.global_step = int(state["global_step"])
         tr._run_time = float(state["run_time"])
         h = state["history"]
-        tr.history.load_state_dict({"steps": h["steps"].numpy(), "evals": h["evals"].numpy(), "layers": h["layers"].numpy(),
+        tr.metrics.load_state_dict({"steps": h["steps"].numpy(), "evals": h["evals"].numpy(), "layers": h["layers"].numpy(),
                                     "events": json.loads(h["events"]), "layer_names": h["layer_names"]})
         if state["sampler"] is not None and tr._sampler is not None:
             tr._sampler.load(state["sampler"])
