@@ -139,7 +139,7 @@ def preprocessing(n: int = 400, mean: tuple[float, float] = (6.0, 4.0), stds: tu
     surface of the chosen stage (contours and path) next to the raw data's.
 
     >>> view = preprocessing()                 # doctest: +SKIP
-    >>> view.controls["offset"].value = 0.0    # doctest: +SKIP  (data already centred: κ drops)
+    >>> view.controls["offset"].value = 0.0    # data already centred: κ drops  # doctest: +SKIP
     """
     import bqplot as bq
     import ipywidgets as widgets
@@ -157,7 +157,7 @@ def preprocessing(n: int = 400, mean: tuple[float, float] = (6.0, 4.0), stds: tu
         "stage": V.dropdown("loss surface of", list(STAGES[1:]), "whiten"),
         "seed": V.int_slider("seed", seed, 0, 20),
     }
-    clouds, texts, figures, marks = [], [], [], {}
+    texts, figures, marks = [], [], {}
     for i, name in enumerate(STAGES):
         sx, sy = bq.LinearScale(), bq.LinearScale()
         dots = bq.Scatter(x=[], y=[], scales={"x": sx, "y": sy}, colors=[V.SERIES[i]], default_size=8,
@@ -199,7 +199,7 @@ def preprocessing(n: int = 400, mean: tuple[float, float] = (6.0, 4.0), stds: tu
                                   seed=controls["seed"].value)
 
     def draw(res: PreprocessingResult) -> str:
-        for i, (stage, fig, text) in enumerate(zip(res.stages, figures, texts)):
+        for stage, fig, text in zip(res.stages, figures, texts):
             pts = stage.points
             centre = pts.mean(axis=0) if stage.name == "raw" else np.zeros(2)
             half = float(np.abs(pts - centre).max()) * 1.05

@@ -176,7 +176,7 @@ def weight_scale(activation: str = "tanh", init_or_std: str | float = "small_gau
     weights): the lecture's "std 0.01 collapses, std 1 saturates, Xavier/He are stable" in one control.
 
     >>> view = weight_scale()                 # doctest: +SKIP
-    >>> view.controls["scale"].value = 100.0  # doctest: +SKIP  (0.01 × 100 = std 1: tanh saturates)
+    >>> view.controls["scale"].value = 100.0  # 0.01 × 100 = std 1: tanh saturates  # doctest: +SKIP
     """
     import bqplot as bq
 

@@ -52,11 +52,10 @@ def schedule_gallery_data(
     base_lr = check_float("base_lr", base_lr, 0.0, 1e3, lo_open=True)
     total_steps = check_int("total_steps", total_steps, 1, 1_000_000)
     chosen = list(schedules.names()) if names is None else [schedules.registry.resolve(n) for n in names]
-    params = dict(params or {})
-    unknown = sorted(set(params) - set(chosen) - {schedules.registry.resolve(k) for k in params if k not in chosen})
+    resolved_params = {schedules.registry.resolve(k): v for k, v in (params or {}).items()}
+    unknown = sorted(set(resolved_params) - set(chosen))
     if unknown:
         raise ValueError(f"params given for {unknown}, which are not among the plotted schedules {chosen}")
-    resolved_params = {schedules.registry.resolve(k): v for k, v in params.items()}
     steps = np.arange(total_steps + 1)
     out = {}
     for name in chosen:
@@ -74,9 +73,17 @@ def _expression_fn(text: str) -> Callable[[int], float] | None:
     text = text.strip()
     if not text:
         return None
-    code = compile(text, "<lambda schedule>", "eval")  # SyntaxError is a ValueError subclass? no: re-raised below
+    code = compile(text, "<lambda schedule>", "eval")
     env = {"math": math, "np": np, "__builtins__": {"min": min, "max": max, "abs": abs}}
-    return lambda t: float(eval(code, env, {"t": t}))  # noqa: S307 - the user's own kernel, the user's own text
+
+    def fn(t: int) -> float:
+        # evaluated in the user's own kernel, from text the user typed: no more trust needed than for a cell
+        try:
+            return float(eval(code, env, {"t": t}))
+        except Exception as err:  # any error in the user's expression is reported, not raised from a callback
+            raise ValueError(f"fn(t) = {text!r} fails at t={t}: {type(err).__name__}: {err}") from None
+
+    return fn
 
 
 def _parse_list(name: str, text: str, kind: type) -> tuple | None:
@@ -119,7 +126,8 @@ def _param_widget(name: str, spec: Any, value: Any, total_steps: int):
 
 def _param_value(spec: Any, widget: Any) -> Any:
     if spec.kind == "list":
-        return _parse_list(widget.description, widget.value, int if spec.low == 1 and spec.high is not None else float)
+        ints = isinstance(spec.low, int) and not isinstance(spec.low, bool)  # step boundaries vs lr values
+        return _parse_list(widget.description, widget.value, int if ints else float)
     if spec.kind == "callable":
         try:
             return _expression_fn(widget.value)
@@ -209,19 +217,19 @@ def schedule_gallery(first: str = "cosine", second: str | None = "step", base_lr
 
     def compute() -> dict[str, ScheduleCurve]:
         lr, T = controls["base_lr"].value, controls["total_steps"].value
-        rebuild("first", controls["first"].value, lr, T)
-        chosen = {controls["first"].value: values("first")}
-        if controls["second"].value != none:
-            rebuild("second", controls["second"].value, lr, T)
-            chosen.setdefault(controls["second"].value, values("second"))
-        else:
+        sides = ["first"] + (["second"] if controls["second"].value != none else [])
+        curves = {}
+        for side in sides:  # each side separately: the same schedule can be compared with other parameters
+            name = controls[side].value
+            rebuild(side, name, lr, T)
+            curves[side] = schedule_gallery_data([name], lr, T, {name: values(side)})[name]
+        if "second" not in sides:
             boxes["second"].children = []
             built["second"] = ()
             param_controls["second"] = {}
-        curves = schedule_gallery_data(list(chosen), lr, T, chosen)
         if controls["all"].value:
             for name, c in schedule_gallery_data(None, lr, T).items():
-                curves.setdefault(f"all:{name}", c)
+                curves[f"all:{name}"] = c
         return curves
 
     def draw(curves: dict[str, ScheduleCurve]) -> str:
@@ -236,12 +244,13 @@ def schedule_gallery(first: str = "cosine", second: str | None = "step", base_lr
         def ys(c: ScheduleCurve) -> np.ndarray:
             return np.maximum(c.lr, floor) if log else c.lr
 
-        a = curves[controls["first"].value]
+        a = curves["first"]
         line_a.x, line_a.y, line_a.labels = a.steps, ys(a), [a.name]
         shown = [a]
-        if controls["second"].value != none:
-            b = curves[controls["second"].value]
-            line_b.x, line_b.y, line_b.labels = b.steps, ys(b), [b.name]
+        if "second" in curves:
+            b = curves["second"]
+            line_b.x, line_b.y = b.steps, ys(b)
+            line_b.labels = [b.name if b.name != a.name else f"{b.name} (2)"]
             line_b.visible = True
             shown.append(b)
         else:
@@ -251,9 +260,10 @@ def schedule_gallery(first: str = "cosine", second: str | None = "step", base_lr
         if rest:
             grey.x, grey.y = a.steps, np.array([ys(c) for c in rest])
         fig.title = " vs ".join(c.name for c in shown) + f" over T = {a.steps[-1]} steps"
-        formulas.value = "".join(f"<div style='font-size:15px'><b>{c.name}</b>: {c.formula}</div>" for c in shown)
-        lows = ", ".join(f"{c.name} ends at {c.lr[-1]:.3g}" for c in shown)
-        return f"{lows} (base lr {controls['base_lr'].value:.3g})"
+        formulas.value = "".join(f"<div style='font-size:15px'><b>{c.name}</b>: {c.formula}</div>"
+                                 for c in ({c.name: c for c in shown}.values()))
+        ends = ", ".join(f"{c.name} ends at {c.lr[-1]:.3g}" for c in shown)
+        return f"{ends} (base lr {controls['base_lr'].value:.3g})"
 
     view = V.DemoView(controls, [fig], marks, compute, draw,
                       rows=[["first", "second", "total_steps", "base_lr"], ["log", "all"]],
@@ -263,5 +273,3 @@ def schedule_gallery(first: str = "cosine", second: str | None = "step", base_lr
     return view
 
 
-#: The DESIGN's name for the gallery: ``nt.demos.schedules()``.
-schedules_view = schedule_gallery

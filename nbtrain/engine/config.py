@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from traitlets import Bool, Dict, Float, HasTraits, Int, List, TraitError, Unicode, validate
 
@@ -241,14 +242,14 @@ class TrainConfig(HasTraits):
             raise ConfigError(f"TrainConfig cannot be written as JSON: {exc}") from None
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
         return cls(**d)
 
     @classmethod
-    def from_json(cls, s: str) -> "TrainConfig":
+    def from_json(cls, s: str) -> TrainConfig:
         return cls.from_dict(json.loads(s))
 
-    def copy(self, **changes: Any) -> "TrainConfig":
+    def copy(self, **changes: Any) -> TrainConfig:
         d = self.to_dict()
         d.update(changes)
         return type(self)(**d)

@@ -16,7 +16,8 @@ in one pass over the data.
 from __future__ import annotations
 
 import threading
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -55,7 +56,7 @@ class Table:
         return self._data[:, : self.n].copy()
 
     @classmethod
-    def from_state(cls, columns: Sequence[str], data: np.ndarray) -> "Table":
+    def from_state(cls, columns: Sequence[str], data: np.ndarray) -> Table:
         t = cls(columns, capacity=max(1024, data.shape[1]))
         t._data[:, : data.shape[1]] = data
         t.n = data.shape[1]
@@ -139,7 +140,7 @@ class History:
                 x, y = x.copy(), y.copy()
         return decimate(x, y, max_points)
 
-    def frame(self) -> "HistoryFrame":
+    def frame(self) -> HistoryFrame:
         """Per-step rows joined with the evaluation metrics at their steps (NaN where none)."""
         with self.lock:
             steps, evals = self.steps.frame(), self.evals.frame()

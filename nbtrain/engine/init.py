@@ -13,7 +13,7 @@ empirical std of a 1000×1000 layer against them.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn

@@ -11,7 +11,7 @@ rejected with the list of those it does.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import torch
 

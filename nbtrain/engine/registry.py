@@ -15,8 +15,9 @@ function registered under a name. The UI lists ``registry.names()``; adding an e
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
 
 class UnknownNameError(KeyError, ValueError):

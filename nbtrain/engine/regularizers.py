@@ -11,7 +11,7 @@ to the loss. They act on weights (Linear/Conv ``weight`` tensors), not on biases
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F

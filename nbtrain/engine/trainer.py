@@ -22,11 +22,11 @@ import threading
 import time
 import traceback
 import weakref
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -132,7 +132,7 @@ class _LiveBatchSampler(torch.utils.data.Sampler):
         return math.ceil(self.n / self.live["batch_size"])
 
 
-def _run_thread(ref: "weakref.ReferenceType[Trainer]", cv: threading.Condition) -> None:
+def _run_thread(ref: weakref.ReferenceType[Trainer], cv: threading.Condition) -> None:
     """Thread body. Holds the trainer only weakly between chunks, so a deleted trainer ends its thread."""
     while True:
         trainer = ref()
@@ -340,7 +340,7 @@ class Trainer:
     def model_is_user(self) -> bool:
         return self._user_model is not None
 
-    def start(self) -> "Trainer":
+    def start(self) -> Trainer:
         """Start (or continue) training in the background; returns at once."""
         with self._cv:
             self._check_usable()
@@ -348,11 +348,11 @@ class Trainer:
             self._set_running()
         return self
 
-    def resume(self) -> "Trainer":
+    def resume(self) -> Trainer:
         """Continue after ``pause()`` (same as ``start()``)."""
         return self.start()
 
-    def pause(self) -> "Trainer":
+    def pause(self) -> Trainer:
         """Stop stepping after the current step; the thread waits, nothing is lost."""
         with self._cv:
             if self._state == "running":
@@ -362,7 +362,7 @@ class Trainer:
         self._notify()
         return self
 
-    def step(self, n: int = 1) -> "Trainer":
+    def step(self, n: int = 1) -> Trainer:
         """Run exactly ``n`` optimizer steps in the background, then pause. ``wait()`` blocks until done."""
         if isinstance(n, bool) or int(n) != n or n < 1:
             raise ValueError(f"step(n={n!r}): n must be an integer ≥ 1")
@@ -372,7 +372,7 @@ class Trainer:
             self._set_running()
         return self
 
-    def stop(self, timeout: float | None = 1.0) -> "Trainer":
+    def stop(self, timeout: float | None = 1.0) -> Trainer:
         """End the run; the thread exits after the current step. ``start()`` continues from here later."""
         with self._cv:
             if self._state in ("running", "paused"):
@@ -384,7 +384,7 @@ class Trainer:
         self._notify()
         return self
 
-    def reset(self, same_init: bool = False) -> "Trainer":
+    def reset(self, same_init: bool = False) -> Trainer:
         """Clear the history and start over at step 0 (paused/idle afterwards).
 
         ``same_init=True`` restores exactly this run's initial weights (compare two settings from one
@@ -484,7 +484,7 @@ class Trainer:
         if self._dispatcher is not None and self._dispatcher is not threading.current_thread():
             self._dispatcher.join(1.0)
 
-    def __enter__(self) -> "Trainer":
+    def __enter__(self) -> Trainer:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -903,7 +903,7 @@ class Trainer:
 
     @classmethod
     def load(cls, path: str | os.PathLike, model: nn.Module | None = None, data: Any = None, val_data: Any = None,
-             device: str | torch.device = "auto", **kw: Any) -> "Trainer":
+             device: str | torch.device = "auto", **kw: Any) -> Trainer:
         """Rebuild a trainer from ``save(path)`` and resume exactly where it was (paused state).
 
         Pass ``model``/``data`` again when the run used your own (only built-ins are rebuilt from the config).
@@ -948,7 +948,7 @@ class Trainer:
         event.set()
 
 
-def _dispatch_thread(ref: "weakref.ReferenceType[Trainer]", event: threading.Event) -> None:
+def _dispatch_thread(ref: weakref.ReferenceType[Trainer], event: threading.Event) -> None:
     last_version = -1
     while True:
         event.wait(0.5)
