@@ -41,6 +41,8 @@ from .history import History
 STATES = ("idle", "running", "paused", "finished", "stopped", "error")
 RESIDENT_MAX_BYTES = 256 * 2**20  # datasets up to this size live on the device and are sampled by index
 CHECKPOINT_FORMAT = 1
+SNAPSHOT_EVERY = 50  # steps between copies of the weights kept for restore_finite()
+AUTO_EVAL_MIN, AUTO_EVAL_MAX = 50, 500  # eval_every=0: once per epoch, but within these step bounds
 
 
 class TrainingError(RuntimeError):
@@ -134,6 +136,11 @@ class _LiveBatchSampler(torch.utils.data.Sampler):
 
 def _run_thread(ref: weakref.ReferenceType[Trainer], cv: threading.Condition) -> None:
     """Thread body. Holds the trainer only weakly between chunks, so a deleted trainer ends its thread."""
+    trainer = ref()
+    if trainer is not None and trainer._cpu_threads():
+        # thread-local with OpenMP: the caller's torch threads are left as they are
+        torch.set_num_threads(trainer._cpu_threads())
+    del trainer
     while True:
         trainer = ref()
         if trainer is None or not trainer._run_chunk():
@@ -160,6 +167,7 @@ class Trainer:
         *,
         resident: bool | None = None,
         num_workers: int = 0,
+        threads: int | None = None,
         **config_fields: Any,
     ):
         self.config = config if config is not None else TrainConfig()
@@ -176,6 +184,9 @@ class Trainer:
         self._user_val = val_data
         self._resident_pref = resident
         self._num_workers = num_workers
+        if threads is not None and (isinstance(threads, bool) or int(threads) != threads or threads < 1):
+            raise ValueError(f"threads={threads!r} must be None (auto) or an integer ≥ 1")
+        self._threads = threads
 
         self.metrics = History()
         self._cv = threading.Condition()
@@ -188,6 +199,7 @@ class Trainer:
         self._pending: dict[str, tuple[Any, Any]] = {}  # field -> (old, new), applied at a boundary
         self._budget: int | None = None  # steps left before pausing (step(n))
         self._busy = False  # True while the thread runs a step (outside the lock)
+        self._wake_step: int | None = None  # a wait(steps=) caller wants a notify at this step
         self._subscribers: list[Callable[[Update], None]] = []
         self._dispatch_event = threading.Event()
         self._dispatcher: threading.Thread | None = None
@@ -247,11 +259,23 @@ class Trainer:
         self._evals_since_best = 0
         self._best: tuple[float, int, dict] | None = None
         self._finite_snapshot: tuple[int, dict] | None = None
-        self._last_eval_epoch = 0
+        self._last_eval_step = -(10**12)
         self.message = ""
         self.needs_reset = []
         self.metrics.clear()
-        self.metrics.layer_names = [f"{i}: {activation_name(m) or type(m).__name__}" for i, (_, _, m) in enumerate(models.activation_slots(self.model))]
+        self._slots = models.activation_slots(self.model)
+        self.metrics.layer_names = [f"{i}: {activation_name(m) or type(m).__name__}" for i, (_, _, m) in enumerate(self._slots)]
+        self.model.train()  # the thread keeps it in train mode; eval/submit switch back after themselves
+
+    def _cpu_threads(self) -> int | None:
+        """Intra-op threads for the training thread: ``threads=`` if given; on the CPU, 1 for small models
+        (< 1M parameters: their ops are too small to split, and spinning OpenMP workers collapse under
+        load — measured 300 vs 2800 steps/s on a busy 2-core machine); otherwise torch's default."""
+        if self._threads is not None:
+            return self._threads
+        if self.device.type == "cpu" and sum(p.numel() for p in self.model.parameters()) < 1_000_000:
+            return 1
+        return None
 
     def _sync_config_from_model(self) -> None:
         """Make the config describe a user's model as it is (its activation, dropout, no batch-norm)."""
@@ -323,6 +347,7 @@ class Trainer:
                                     weight_decay=live["weight_decay"], **hyper)
 
     def _make_schedule(self) -> None:
+        self._lr_table: tuple[int, list[float]] = (0, [])
         live = self._live
         total = live["total_steps"] or live["max_steps"] or 1000
         self.schedule = schedules.make(live["schedule"], live["lr"], total, warmup_steps=live["warmup_steps"],
@@ -448,6 +473,8 @@ class Trainer:
                     raise TrainingError(f"training failed at step {self.global_step}: {self.error!r}") from self.error
                 if steps is not None and self.global_step >= steps:
                     return self._state
+                if steps is not None:
+                    self._wake_step = steps if self._wake_step is None else min(self._wake_step, steps)
                 if self._state not in ("running",):
                     return self._state
                 remaining = None if deadline is None else deadline - time.monotonic()
@@ -608,6 +635,8 @@ class Trainer:
             self._live[name] = new
             if name == "activation":
                 new_params = models.set_activation(self.model, new)
+                self._slots = models.activation_slots(self.model)
+                self.metrics.layer_names = [f"{i}: {new}" for i in range(len(self._slots))]
                 if new_params:
                     self.optimizer.add_param_group({"params": new_params})
             elif name == "dropout":
@@ -661,7 +690,10 @@ class Trainer:
                             self._budget = None
                             if self._state == "running":
                                 self._state = "paused"
-                    self._cv.notify_all()
+                                self._cv.notify_all()
+                    if self._wake_step is not None and self.global_step >= self._wake_step:
+                        self._wake_step = None
+                        self._cv.notify_all()
                 if self._state != "running" or time.perf_counter() > deadline:
                     self._notify()
                     return True
@@ -727,11 +759,12 @@ class Trainer:
 
     def _train_step(self) -> None:
         live, model = self._live, self.model
-        xb, yb, new_epoch = self._next_batch()
-        if new_epoch and live["eval_every"] == 0:
+        every = live["eval_every"] or self._auto_eval_every()
+        if self.global_step - self._last_eval_step >= every:  # includes step 0: the initial loss
             self._evaluate()
+        xb, yb, _ = self._next_batch()
         step = self.global_step
-        lr = float(self.schedule(step))
+        lr = self._lr_at(step)
         for g in self.optimizer.param_groups:
             g["lr"] = lr * g.get("lr_scale", 1.0)
         if self._augment is not None:
@@ -741,7 +774,6 @@ class Trainer:
             xb, target = data_mod.mixup(xb, yb, live["mixup"], self.data.num_classes)
         stats_every = live["stats_every"]
         hooks = self._attach_stats() if stats_every and step % stats_every == 0 else None
-        model.train()
         t0 = time.perf_counter()
         out = model(xb)
         loss = F.cross_entropy(out, target)
@@ -759,14 +791,22 @@ class Trainer:
             nn.utils.clip_grad_norm_(model.parameters(), live["grad_clip"])
         if hooks is not None:
             self._detach_stats(hooks, step)
-        if step % 10 == 0:
+        if step % SNAPSHOT_EVERY == 0:
             self._finite_snapshot = (step, {k: v.detach().clone() for k, v in model.state_dict().items()})
         self.optimizer.step()
         self._run_time += time.perf_counter() - t0
         self.global_step = step + 1
         self.metrics.log_step(step, self.epoch, self._run_time, loss_value, lr)
-        if live["eval_every"] and self.global_step % live["eval_every"] == 0:
-            self._evaluate()
+
+    def _lr_at(self, step: int) -> float:
+        """schedule(step), read from a table computed 256 steps at a time (the schedule is a pure
+        function of the step; one vectorised call instead of 256 scalar ones)."""
+        start, table = self._lr_table
+        if not start <= step < start + len(table):
+            table = self.schedule.curve(range(step, step + 256)).tolist()
+            self._lr_table = (step, table)
+            start = step
+        return table[step - start]
 
     def _on_nonfinite(self, value: float, lr: float) -> None:
         what = "NaN" if math.isnan(value) else "Inf"
@@ -788,6 +828,13 @@ class Trainer:
             self._cv.notify_all()
         self._notify()
 
+    def _auto_eval_every(self) -> int:
+        """Steps between evaluations for eval_every=0: one epoch, clamped to [50, 500] steps (tiny sets
+        would otherwise spend more time evaluating than training; huge ones would show no val curve)."""
+        n = self._n_train or 0
+        per_epoch = math.ceil(n / self._live["batch_size"]) if n else AUTO_EVAL_MAX
+        return min(max(per_epoch, AUTO_EVAL_MIN), AUTO_EVAL_MAX)
+
     @torch.no_grad()
     def _evaluate(self) -> None:
         model = self.model
@@ -799,6 +846,7 @@ class Trainer:
         finally:
             model.train(was)
         self.metrics.log_eval(self.global_step, self.epoch, vl, va, tl, ta)
+        self._last_eval_step = self.global_step
         metric = self._live["early_stop_metric"]
         value = {"val_loss": vl, "val_acc": -va, "train_loss": tl, "train_acc": -ta}[metric]
         if math.isfinite(value) and (self._best is None or value < self._best[0]):
@@ -813,7 +861,7 @@ class Trainer:
                                  f"(best at step {self._best[1] if self._best else '?'}; trainer.restore_best())")
 
     def _attach_stats(self) -> tuple[list, list]:
-        slots = models.activation_slots(self.model)
+        slots = self._slots
         outs: list[torch.Tensor] = []
         kinds = [activation_name(m) for _, _, m in slots]
 
@@ -829,22 +877,36 @@ class Trainer:
             h.remove()
         if step is None or not outs:
             return
-        rows = []
+        # a few small ops per layer and one device→host copy for all of them; a cell holding an int is
+        # the index of its value in `tensors`
+        cells: list[list[Any]] = []
+        tensors: list[torch.Tensor] = []
         for a, kind, (parent, _, _) in zip(outs, kinds, slots):
-            a = a.float()
-            per_unit = a.flatten(2).transpose(1, 2).reshape(-1, a.shape[1]) if a.dim() > 2 else a
+            std, mean = torch.std_mean(a) if a.numel() > 1 else (a.new_zeros(()), a.mean())
+            n = a.numel()
+            sat: Any = 0.0
             if kind == "tanh":
-                sat = (a.abs() > 0.99).float().mean()
+                sat = torch.count_nonzero(a.abs() > 0.99) / n
             elif kind == "sigmoid":
-                sat = ((a < 0.01) | (a > 0.99)).float().mean()
-            else:
-                sat = torch.zeros((), device=a.device)
-            dead = (per_unit <= 0).all(dim=0).float().mean() if kind in ("relu",) else torch.zeros((), device=a.device)
+                sat = torch.count_nonzero((a - 0.5).abs() > 0.49) / n
+            dead: Any = 0.0
+            if kind == "relu":  # a dead unit is zero for every example of the batch
+                alive = (a > 0).flatten(2).any(2) if a.dim() > 2 else (a > 0)
+                dead = 1.0 - torch.count_nonzero(alive.any(0)) / alive.shape[1]
             layer = getattr(parent, "layer", None) or getattr(parent, "residual_last", None)
             w = getattr(layer, "weight", None)
-            g = w.grad.norm() if w is not None and w.grad is not None else torch.tensor(float("nan"), device=a.device)
-            rows.append(torch.stack([a.mean(), a.std() if a.numel() > 1 else a.new_zeros(()), sat, dead, g.float()]))
-        self.metrics.log_layers(step, torch.stack(rows).cpu().tolist())
+            g: Any = torch.linalg.vector_norm(w.grad) if w is not None and w.grad is not None else float("nan")
+            row: list[Any] = []
+            for v in (mean, std, sat, dead, g):
+                if isinstance(v, torch.Tensor):
+                    row.append(len(tensors))
+                    tensors.append(v.float())
+                else:
+                    row.append(float(v))
+            cells.append(row)
+        values = torch.stack(tensors).tolist() if tensors else []
+        rows = [[values[v] if isinstance(v, int) else v for v in row] for row in cells]
+        self.metrics.log_layers(step, rows)
 
     # ------------------------------------------------------------------------------------------------
     # subscribers
