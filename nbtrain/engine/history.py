@@ -145,8 +145,12 @@ class History:
         with self.lock:
             steps, evals = self.steps.frame(), self.evals.frame()
             events = list(self.events)
-        df = steps.merge(evals.drop(columns=["epoch"]), on="step", how="left") if len(evals) else steps.assign(
-            **{c: np.nan for c in EVAL_COLUMNS[2:]})
+        # outer join: an evaluation after the last step (a finished run's final metrics) gets its own row
+        if len(evals):
+            df = steps.merge(evals, on="step", how="outer", suffixes=("", "_eval"))
+            df["epoch"] = df["epoch"].fillna(df.pop("epoch_eval"))
+        else:
+            df = steps.assign(**{c: np.nan for c in EVAL_COLUMNS[2:]})
         for c in ("step",):
             df[c] = df[c].astype("int64")
         out = HistoryFrame(df)

@@ -43,10 +43,12 @@ def test_start_runs_in_background_and_finishes_at_max_steps():
         tr.start()
         assert time.perf_counter() - t0 < 0.1  # the caller never runs a step
         assert tr.wait(timeout=30) == "finished"
-        assert tr.global_step == 300 and len(tr.history) == 300
+        assert tr.global_step == 300
         assert "max_steps=300" in tr.message
         h = tr.history
-        assert h["step"].tolist() == list(range(300))
+        assert h["step"].tolist() == list(range(301))  # 300 steps + the final evaluation after them
+        assert h["train_loss"].iloc[:300].notna().all() and np.isnan(h["train_loss"].iloc[300])
+        assert h["val_acc"].iloc[0] >= 0 and h["val_acc"].iloc[300] >= 0  # evaluated before and after
         assert h["val_acc"].notna().any()  # evaluated each epoch and at the end
         assert h.loc[h["step"] < 20, "train_loss"].mean() > h.loc[h["step"] >= 280, "train_loss"].mean()
 
@@ -484,7 +486,7 @@ def test_property_random_control_sequences_keep_invariants(seq):
             assert len(steps) == tr.global_step or tr.state == "running"
     finally:
         tr.close()
-    steps = tr.history["step"].to_numpy()
+    steps = tr.history.dropna(subset=["train_loss"])["step"].to_numpy()
     assert (np.diff(steps) == 1).all() and (len(steps) == 0 or steps[0] == 0)
     assert len(steps) == tr.global_step
 
