@@ -45,6 +45,15 @@ SNAPSHOT_EVERY = 50  # steps between copies of the weights kept for restore_fini
 AUTO_EVAL_MIN, AUTO_EVAL_MAX = 50, 500  # eval_every=0: once per epoch, but within these step bounds
 
 
+_LIVE: "weakref.WeakSet[Trainer]" = weakref.WeakSet()
+
+
+def live_trainers() -> list["Trainer"]:
+    """Every trainer of this process that is not closed or collected, oldest first (for status/keyboard
+    front ends such as the JupyterLab extension's comm)."""
+    return sorted((t for t in list(_LIVE) if not t._closed), key=lambda t: t._created)
+
+
 class TrainingError(RuntimeError):
     """Raised by ``wait()`` when the training thread failed; ``__cause__`` is the original exception."""
 
@@ -206,7 +215,9 @@ class Trainer:
         self._closed = False
         self.needs_reset: list[str] = []
 
+        self._created = time.monotonic()
         self._build(fresh_seed=True)
+        _LIVE.add(self)
         if self._user_model is not None:
             self._sync_config_from_model()
         # observe the config through a weak reference: no cycle, so a dropped trainer is freed at once
