@@ -45,10 +45,10 @@ SNAPSHOT_EVERY = 50  # steps between copies of the weights kept for restore_fini
 AUTO_EVAL_MIN, AUTO_EVAL_MAX = 50, 500  # eval_every=0: once per epoch, but within these step bounds
 
 
-_LIVE: "weakref.WeakSet[Trainer]" = weakref.WeakSet()
+_LIVE: weakref.WeakSet[Trainer] = weakref.WeakSet()
 
 
-def live_trainers() -> list["Trainer"]:
+def live_trainers() -> list[Trainer]:
     """Every trainer of this process that is not closed or collected, oldest first (for status/keyboard
     front ends such as the JupyterLab extension's comm)."""
     return sorted((t for t in list(_LIVE) if not t._closed), key=lambda t: t._created)
@@ -216,7 +216,7 @@ class Trainer:
         self.needs_reset: list[str] = []
 
         self._created = time.monotonic()
-        self._build(fresh_seed=True)
+        self._build()
         _LIVE.add(self)
         if self._user_model is not None:
             self._sync_config_from_model()
@@ -236,7 +236,7 @@ class Trainer:
     # ------------------------------------------------------------------------------------------------
     # building
     # ------------------------------------------------------------------------------------------------
-    def _build(self, fresh_seed: bool) -> None:
+    def _build(self) -> None:
         """(Re)build data, model, optimizer and schedule from the config; clears the history."""
         cfg = self.config
         torch.manual_seed(cfg.seed)
@@ -433,11 +433,11 @@ class Trainer:
                 raise RuntimeError("reset(): the training thread did not finish its step within 60 s")
             if same_init:
                 initial = self.initial_state
-                self._build(fresh_seed=False)
+                self._build()
                 self.model.load_state_dict(initial)
                 self.initial_state = initial
             else:
-                self._build(fresh_seed=True)
+                self._build()
             self._state = "idle"
             self.error, self.error_traceback = None, ""
         self._notify()
@@ -597,9 +597,7 @@ class Trainer:
                 finally:
                     self.model.train(was)
             elif kind == "restore":
-                step, state = self._finite_snapshot if arg == "finite" else self._best[1:]  # type: ignore[index]
-                if arg == "best":
-                    step, state = self._best[1], self._best[2]  # type: ignore[index]
+                step, state = self._finite_snapshot if arg == "finite" else self._best[1:]  # type: ignore[index,misc]
                 self.model.load_state_dict(state)
                 self._make_optimizer()
                 self.metrics.log_event(self.global_step, f"restore_{arg}", None, step)
@@ -616,8 +614,6 @@ class Trainer:
         if name == "activation" and not models.activation_slots(self.model):
             self.config.set_trait(name, old)
             raise ConfigError(f"TrainConfig.activation = {new!r} is not allowed: {type(self.model).__name__} has no swappable activations")
-        if name == "optimizer" or name in ("schedule", "schedule_params", "warmup_steps", "total_steps", "lr"):
-            pass  # validated by the config itself
         if not self.config.trait_metadata(name, "live"):
             if name not in self.needs_reset:
                 self.needs_reset.append(name)
@@ -959,7 +955,6 @@ class Trainer:
         return {
             "format": CHECKPOINT_FORMAT,
             "config": self.config.to_json(),
-            "live": json.dumps({k: v for k, v in self._live.items() if _jsonable(v)}),
             "model": {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()},
             "initial": {k: v.cpu().clone() for k, v in self.initial_state.items()},
             "optimizer": self.optimizer.state_dict(),
@@ -1022,7 +1017,7 @@ class Trainer:
 
 
 def _dispatch_thread(ref: weakref.ReferenceType[Trainer], event: threading.Event) -> None:
-    last_version = -1
+    last: tuple = ()
     while True:
         event.wait(0.5)
         event.clear()
@@ -1032,9 +1027,9 @@ def _dispatch_thread(ref: weakref.ReferenceType[Trainer], event: threading.Event
         subs = list(trainer._subscribers)
         update = trainer._update()
         del trainer
-        if update.version == last_version and update.state != "error":
-            pass
-        last_version = update.version
+        if (update.version, update.state, update.message) == last:
+            continue  # woken, but nothing new to tell
+        last = (update.version, update.state, update.message)
         for cb in subs:
             try:
                 cb(update)
@@ -1058,10 +1053,3 @@ def _materialise(dataset: torch.utils.data.Dataset) -> tuple[torch.Tensor, torch
     xs, ys = zip(*(dataset[i][:2] for i in range(len(dataset))))
     return torch.stack([torch.as_tensor(x) for x in xs]), torch.as_tensor(ys, dtype=torch.long)
 
-
-def _jsonable(v: Any) -> bool:
-    try:
-        json.dumps(v)
-        return True
-    except TypeError:
-        return False
