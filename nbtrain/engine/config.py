@@ -10,7 +10,7 @@ Fields tagged ``live=True`` are applied to a running trainer at the next step bo
 >>> cfg.lr = -1
 Traceback (most recent call last):
 ...
-nbtrain.engine.config.ConfigError: TrainConfig.lr = -1 is not allowed: must be a number > 0 and ≤ 100
+nbtrain.engine.config.ConfigError: TrainConfig.lr = -1.0 is not allowed: must be a number > 0 and ≤ 100
 >>> cfg.lr
 0.05
 """

@@ -1,12 +1,13 @@
 """``Trainer``: trains a model in one background thread that owns it; everything is live-tunable.
 
-Read it as the training loop it is: ``_train_step`` is one optimizer step; ``_boundary`` runs between two
-steps and is the only place where commands (pause, reset, reinit, ...) and config changes take effect.
-The caller's thread never runs a training step; it queues work and returns.
+Read it as the training loop it is: ``_train_step`` is one optimizer step. Commands (reinit, submit,
+restore) and config changes only ever take effect between two steps: while the thread is inside a step
+(``_busy``) they are queued and ``_boundary`` applies them before the next one; otherwise the caller
+applies them at once under the lock. The caller's thread never runs a training step.
 
 >>> import nbtrain as nt
 >>> tr = nt.Trainer(data="spiral", hidden=[16], lr=0.5, max_steps=50, seed=0)
->>> tr.start(); tr.wait()
+>>> tr.start().wait()
 'finished'
 >>> len(tr.history), list(tr.history.columns[:5])
 (50, ['step', 'epoch', 'time', 'train_loss', 'lr'])
