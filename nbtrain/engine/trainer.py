@@ -9,7 +9,8 @@ applies them at once under the lock. The caller's thread never runs a training s
 >>> tr = nt.Trainer(data="spiral", hidden=[16], lr=0.5, max_steps=50, seed=0)
 >>> tr.start().wait()
 'finished'
->>> len(tr.history), list(tr.history.columns[:5])
+>>> h = tr.history
+>>> int(h["train_loss"].count()), list(h.columns[:5])
 (50, ['step', 'epoch', 'time', 'train_loss', 'lr'])
 """
 
