@@ -148,8 +148,8 @@ class TrainConfig(HasTraits):
     # live: run control and measurement
     max_steps = Int(None, allow_none=True, help="stop after this many steps (None: run until stopped)").tag(live=True)
     max_epochs = Float(None, allow_none=True, help="stop after this many epochs").tag(live=True)
-    eval_every = Int(0, help="evaluate every N steps; 0 = auto: once per epoch, clamped to every 50–500 steps").tag(live=True)
-    stats_every = Int(25, help="per-layer statistics every N steps; 0 = off").tag(live=True)
+    eval_every = Int(0, help="evaluate every N steps; 0 = auto: once per epoch, clamped to every 100–1000 steps").tag(live=True)
+    stats_every = Int(50, help="per-layer statistics every N steps; 0 = off").tag(live=True)
     patience = Int(0, help="early stopping after this many evaluations without improvement; 0 = off").tag(live=True)
     early_stop_metric = Unicode("val_loss", help="metric watched by early stopping").tag(live=True)
 

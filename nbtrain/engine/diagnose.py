@@ -192,10 +192,10 @@ def _rule_rising(c: _Curves, s: np.ndarray) -> Finding | None:
     n = len(s)
     if n < 20:
         return None
-    head = float(np.median(c.loss[:3]))  # the loss at init: a blow-up can start at step 1
+    head = float(c.loss[0])  # the loss at init: a blow-up can start at step 1
     tail = float(np.median(c.loss[-max(3, n // 10):]))
     low_i = int(np.argmin(s))
-    if tail > 1.25 * head and tail > 1.5 * s[low_i]:
+    if tail > 1.25 * head:
         return Finding("rising_loss", "error", f"the training loss rises: {head:.3g} at the start → {tail:.3g} at the end",
                        {"start_loss": head, "end_loss": tail, "lowest_loss": float(s[low_i]),
                         "lowest_at_step": int(c.step[low_i])},
@@ -287,8 +287,9 @@ def _rule_decay_too_early(c: _Curves, s: np.ndarray) -> Finding | None:
     w = min(d // 2, (len(s) - d) // 2, 200)
     if w < 10:
         return None
+    h = max(5, w // 2)  # skip the quick step down that follows any cut
     before = (s[d - w] - s[d - 1]) / w
-    after = (s[d + 5] - s[min(d + 5 + w, len(s) - 1)]) / w  # skip the immediate step down after the cut
+    after = (s[min(d + h, len(s) - 1)] - s[min(d + h + w, len(s) - 1)]) / w
     level = max(abs(float(s[d - 1])), 1e-12)
     still_falling = (s[d - w] - s[d - 1]) / level > 0.1
     if still_falling and before > 0 and after < before / 3:
@@ -305,7 +306,7 @@ def _rule_gap(c: _Curves, fired: set[str]) -> Finding | None:
     ev = c.evals
     va, ta = _col(ev, "val_acc"), _col(ev, "train_acc")
     vl, tl = _col(ev, "val_loss"), _col(ev, "train_eval_loss")
-    if va is None and vl is None or fired & {"nan"}:
+    if va is None and vl is None or fired & {"nan", "rising_loss"}:
         return None
     steps = ev["step"].to_numpy(float)
     m = len(steps)
@@ -327,7 +328,7 @@ def _rule_gap(c: _Curves, fired: set[str]) -> Finding | None:
         evidence.update(val_loss=float(vl[last]), best_val_loss=float(vl[i_best]), best_val_step=int(steps[i_best]))
     worse = val_worse or acc_fall
     if gap is not None:
-        overfit = gap > 0.1 or (gap > 0.03 and worse)
+        overfit = gap > 0.1 or (gap > 0.03 and worse) or (gap > 0.05 and ta[last] >= 0.99)
     else:
         overfit = loss_gap is not None and loss_gap > 0.3 and worse
     if overfit:
@@ -343,7 +344,7 @@ def _rule_gap(c: _Curves, fired: set[str]) -> Finding | None:
     if gap is not None and gap > 0.05 and improving and not val_worse:
         return Finding("keep_training", "info", f"a train/val gap of {gap:.2f} but validation is still improving",
                        evidence, "train longer (more max_steps / max_epochs) before changing anything else")
-    if gap is not None and abs(gap) < 0.03 and ta[last] < 0.9:
+    if gap is not None and abs(gap) < 0.05 and ta[last] < 0.9:
         return Finding("underfitting", "info", f"train ≈ val ({ta[last]:.2f} vs {va[last]:.2f}): no gap at a low accuracy",
                        evidence, "the model is too weak for the task: a bigger model, a higher learning rate, or "
                        "train longer")
@@ -365,11 +366,12 @@ def _rule_unshuffled(c: _Curves) -> Finding | None:
         de = de[(de > 0) & np.isfinite(de)]
         if len(de):
             period = int(round(1.0 / float(np.median(de))))
-    lags = [period] if period and 3 <= period <= n // 3 else list(range(3, min(n // 3, 200) + 1))
-    if not lags or (period and period > n // 3):
+    lags = [period] if period and 3 <= period <= n // 5 else list(range(3, min(n // 5, 200) + 1))
+    if not lags or (period and period > n // 5):
         return None
     w = lags[0] if len(lags) == 1 else 25
     resid = loss - pd.Series(loss).rolling(w, center=True, min_periods=1).mean().to_numpy()
+    resid = resid[n // 3:]  # after the fast initial fall, whose trend a rolling mean does not remove
     best_lag, best_r = None, 0.0
     for lag in lags:
         a, b = resid[:-lag], resid[lag:]

@@ -44,7 +44,7 @@ STATES = ("idle", "running", "paused", "finished", "stopped", "error")
 RESIDENT_MAX_BYTES = 256 * 2**20  # datasets up to this size live on the device and are sampled by index
 CHECKPOINT_FORMAT = 1
 SNAPSHOT_EVERY = 50  # steps between copies of the weights kept for restore_finite()
-AUTO_EVAL_MIN, AUTO_EVAL_MAX = 50, 500  # eval_every=0: once per epoch, but within these step bounds
+AUTO_EVAL_MIN, AUTO_EVAL_MAX = 100, 1000  # eval_every=0: once per epoch, but within these step bounds
 
 
 _LIVE: weakref.WeakSet[Trainer] = weakref.WeakSet()
@@ -352,6 +352,7 @@ class Trainer:
         self._n_train = len(d.train) if d.train is not None else None
 
     def _make_optimizer(self) -> None:
+        self._lr_set = math.nan  # param groups get the lr at the next step
         live = self._live
         hyper = {}
         if live["optimizer"] in ("momentum", "nesterov"):
@@ -648,6 +649,7 @@ class Trainer:
                 self.metrics.layer_names = [f"{i}: {new}" for i in range(len(self._slots))]
                 if new_params:
                     self.optimizer.add_param_group({"params": new_params})
+                    self._lr_set = math.nan
             elif name == "dropout":
                 models.set_dropout(self.model, new)
             elif name == "dropconnect":
@@ -718,6 +720,8 @@ class Trainer:
             return True
 
     def _drain_commands(self) -> None:
+        if not self._commands and not self._pending:
+            return
         cmds, self._commands = self._commands, []
         for kind, arg, fut in cmds:
             self._do_command(kind, arg, fut)
@@ -774,8 +778,10 @@ class Trainer:
         xb, yb, _ = self._next_batch()
         step = self.global_step
         lr = self._lr_at(step)
-        for g in self.optimizer.param_groups:
-            g["lr"] = lr * g.get("lr_scale", 1.0)
+        if lr != self._lr_set:
+            for g in self.optimizer.param_groups:
+                g["lr"] = lr * g.get("lr_scale", 1.0)
+            self._lr_set = lr
         if self._augment is not None:
             xb = self._augment(xb)
         target = yb
