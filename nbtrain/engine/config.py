@@ -267,9 +267,34 @@ class TrainConfig(HasTraits):
         with trial.hold_trait_notifications():
             for k, v in changes.items():
                 setattr(trial, k, v)
-        with self.hold_trait_notifications():
-            for k in changes:
-                setattr(self, k, getattr(trial, k))
+        self._updating = True  # observers may wait for the whole batch (see ``on_update_done``)
+        try:
+            with self.hold_trait_notifications():
+                for k in changes:
+                    setattr(self, k, getattr(trial, k))
+        finally:
+            self._updating = False
+            for callback in list(self._update_done):
+                callback()
+
+    _updating = False
+
+    @property
+    def updating(self) -> bool:
+        """True while ``update()`` is notifying observers of its changes one by one."""
+        return self._updating
+
+    def on_update_done(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` after every ``update()``, once all its changes have been notified."""
+        self._update_done.append(callback)
+
+    def remove_update_done(self, callback: Callable[[], None]) -> None:
+        if callback in self._update_done:
+            self._update_done.remove(callback)
+
+    @property
+    def _update_done(self) -> list[Callable[[], None]]:
+        return self.__dict__.setdefault("_update_done_list", [])
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, TrainConfig) and self.to_dict() == other.to_dict()

@@ -260,10 +260,9 @@ def _rule_plateau(c: _Curves, s: np.ndarray, fired: set[str]) -> Finding | None:
         return None
     rel = (first - last) / first
     if c.lr is not None:
-        lr_seg = c.lr[a:]
-        lr_seg = lr_seg[np.isfinite(lr_seg)]
-        if len(lr_seg) and lr_seg.min() < 0.9 * lr_seg.max():
-            return None  # the LR is already decaying here
+        lrs = c.lr[np.isfinite(c.lr)]
+        if len(lrs) and lrs[a:].min() < 0.9 * lrs.max():
+            return None  # the LR has already been decayed: this is not "a plateau at a constant LR"
     if rel < 0.02 and (first - last) < 0.05 * total_drop and last > 0.02:
         lr_now = float(c.lr[-1]) if c.lr is not None else None
         ev: dict[str, Any] = {"from_step": int(c.step[a]), "to_step": int(c.step[-1]), "loss_then": first,
@@ -371,14 +370,23 @@ def _rule_unshuffled(c: _Curves) -> Finding | None:
         return None
     w = lags[0] if len(lags) == 1 else 25
     resid = loss - pd.Series(loss).rolling(w, center=True, min_periods=1).mean().to_numpy()
-    resid = resid[n // 3:]  # after the fast initial fall, whose trend a rolling mean does not remove
+    # after the fast initial fall (its trend is not removed by a rolling mean), away from the edges
+    resid = resid[max(n // 3, w): n - w]
+    if len(resid) < 3 * max(lags[0], 3) or resid.std() < 1e-6 * max(float(np.abs(loss).mean()), 1e-12):
+        return None
+
+    def corr(lag: int) -> float:
+        a, b = resid[:-lag], resid[lag:]
+        if len(a) < 10 or a.std() < 1e-12 or b.std() < 1e-12:
+            return 0.0
+        return float(np.corrcoef(a, b)[0, 1])
+
     best_lag, best_r = None, 0.0
     for lag in lags:
-        a, b = resid[:-lag], resid[lag:]
-        if a.std() < 1e-12 or b.std() < 1e-12:
-            continue
-        r = float(np.corrcoef(a, b)[0, 1])
-        if r > best_r:
+        r = corr(lag)
+        # a repeating pattern correlates at its period far more than at half of it (a smooth residual
+        # correlates best at the shortest lags instead)
+        if r > best_r and r - corr(max(1, lag // 2)) > 0.3:
             best_lag, best_r = lag, r
     if best_lag is None or best_r < 0.5:
         return None
@@ -396,10 +404,11 @@ def _rule_noisy_val(c: _Curves) -> Finding | None:
     n_val = c.n_val
     if n_val is None and va is not None:  # accuracies are multiples of 1/n_val: read n_val off the curve
         vals = np.unique(np.round(va[np.isfinite(va)], 9))
-        d = np.diff(vals)
-        d = d[d > 1e-6]
-        if len(vals) >= 4 and len(d):
-            n_val = int(round(1.0 / d.min()))
+        if len(vals) >= 4:
+            for n in range(2, 501):  # the smallest n for which every value is (almost exactly) k/n
+                if np.all(np.abs(vals * n - np.round(vals * n)) < 1e-3):
+                    n_val = n
+                    break
     if n_val is None:
         return None
     frac = n_val / (n_val + c.n_train) if c.n_train else None

@@ -9,10 +9,10 @@ cycle, where the learning rate is lowest; a copy of the weights there is one mem
 >>> import nbtrain as nt, torch
 >>> d = nt.load_data("spiral", seed=0); (X, y), val = d.tensors("train"), d.tensors("val")
 >>> runs = [nt.Trainer(data=(X, y), val_data=val, hidden=[32], lr=0.3, max_steps=200, seed=s) for s in (1, 2, 3)]
->>> for tr in runs: tr.start()
+>>> for tr in runs: _ = tr.start()
 >>> for tr in runs: _ = tr.wait()
 >>> r = nt.ensemble(runs)
->>> r.accuracy >= r.members["val_acc"].mean() - 0.05
+>>> r.accuracy >= r.mean_member_accuracy - 0.05
 True
 >>> for tr in runs: tr.close()
 """
@@ -172,8 +172,9 @@ def _as_tensors(data: Any) -> tuple[torch.Tensor, torch.Tensor]:
 def ensemble(members: Sequence[Any], data: Any = None, *, method: str = "mean") -> EnsembleResult:
     """Evaluate an ensemble of ``members`` on validation data: each member's accuracy and the ensemble's.
 
-    ``members``: Trainers, Labs, checkpoint paths (``trainer.save(path)``) or ``nn.Module``s (copies of the
-    trainers' current weights are taken; a running trainer is not disturbed). ``data``: an ``(X, y)``
+    ``members``: Trainers, Labs, checkpoint paths (``trainer.save(path)`` of runs on a named dataset; for a
+    run on your own data load it with ``nt.Trainer.load(path, data=...)`` and pass the trainer) or
+    ``nn.Module``s. Copies of the trainers' current weights are taken: a running trainer is not disturbed. ``data``: an ``(X, y)``
     pair; by default the first trainer's validation split (every trainer must share it: give the runs the
     same data split, e.g. ``Trainer(data=(X, y), val_data=val, seed=…)``, since ``seed`` also draws the split).
     ``method`` picks what ``predict`` uses; both read-outs are reported.
@@ -232,13 +233,14 @@ def snapshot_steps(schedule: Any, total_steps: int, start: int = 0) -> list[int]
     return [s for s in ends if s > start]
 
 
-def snapshot_ensemble(target: Any = None, *, snapshots: int | None = None, data: Any = None, method: str = "mean",
-                      timeout: float | None = None, **fields: Any) -> EnsembleResult:
+def snapshot_ensemble(target: Any = None, *, snapshots: int | None = None, eval_data: Any = None,
+                      method: str = "mean", timeout: float | None = None, **fields: Any) -> EnsembleResult:
     """Train one run with a periodic schedule and ensemble the weights at the end of each cycle.
 
     ``target``: an idle or paused Trainer/Lab whose config has a periodic schedule (``sgdr`` or ``cyclic``)
     and ``max_steps``; or nothing and config fields (default ``schedule="sgdr"`` with four equal cycles).
-    ``snapshots`` keeps the last k (default all). The trainer is left at the end of the run.
+    ``snapshots`` keeps the last k (default all). ``eval_data``: an ``(X, y)`` pair to score on (default:
+    the trainer's validation split). The trainer is left at the end of the run.
 
     >>> import nbtrain as nt
     >>> r = nt.snapshot_ensemble(data="spiral", hidden=[32], lr=0.5, max_steps=200)
@@ -287,12 +289,12 @@ def snapshot_ensemble(target: Any = None, *, snapshots: int | None = None, data:
             if s in keep:
                 names.append(f"step {s}")
                 models.append(model_copy(trainer, "current"))
-        if data is not None:
-            X, y = _as_tensors(data)
+        if eval_data is not None:
+            X, y = _as_tensors(eval_data)
         else:
             val = _val_of(trainer)
             if val is None:
-                raise ValueError("the trainer has no validation split: pass data=(X, y)")
+                raise ValueError("the trainer has no validation split: pass eval_data=(X, y)")
             X, y = val
         result = _evaluate(names, models, X, y, method, [])
         if math.isnan(result.accuracy):  # pragma: no cover - defensive

@@ -30,7 +30,7 @@ from torch import nn
 
 from . import data as data_mod
 from . import optim, regularizers
-from .sanity import model_copy, train_tensors, trainer_of
+from .sanity import model_copy, small_model_threads, train_tensors, trainer_of
 
 __all__ = ["LRFinderResult", "find_lr"]
 
@@ -130,7 +130,7 @@ def find_lr(target: Any = None, *, data: Any = None, start_lr: float = 1e-7, end
 
     >>> import nbtrain as nt
     >>> r = nt.find_lr(data="spiral", hidden=[32], start_lr=1e-4, end_lr=100, num_iter=50)
-    >>> r.stopped in ("diverged", "finished"), r.suggestions["min/10"] < r.lrs[np.argmin(r.smoothed)]
+    >>> r.stopped in ("diverged", "finished"), bool(r.suggestions["min/10"] < r.lrs[r.smoothed.argmin()])
     (True, True)
     """
     _check("start_lr", start_lr, isinstance(start_lr, (int, float)) and 0 < start_lr, "must be a number > 0")
@@ -180,7 +180,7 @@ def find_lr(target: Any = None, *, data: Any = None, start_lr: float = 1e-7, end
         lrs, losses = [], []
         best, avg, stopped = math.inf, 0.0, "finished"
         n = len(y)
-        with torch.random.fork_rng(devices=[]):
+        with torch.random.fork_rng(devices=[]), small_model_threads(model):
             torch.manual_seed(seed)
             model.train()
             for i in range(num_iter):

@@ -18,9 +18,10 @@ trainer is never disturbed and the global RNG is left as it was.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,6 +117,23 @@ def train_tensors(trainer: Any, limit: int | None = None, seed: int = 0) -> tupl
         X = torch.stack([torch.as_tensor(it[0]) for it in items])
         y = torch.as_tensor([int(it[1]) for it in items], dtype=torch.long)
     return X.to(trainer.device).float(), y.to(trainer.device)
+
+
+@contextlib.contextmanager
+def small_model_threads(model: nn.Module) -> Iterator[None]:
+    """One intra-op thread while a small model (< 1M parameters) runs on the CPU in this thread, as the
+    Trainer's own thread does: its ops are too small to split, and spinning OpenMP workers collapse on a
+    busy machine. The caller's setting is restored afterwards."""
+    dev = next(iter(model.parameters()), torch.empty(0)).device
+    small = dev.type == "cpu" and sum(p.numel() for p in model.parameters()) < 1_000_000
+    before = torch.get_num_threads()
+    if small and before != 1:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if small and before != 1:
+            torch.set_num_threads(before)
 
 
 def disable_regularization(model: nn.Module) -> None:
@@ -233,7 +251,7 @@ def overfit_small(target: Any = None, *, batches: int = 5, batch_size: int | Non
     ``lr``/``optimizer`` default to the trainer's config; the curve (step, loss, acc) is in ``.curve``.
 
     >>> import nbtrain as nt
-    >>> r = nt.overfit_small(data="digits", model="mlp", hidden=[64], lr=0.1, max_steps=300)
+    >>> r = nt.overfit_small(data="digits", model="mlp", hidden=[64], lr=0.5, max_steps=300)
     >>> r.passed
     True
     """
@@ -265,7 +283,7 @@ def overfit_small(target: Any = None, *, batches: int = 5, batch_size: int | Non
         loss0, acc0 = _loss_acc(model, X, y)
         rows.append({"step": 0, "loss": loss0, "acc": acc0})
         status, bad_step = "budget", None
-        with torch.random.fork_rng(devices=[]):
+        with torch.random.fork_rng(devices=[]), small_model_threads(model):
             torch.manual_seed(cfg.seed)
             model.train()
             for step in range(1, max_steps + 1):

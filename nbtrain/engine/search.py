@@ -441,6 +441,7 @@ class Search:
         self._owns_executor = owns_executor
         self._cancel_dir = cancel_dir
         self._rows: dict[int, dict[str, Any]] = {}
+        self._reported = 0
         self._futures: list[Any] = []
         self._lock = threading.Condition()
         self._subscribers: list[Callable[[Search], None]] = []
@@ -478,22 +479,24 @@ class Search:
     def _record(self, i: int, row: dict[str, Any]) -> None:
         with self._lock:
             self._rows[i] = row
-            done = len(self._rows) == len(self._specs)
-            if done and self.wall_s is None:
+            if len(self._rows) == len(self._specs) and self.wall_s is None:
                 self.wall_s = time.perf_counter() - self.started
-            self._lock.notify_all()
             subs = list(self._subscribers)
-        for fn in subs:
+        for fn in subs:  # views update before wait() returns
             try:
                 fn(self)
             except Exception:  # a broken view must not break the search
                 pass
-        if done:
+        with self._lock:
+            self._reported += 1
+            finished = self._reported == len(self._specs)
+            self._lock.notify_all()
+        if finished:
             self._maybe_close()
 
     def _maybe_close(self) -> None:
         with self._lock:
-            if self._closed or len(self._rows) < len(self._specs):
+            if self._closed or self._reported < len(self._specs):
                 return
             self._closed = True
         if self._owns_executor:
@@ -516,12 +519,12 @@ class Search:
         """Block until all trials are done (or ``timeout`` seconds) and return ``results``."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._lock:
-            while not self.done:
+            while self._reported < len(self._specs):
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     break
                 self._lock.wait(0.5 if remaining is None else min(remaining, 0.5))
-        if self.done:
+        if self._reported == len(self._specs):
             self._maybe_close()
             if self._owns_executor:
                 self._executor.shutdown(wait=True)
@@ -654,6 +657,10 @@ def _launch(kind: str, points: list[dict[str, Any]], dims: dict[str, Dim], *, ba
     mode = mode or ("max" if metric.endswith("acc") else "min")
     if mode not in ("max", "min"):
         raise ValueError(f"mode={mode!r} must be 'max' or 'min'")
+    if isinstance(model, str):  # a builder name is a config field, not a module to ship
+        fields, model = {**fields, "model": model}, None
+    if isinstance(data, str):
+        fields, data = {**fields, "data": data}, None
     budget: dict[str, Any] = {"patience": patience}
     if max_steps is not None:
         budget["max_steps"] = max_steps
@@ -724,22 +731,23 @@ def grid(space: Mapping[str, Any], *, points: int = 3, base: Any = None, metric:
                    timeout_s=timeout_s, curve_points=curve_points, wait=wait, on_result=on_result, fields=fields)
 
 
-def random(space: Mapping[str, Any], n: int = 10, *, seed: int = 0, base: Any = None, metric: str = "val_acc",
+def random(space: Mapping[str, Any], n: int = 10, *, search_seed: int = 0, base: Any = None, metric: str = "val_acc",
            mode: str | None = None, executor: Any = None, max_workers: int | None = None,
            max_steps: int | None = None, max_epochs: float | None = None, patience: int = 0,
            eval_every: int | None = None, model: Any = None, data: Any = None, val_data: Any = None,
            device: str = "cpu", timeout_s: float | None = None, curve_points: int = 100, wait: bool = True,
            on_result: Callable[[Search], None] | None = None, **fields: Any) -> Search:
-    """Random search: ``n`` draws from the space (reproducible by ``seed``; the trials' own ``seed``
-    field, i.e. data split and initial weights, comes from ``base``/``fields`` unless searched).
+    """Random search: ``n`` draws from the space, reproducible by ``search_seed``. (``seed`` is the
+    trials' config field — data split, initial weights, batch order — the same for every trial unless
+    you search over it.)
 
-    >>> s = random({"lr": loguniform(0.01, 1.0)}, n=3, seed=0, data="moons", max_steps=20,
+    >>> s = random({"lr": loguniform(0.01, 1.0)}, n=3, search_seed=0, data="moons", max_steps=20,
     ...            executor="sequential")
     >>> bool(s.results["lr"].between(0.01, 1.0).all())
     True
     """
     dims = normalize_space(space)
-    return _launch("random", random_points(space, n, seed), dims, base=base, metric=metric, mode=mode,
+    return _launch("random", random_points(space, n, search_seed), dims, base=base, metric=metric, mode=mode,
                    executor=executor, max_workers=max_workers, max_steps=max_steps, max_epochs=max_epochs,
                    patience=patience, eval_every=eval_every, model=model, data=data, val_data=val_data,
                    device=device, timeout_s=timeout_s, curve_points=curve_points, wait=wait, on_result=on_result,

@@ -16,6 +16,7 @@ applies them at once under the lock. The caller's thread never runs a training s
 
 from __future__ import annotations
 
+import atexit
 import json
 import math
 import os
@@ -48,6 +49,17 @@ AUTO_EVAL_MIN, AUTO_EVAL_MAX = 100, 1000  # eval_every=0: once per epoch, but wi
 
 
 _LIVE: weakref.WeakSet[Trainer] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_all_at_exit() -> None:
+    """Stop every training thread and join it before the interpreter tears torch down (a daemon thread
+    still inside torch at exit can abort the process: "terminate called without an active exception")."""
+    for trainer in list(_LIVE):
+        try:
+            trainer.stop(timeout=1.0)
+        except Exception:
+            pass
 
 
 def live_trainers() -> list[Trainer]:
@@ -231,8 +243,15 @@ class Trainer:
             if trainer is not None:
                 trainer._on_config_change(change)
 
+        def on_update_done(ref=ref) -> None:
+            trainer = ref()
+            if trainer is not None:
+                trainer._apply_pending_now()
+
         self._config_observer = on_change
+        self._config_batch_done = on_update_done
         self.config.observe(on_change)
+        self.config.on_update_done(on_update_done)
         weakref.finalize(self, Trainer._shutdown, self._cv, self._dispatch_event, self.__dict__)
 
     # ------------------------------------------------------------------------------------------------
@@ -377,7 +396,13 @@ class Trainer:
 
     @property
     def model_is_user(self) -> bool:
+        """True when training the user's own ``nn.Module`` (not one built from the config)."""
         return self._user_model is not None
+
+    @property
+    def data_is_user(self) -> bool:
+        """True when training on the user's own data (tensors, Dataset, DataLoader), not a named dataset."""
+        return self._user_data is not None
 
     def start(self) -> Trainer:
         """Start (or continue) training in the background; returns at once."""
@@ -521,6 +546,7 @@ class Trainer:
             self.config.unobserve(self._config_observer)
         except ValueError:
             pass
+        self.config.remove_update_done(self._config_batch_done)
         self._dispatch_event.set()
         if self._dispatcher is not None and self._dispatcher is not threading.current_thread():
             self._dispatcher.join(1.0)
@@ -589,6 +615,8 @@ class Trainer:
                     params = {"std": self.config.init_std, **params}
                 init_mod.apply(self.model, scheme, generator=gen, **params)
                 self._make_optimizer()
+                if self.global_step == 0:  # nothing trained yet: this is the run's start now
+                    self.initial_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
                 self.metrics.log_event(self.global_step, "reinit", None, scheme)
                 fut.set_result(scheme)
             elif kind == "call":
@@ -627,15 +655,21 @@ class Trainer:
         with self._cv:
             prev = self._pending.get(name)
             self._pending[name] = (prev[0] if prev else old, new)
-            if not self._busy:  # between steps (we hold the lock): apply now; else at the boundary
+        if not self.config.updating:  # an update() applies its changes together, when it is done
+            self._apply_pending_now()
+
+    def _apply_pending_now(self) -> None:
+        """Apply queued config changes now if no step is running (we hold the lock), else at the boundary."""
+        with self._cv:
+            if not self._busy:
                 self._apply_pending()
             else:
                 self._cv.notify_all()
         self._notify()
 
     def _apply_pending(self) -> None:
-        """Apply queued config changes (at a step boundary, or now when no thread runs)."""
-        if not self._pending:
+        """Apply queued config changes (at a step boundary, or now when no step runs)."""
+        if not self._pending or self.config.updating:
             return
         pending, self._pending = self._pending, {}
         rebuild_opt = rebuild_sched = False

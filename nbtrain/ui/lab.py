@@ -235,7 +235,7 @@ class Lab(widgets.VBox):
 
     def _build_controls(self) -> widgets.Widget:
         cfg = self.config
-        user_data = getattr(self.trainer, "_user_data", None) is not None
+        user_data = self.trainer.data_is_user
         user_model = self.trainer.model_is_user
 
         # data
@@ -293,9 +293,8 @@ class Lab(widgets.VBox):
         bs = ctl.choice_slider("batch size", BATCH_SIZES, cfg.batch_size, tooltip=self._help("batch_size"), fmt="{:d}")
         self._bind("batch_size", bs)
         sched = ctl.registry_dropdown("schedule", schedules.registry, cfg.schedule, tooltip=self._help("schedule"))
-        # two valid steps, not one update(): an idle trainer applies each notification at once, and
-        # the new schedule must never meet the old schedule's parameters
-        self._bind("schedule", sched, lambda v: [{"schedule_params": {}}, {"schedule": v}])
+        # one atomic update: the new schedule never meets the old schedule's parameters
+        self._bind("schedule", sched, lambda v: {"schedule": v, "schedule_params": {}})
         self.schedule_params_box = widgets.VBox(layout=ctl.layout())
         self._rebuild_schedule_params()
         preview = self._build_preview()
@@ -368,7 +367,7 @@ class Lab(widgets.VBox):
             params = data_mod.datasets.get(self.config.data).params
         except Exception:  # noqa: BLE001
             params = {}
-        user = getattr(self.trainer, "_user_data", None) is not None
+        user = self.trainer.data_is_user
         noise, n = self.controls.get("noise"), self.controls.get("n_samples")
         if noise is not None:
             default = params.get("noise")

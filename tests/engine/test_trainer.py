@@ -498,3 +498,37 @@ def test_history_decimation_is_bounded_and_keeps_extremes():
     x, y = h.decimate("train_loss", 2000)
     assert len(x) <= 2000 and y.max() == pytest.approx(5 + math.sin(77_777 / 500)) and x[np.argmax(y)] == 77_777
     assert (np.diff(x) > 0).all()
+
+
+@pytest.mark.parametrize("when", ["idle", "paused", "running"])
+def test_schedule_and_its_parameters_change_together(when):
+    with trainer(schedule="step", schedule_params={"gamma": 0.5}, max_steps=10_000) as tr:
+        if when != "idle":
+            tr.start()
+            tr.wait(steps=5, timeout=10)
+        if when == "paused":
+            tr.pause()
+        for _ in range(20):  # no notification order can leave a half-applied pair
+            tr.config.update(schedule="piecewise", schedule_params={"boundaries": [100, 200], "values": [0.3, 0.1, 0.01]})
+            tr.config.update(schedule="step", schedule_params={"gamma": 0.5})
+        assert tr.state == ("idle" if when == "idle" else when)
+        tr.pause()
+        tr.step(1).wait(timeout=10)
+        assert tr.schedule.name == "step" and tr.schedule.params["gamma"] == 0.5
+
+
+def test_reinit_before_the_first_step_defines_the_start():
+    with trainer() as tr:
+        tr.reinit("orthogonal").result(5)
+        w = tr.model.blocks[0].layer.weight.clone()
+        tr.step(5).wait(timeout=10)
+        tr.reset(same_init=True)
+        assert torch.equal(tr.model.blocks[0].layer.weight, w)
+
+
+def test_user_data_flags():
+    X, y = torch.randn(50, 2), torch.randint(0, 2, (50,))
+    with nt.Trainer(data=(X, y), device="cpu") as tr:
+        assert tr.data_is_user and not tr.model_is_user
+    with trainer() as tr:
+        assert not tr.data_is_user
