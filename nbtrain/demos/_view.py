@@ -42,7 +42,7 @@ SERIES = ["#1f78b4", "#d95f02", "#33a02c", "#e31a1c", "#6a3d9a", "#a6761d", "#e7
 TICKS = {"font-size": "14px"}
 TITLE = {"font-size": "18px"}
 CONTROL_STYLE = {"description_width": "initial"}
-CONTROL_LAYOUT = widgets.Layout(width="auto", min_width="220px")
+CONTROL_LAYOUT = widgets.Layout(width="auto", min_width="260px")
 
 
 def activation_colour(name: str) -> str:
@@ -54,14 +54,11 @@ def axis(scale: bq.Scale, label: str, *, vertical: bool = False, **kw: Any) -> b
     """A labelled axis with projector-sized ticks (``vertical=True`` for a y axis)."""
     kw.setdefault("grid_lines", "dashed")
     kw.setdefault("side", "left" if vertical else "bottom")
-    if vertical:
-        kw.setdefault("label_offset", "-50px" if kw["side"] == "left" else "55px")
-    else:
-        kw.setdefault("label_offset", "40px")
+    # bqplot measures the label offset away from the plot area (it flips the sign for left/top axes itself)
+    kw.setdefault("label_offset", "52px" if vertical else "40px")
     return bq.Axis(
         scale=scale,
         label=label,
-        orientation="vertical" if vertical else "horizontal",
         tick_style=TICKS,
         **kw,
     )
@@ -72,7 +69,7 @@ def figure(
     axes: list[bq.Axis],
     title: str = "",
     *,
-    width: str = "620px",
+    width: str = "50%",
     height: str = "380px",
     legend: bool = False,
     **kw: Any,
@@ -90,6 +87,45 @@ def figure(
         legend_text={"font-size": "13px"},
         **kw,
     )
+
+
+def log_ticks(values: Any, max_ticks: int = 7) -> tuple[list[float], str]:
+    """Readable tick values (and a format) for a log axis showing ``values``: 1-2-5 steps, or powers of ten.
+
+    >>> log_ticks([0.3, 4.0])
+    ([0.5, 1.0, 2.0], '.2g')
+    >>> log_ticks([1e-8, 0.1])
+    ([1e-08, 1e-06, 0.0001, 0.01], '.0e')
+    """
+    import math
+
+    import numpy as np
+
+    v = np.asarray(values, dtype=float).ravel()
+    v = v[np.isfinite(v) & (v > 0)]
+    if not v.size:
+        return [1.0], ".2g"
+    lo, hi = float(v.min()), float(v.max())
+    a, b = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
+    for mults in ((1, 2, 3, 4, 5, 6, 7, 8, 9), (1, 2, 5), (1, 3), (1,)):
+        ticks = [m * 10.0**k for k in range(a, b + 1) for m in mults if lo * 0.999 <= m * 10.0**k <= hi * 1.001]
+        if 2 <= len(ticks) <= max_ticks or mults == (1,):
+            break
+    if len(ticks) > max_ticks:  # many decades: every n-th power of ten
+        n = math.ceil(len(ticks) / max_ticks)
+        ticks = ticks[::n]
+    if len(ticks) < 2:
+        ticks = [lo, hi]
+    ticks = [float(f"{t:.3g}") for t in ticks]
+    return ticks, (".0e" if hi / lo >= 1e3 else ".2g")
+
+
+def set_log_ticks(axis: bq.Axis, *values: Any) -> None:
+    """Point a log axis's ticks at the range of ``values`` (call inside ``hold``)."""
+    import numpy as np
+
+    ticks, fmt = log_ticks(np.concatenate([np.asarray(v, dtype=float).ravel() for v in values]))
+    axis.tick_values, axis.tick_format = ticks, fmt
 
 
 def hold(figures: Iterable[bq.Figure]):
@@ -155,7 +191,8 @@ class DemoView(widgets.VBox):
         self._compute, self._draw = compute, draw
         self._updating = False
         rows = rows or [list(controls)]
-        control_box = widgets.VBox([widgets.HBox([controls[n] for n in row]) for row in rows])
+        wrap = widgets.Layout(flex_flow="row wrap")  # controls wrap on a narrow screen instead of scrolling
+        control_box = widgets.VBox([widgets.HBox([controls[n] for n in row], layout=wrap) for row in rows])
         figure_rows = figure_rows or [figures]
         children: list[widgets.Widget] = []
         if intro:

@@ -14,6 +14,7 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -21,7 +22,11 @@ import torch.nn.functional as F
 
 from nbtrain.engine import activations, init, models
 
+if TYPE_CHECKING:  # the views import ipywidgets/bqplot only when called
+    from ._view import DemoView
+
 from ._checks import check_float, check_int, check_seed
+from ._threads import one_thread
 
 #: A unit counts as saturated when f'(z) < SATURATION_THRESHOLD × max f'.
 SATURATION_THRESHOLD = 0.1
@@ -36,6 +41,8 @@ class SaturationResult:
     dead_units: (depth,) number of units whose pre-activation is ≤ 0 on every sample (any activation).
     mean_local_grad: (depth,) mean f'(z) — what backprop multiplies by at each layer.
     grad_norm: (depth,) ‖∂L/∂Wₗ‖ for a random unit-variance upstream gradient at the top.
+    delta_norm: (depth,) ‖∂L/∂zₗ‖, the backpropagated signal reaching each layer's pre-activations: it
+        shrinks layer after layer towards the input when weights are tiny or units saturated.
     activation_std: (depth,) std of the layer outputs.
     hist: (depth, bins) share of pre-activations per bin on ``edges`` (values outside go to the end bins).
     curve_x, curve_y, curve_dy: the activation f and its derivative f' on the histogram's range.
@@ -50,6 +57,7 @@ class SaturationResult:
     dead_units: np.ndarray
     mean_local_grad: np.ndarray
     grad_norm: np.ndarray
+    delta_norm: np.ndarray
     activation_std: np.ndarray
     hist: np.ndarray
     edges: np.ndarray
@@ -127,7 +135,7 @@ def saturation_data(
 
     peak = _peak_slope(activation)
     edges = np.linspace(-window, window, bins + 1)
-    sat, dead, local, gnorm, std, hist = [], [], [], [], [], []
+    sat, dead, local, gnorm, dnorm, std, hist = [], [], [], [], [], [], []
     for block, z in zip(net.blocks, pre):
         zd = z.detach()
         zg = zd.clone().requires_grad_(True)
@@ -143,6 +151,7 @@ def saturation_data(
             sat.append(0.0)
         local.append(float(slope.mean()))
         gnorm.append(float(block.layer.weight.grad.norm()))
+        dnorm.append(float(z.grad.norm()))
         std.append(float(a.detach().std()))
         counts = torch.histc(zd.clamp(-window, window), bins=bins, min=-window, max=window)
         hist.append((counts / counts.sum()).numpy())
@@ -159,6 +168,7 @@ def saturation_data(
         dead_units=np.array(dead),
         mean_local_grad=np.array(local),
         grad_norm=np.array(gnorm),
+        delta_norm=np.array(dnorm),
         activation_std=np.array(std),
         hist=np.array(hist, dtype=np.float64),
         edges=edges,
@@ -242,27 +252,28 @@ def dead_relu_data(
     before = count_dead()
     params = [p for p in net.parameters() if p.requires_grad]
     losses, diverged = [], False
-    for _ in range(steps):
-        loss = F.cross_entropy(net(x), y)
-        losses.append(float(loss.detach()))
-        if not np.isfinite(losses[-1]):
-            diverged = True
-            break
-        grads = torch.autograd.grad(loss, params, allow_unused=True)
-        with torch.no_grad():
-            for p, g in zip(params, grads):
-                if g is not None:
-                    p.sub_(lr * g)
-    if not diverged:
-        with torch.no_grad():
-            losses.append(float(F.cross_entropy(net(x), y)))
-        diverged = not np.isfinite(losses[-1])
+    with one_thread():  # tiny tensors: threads only add synchronisation
+        for _ in range(steps):
+            loss = F.cross_entropy(net(x), y)
+            losses.append(float(loss.detach()))
+            if not np.isfinite(losses[-1]):
+                diverged = True
+                break
+            grads = torch.autograd.grad(loss, params, allow_unused=True)
+            with torch.no_grad():
+                for p, g in zip(params, grads):
+                    if g is not None:
+                        p.sub_(lr * g)
+        if not diverged:
+            with torch.no_grad():
+                losses.append(float(F.cross_entropy(net(x), y)))
+            diverged = not np.isfinite(losses[-1])
     return DeadReluResult(lr=lr, bias=bias, width=width, dead_before=before, dead_after=count_dead(),
                           loss=np.array(losses), diverged=diverged)
 
 
 def saturation(activation: str = "tanh", init: str = "xavier_normal", scale: float = 1.0, depth: int = 6,
-               width: int = 256, seed: int = 0):
+               width: int = 256, seed: int = 0) -> DemoView:
     """Interactive view: the activation, its derivative and one layer's pre-activation histogram; per-layer
     saturation and gradient norms; and a dead-ReLU counter for a too-high learning rate.
 
@@ -288,35 +299,35 @@ def saturation(activation: str = "tanh", init: str = "xavier_normal", scale: flo
     # Left: activation curve + derivative + histogram of pre-activations.
     cx, cy = bq.LinearScale(), bq.LinearScale()
     hy = bq.LinearScale(min=0.0)
-    hist = bq.Bars(x=[], y=[], scales={"x": cx, "y": hy}, colors=[V.HIST], opacities=[0.35], padding=0.0,
-                   labels=["pre-activations z"], display_legend=True)
-    curve = bq.Lines(x=[], y=[], scales={"x": cx, "y": cy}, colors=[V.CURVE, V.DERIVATIVE], stroke_width=3,
-                     labels=["f(z)", "f′(z)"], display_legend=True)
-    left = V.figure([hist, curve], [V.axis(cx, "pre-activation z"), V.axis(cy, "f(z), f′(z)", vertical=True),
-                                    V.axis(hy, "share of units", vertical=True, side="right", grid_lines="none",
-                                           tick_format=".0%")],
-                    legend=True, height="380px")
+    hist = bq.Bars(x=[], y=[], scales={"x": cx, "y": hy}, colors=[V.HIST], opacities=[0.35], padding=0.0)
+    curve = bq.Lines(x=[], y=[], scales={"x": cx, "y": cy}, colors=[V.CURVE, V.DERIVATIVE], stroke_width=3)
+    left = V.figure([hist, curve], [V.axis(cx, "pre-activation z"),
+                                    V.axis(cy, "f(z) and f′(z) (red)", vertical=True),
+                                    V.axis(hy, "share of pre-activations (bars)", vertical=True, side="right",
+                                           grid_lines="none", tick_format=".0%")],
+                    height="330px")
     left.fig_margin = {"top": 50, "bottom": 55, "left": 70, "right": 70}
-    # Right: per-layer saturation (bars) and gradient norm (log line).
-    lx, sy, gy = bq.OrdinalScale(), bq.LinearScale(min=0.0, max=1.0), bq.LogScale()
-    sat = bq.Bars(x=[], y=[], scales={"x": lx, "y": sy}, colors=[V.SAME_SIGN], opacities=[0.6],
-                  labels=["saturated / dead share"], display_legend=True)
-    gnorm = bq.Lines(x=[], y=[], scales={"x": lx, "y": gy}, colors=[V.CURVE], marker="circle", stroke_width=3,
-                     labels=["‖∂L/∂W‖"], display_legend=True)
-    right = V.figure([sat, gnorm], [V.axis(lx, "layer"), V.axis(sy, "saturated / dead share", vertical=True,
-                                                               tick_format=".0%"),
-                                    V.axis(gy, "‖∂L/∂W‖ (log)", vertical=True, side="right", grid_lines="none",
-                                           tick_format=".0e")],
-                     "Per layer: saturation and gradient norm", legend=True, height="380px")
-    right.fig_margin = {"top": 50, "bottom": 55, "left": 70, "right": 80}
-    # Bottom: dead ReLUs before/after SGD at the chosen lr.
+    # Right: per-layer saturated (or dead) share.
+    lx, sy = bq.OrdinalScale(), bq.LinearScale(min=0.0, max=1.0)
+    sat = bq.Bars(x=[], y=[], scales={"x": lx, "y": sy}, colors=[V.SAME_SIGN], opacities=[0.7])
+    right = V.figure([sat], [V.axis(lx, "layer"), V.axis(sy, "share of units", vertical=True, tick_format=".0%")],
+                     "Saturated share per layer", height="330px")
+    # Bottom left: gradient norms per layer (log): vanishing shows as a line falling towards layer 1.
+    gx, gy = bq.OrdinalScale(), bq.LogScale()
+    gnorm = bq.Lines(x=[], y=[], scales={"x": gx, "y": gy}, colors=[V.CURVE, V.DERIVATIVE], marker="circle",
+                     stroke_width=3)
+    grad_axis = V.axis(gy, "gradient norm (log)", vertical=True, tick_format=".0e")
+    grads = V.figure([gnorm], [V.axis(gx, "layer (1 = input side)"), grad_axis],
+                     "‖∂L/∂W‖ (black) and ‖∂L/∂z‖ (red) per layer", height="330px")
+    # Bottom right: dead ReLUs before/after SGD at the chosen lr.
     dx, dy = bq.OrdinalScale(), bq.LinearScale(min=0.0)
     dead = bq.Bars(x=[], y=[], scales={"x": dx, "y": dy}, type="grouped", colors=[V.MIXED_SIGN, V.SAME_SIGN],
-                   labels=["before training", "after SGD steps"], display_legend=True)
+                   labels=["before training", "after SGD"], display_legend=True)
     bottom = V.figure([dead], [V.axis(dx, "ReLU layer"), V.axis(dy, "dead units", vertical=True)],
-                      legend=True, width="1240px", height="240px")
+                      legend=True, height="330px")
+    bottom.legend_location = "top-left"
     marks.update(hist=hist, curve=curve, saturation=sat, grad_norm=gnorm, dead=dead)
-    figures = [left, right, bottom]
+    figures = [left, right, grads, bottom]
 
     def compute() -> tuple[SaturationResult, DeadReluResult]:
         controls["layer"].max = controls["depth"].value
@@ -333,21 +344,22 @@ def saturation(activation: str = "tanh", init: str = "xavier_normal", scale: flo
         hy.max = float(max(r.hist[layer].max() * 1.1, 0.05))
         curve.x, curve.y = r.curve_x, np.stack([r.curve_y, r.curve_dy])
         curve.colors = [V.activation_colour(r.activation), V.DERIVATIVE]
-        label = {"saturated": "saturated share", "dead": "dead-unit share"}.get(r.kind, "(neither saturates nor dies)")
         what = {"saturated": "saturated", "dead": "of units dead"}.get(r.kind)
         left.title = f"{r.activation}, layer {layer + 1}" + (f": {r.saturated_fraction[layer]:.0%} {what}" if what else "")
+        right.title = {"saturated": "Saturated share per layer", "dead": "Dead-unit share per layer"}.get(
+            r.kind, f"{r.activation} neither saturates nor dies")
         layers = [str(i + 1) for i in range(len(r.saturated_fraction))]
         sat.x, sat.y = layers, r.saturated_fraction
-        sat.labels = [label]
-        gnorm.x, gnorm.y = layers, np.maximum(r.grad_norm, 1e-30)
+        gnorm.x, gnorm.y = layers, np.maximum(np.stack([r.grad_norm, r.delta_norm]), 1e-30)
+        V.set_log_ticks(grad_axis, gnorm.y)
         dead.x = [str(i + 1) for i in range(len(d.dead_before))]
         dead.y = np.stack([d.dead_before, d.dead_after])
         dy.max = float(d.width)
-        bottom.title = (f"Dead ReLUs of a {d.width}-wide net, bias {d.bias:g}, after {len(d.loss) - 1} SGD steps at "
-                        f"lr={d.lr:.3g}" + (" (diverged)" if d.diverged else ""))
+        bottom.title = (f"Dead ReLUs ({d.width} per layer): {len(d.loss) - 1} SGD steps, lr={d.lr:.3g}"
+                        + (" (diverged)" if d.diverged else ""))
         return (f"mean f′(z) per layer: {', '.join(f'{v:.2f}' for v in r.mean_local_grad)} · "
-                f"first/last layer gradient norm ratio {r.grad_norm[0] / max(r.grad_norm[-1], 1e-30):.2g}")
+                f"backprop signal ‖∂L/∂z‖ first/last layer: {r.delta_norm[0] / max(r.delta_norm[-1], 1e-30):.2g}")
 
     return V.DemoView(controls, figures, marks, compute, draw,
                       rows=[["activation", "init", "scale"], ["bias", "layer", "depth", "lr"]],
-                      figure_rows=[[left, right], [bottom]])
+                      figure_rows=[[left, right], [grads, bottom]])

@@ -19,11 +19,15 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from nbtrain.engine import activations
+
+if TYPE_CHECKING:  # the views import ipywidgets/bqplot only when called
+    from ._view import DemoView
 
 from ._checks import check_float, check_int, check_seed
 
@@ -145,7 +149,9 @@ def zigzag_data(
     )
 
 
-def contour_ellipses(hessian: np.ndarray, centre: np.ndarray, levels: np.ndarray, points: int = 97) -> tuple[np.ndarray, np.ndarray]:
+def contour_ellipses(
+    hessian: np.ndarray, centre: np.ndarray, levels: np.ndarray, points: int = 97
+) -> tuple[np.ndarray, np.ndarray]:
     """x, y arrays (len(levels), points) of the loss contours ½dᵀHd = level around ``centre``.
 
     A quadratic loss has elliptical contours, so they are drawn exactly (no grid, no marching squares).
@@ -166,7 +172,7 @@ def contour_ellipses(hessian: np.ndarray, centre: np.ndarray, levels: np.ndarray
     return np.array(xs), np.array(ys)
 
 
-def zigzag(left: str = "sigmoid", right: str = "tanh", steps: int = 300, lr: float = 0.5, seed: int = 0):
+def zigzag(left: str = "sigmoid", right: str = "tanh", steps: int = 300, lr: float = 0.5, seed: int = 0) -> DemoView:
     """Side-by-side SGD paths of a unit fed by two activations, over the loss contours.
 
     Red dots are steps whose gradient components all share one sign; the shaded quadrants (around the
@@ -189,11 +195,10 @@ def zigzag(left: str = "sigmoid", right: str = "tanh", steps: int = 300, lr: flo
     }
     marks: dict[str, bq.Mark] = {}
     figures = []
-    lo, hi = -1.0, 1.0  # weight-plane window, set from start/optimum in draw()
-    sx, sy = bq.LinearScale(min=lo, max=hi), bq.LinearScale(min=lo, max=hi)
+    sx, sy = bq.LinearScale(), bq.LinearScale()  # the weight-plane window is set in draw()
     for side in ("left", "right"):
-        shade = bq.Lines(x=[], y=[], scales={"x": sx, "y": sy}, fill="inside", colors=[V.SHADE],
-                         fill_colors=[V.SHADE], fill_opacities=[0.5], stroke_width=0)
+        shade = bq.Lines(x=[], y=[], scales={"x": sx, "y": sy}, fill="inside", colors=[V.SHADE, V.SHADE],
+                         fill_colors=[V.SHADE, V.SHADE], fill_opacities=[0.5, 0.5], stroke_width=0)
         contours = bq.Lines(x=[], y=[], scales={"x": sx, "y": sy}, colors=[V.CONTOUR], stroke_width=1)
         path = bq.Lines(x=[], y=[], scales={"x": sx, "y": sy}, colors=[V.CURVE], stroke_width=1.5)
         same = bq.Scatter(x=[], y=[], scales={"x": sx, "y": sy}, colors=[V.SAME_SIGN], default_size=18,
@@ -211,9 +216,9 @@ def zigzag(left: str = "sigmoid", right: str = "tanh", steps: int = 300, lr: flo
     ls_x, ls_y = bq.LinearScale(), bq.LogScale()
     loss_lines = bq.Lines(x=[], y=[], scales={"x": ls_x, "y": ls_y}, colors=["#000", "#000"],
                           stroke_width=2.5, display_legend=True, labels=["left", "right"])
-    loss_fig = V.figure([loss_lines], [V.axis(ls_x, "step (one sample each)"),
-                                       V.axis(ls_y, "loss (full data)", vertical=True, tick_format=".0e")],
-                        "Loss per step", width="1240px", height="260px", legend=True)
+    loss_axis = V.axis(ls_y, "loss (full data)", vertical=True, tick_format=".0e")
+    loss_fig = V.figure([loss_lines], [V.axis(ls_x, "step (one sample each)"), loss_axis],
+                        "Loss per step", width="100%", height="260px", legend=True)
     marks["loss"] = loss_lines
     figures.append(loss_fig)
 
@@ -247,13 +252,16 @@ def zigzag(left: str = "sigmoid", right: str = "tanh", steps: int = 300, lr: flo
             marks[f"{side}_goal"].x, marks[f"{side}_goal"].y = [r.optimum[0]], [r.optimum[1]]
             conv = "diverged" if r.diverged else (
                 f"converged in {r.steps_to_converge} steps" if r.steps_to_converge is not None else "not converged")
-            fig.title = f"{r.activation} inputs: {r.same_sign_fraction:.0%} same-sign steps, {conv}"
+            short = "diverged" if r.diverged else (
+                f"{r.steps_to_converge} steps to converge" if r.steps_to_converge is not None else "no convergence")
+            fig.title = f"{r.activation}: {r.same_sign_fraction:.0%} same-sign steps, {short}"
             summary.append(f"<b>{r.activation}</b>: same-sign {r.same_sign_fraction:.2f}, {conv}, "
                            f"Hessian condition number {r.condition_number:.1f}")
         longest = max(len(r.loss) for r in results)
         ys = [np.pad(np.maximum(r.loss, 1e-8 * r.loss[0] + 1e-30), (0, longest - len(r.loss)), constant_values=np.nan) for r in results]
         loss_lines.x = np.arange(longest)
         loss_lines.y = np.array(ys)
+        V.set_log_ticks(loss_axis, *ys)
         loss_lines.colors = [V.activation_colour(r.activation) for r in results]
         loss_lines.labels = [f"{r.activation} inputs" for r in results]
         return " · ".join(summary)

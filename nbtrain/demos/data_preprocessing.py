@@ -18,16 +18,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from nbtrain.engine import data
 
+if TYPE_CHECKING:  # the views import ipywidgets/bqplot only when called
+    from ._view import DemoView
+
 from ._checks import check_float, check_int, check_seed
 
 STAGES = ("raw", "center", "normalize", "pca", "whiten")
-STAGE_TITLES = {"raw": "raw", "center": "zero-centred", "normalize": "normalized", "pca": "PCA (decorrelated)",
+STAGE_TITLES = {"raw": "raw", "center": "zero-centred", "normalize": "normalized", "pca": "PCA-rotated",
                 "whiten": "whitened"}
 
 
@@ -134,7 +138,7 @@ def _stage(name: str, z: np.ndarray, w_star: np.ndarray, max_steps: int, tol: fl
 
 
 def preprocessing(n: int = 400, mean: tuple[float, float] = (6.0, 4.0), stds: tuple[float, float] = (3.0, 0.6),
-                  angle: float = 30.0, seed: int = 0):
+                  angle: float = 30.0, seed: int = 0) -> DemoView:
     """Interactive view: the cloud at each stage with its covariance, and gradient descent on the loss
     surface of the chosen stage (contours and path) next to the raw data's.
 
@@ -161,15 +165,15 @@ def preprocessing(n: int = 400, mean: tuple[float, float] = (6.0, 4.0), stds: tu
     for i, name in enumerate(STAGES):
         sx, sy = bq.LinearScale(), bq.LinearScale()
         dots = bq.Scatter(x=[], y=[], scales={"x": sx, "y": sy}, colors=[V.SERIES[i]], default_size=8,
-                          default_opacities=[0.5])
+                          opacities=[0.5])
         origin = bq.Scatter(x=[0.0], y=[0.0], scales={"x": sx, "y": sy}, marker="cross", colors=["#000000"],
                             default_size=80)
         fig = V.figure([dots, origin], [V.axis(sx, "x₁", num_ticks=5), V.axis(sy, "x₂", vertical=True, num_ticks=5)],
-                       STAGE_TITLES[name], width="248px", height="260px",
+                       STAGE_TITLES[name], width="100%", height="260px",
                        fig_margin={"top": 40, "bottom": 45, "left": 50, "right": 10})
         marks[f"{name}_points"] = dots
         figures.append(fig)
-        texts.append(widgets.HTML(layout=widgets.Layout(width="248px")))
+        texts.append(widgets.HTML(layout=widgets.Layout(width="100%", overflow="hidden")))
     cx, cy = bq.LinearScale(), bq.LinearScale()
     surf = {}
     for side in ("raw", "chosen"):
@@ -212,8 +216,9 @@ def preprocessing(n: int = 400, mean: tuple[float, float] = (6.0, 4.0), stds: tu
             sy.min, sy.max = float(centre[1] - half), float(centre[1] + half)
             fig.marks[0].x, fig.marks[0].y = pts[:, 0], pts[:, 1]
             c = stage.cov
-            text.value = (f"<div style='font-size:14px; text-align:center'>cov = [[{c[0, 0]:.2f}, {c[0, 1]:.2f}], "
-                          f"[{c[1, 0]:.2f}, {c[1, 1]:.2f}]]<br>κ(E[zzᵀ]) = {stage.condition_number:.3g}</div>")
+            text.value = (f"<div style='font-size:15px; text-align:center; line-height:1.3'>"
+                          f"cov = [{c[0, 0]:.2f}, {c[0, 1]:.2f};<br>{c[1, 0]:.2f}, {c[1, 1]:.2f}]<br>"
+                          f"κ(E[zzᵀ]) = {stage.condition_number:.3g}</div>")
         chosen = res.stage(controls["stage"].value)
         for side, stage, fig, (sx, sy), goal_mark in (
             ("raw", res.stage("raw"), raw_fig, (cx, cy), goal),
@@ -240,6 +245,8 @@ def preprocessing(n: int = 400, mean: tuple[float, float] = (6.0, 4.0), stds: tu
 
     view = V.DemoView(controls, figures, marks, compute, draw,
                       rows=[["offset", "angle", "stretch"], ["stage", "seed"]],
-                      figure_rows=[[widgets.VBox([f, t]) for f, t in zip(figures[:5], texts)], [raw_fig, chosen_fig]])
+                      figure_rows=[[widgets.VBox([f, t], layout=widgets.Layout(width="19.6%", overflow="hidden"))
+                                    for f, t in zip(figures[:5], texts)],
+                                   [raw_fig, chosen_fig]])
     view.texts = texts
     return view

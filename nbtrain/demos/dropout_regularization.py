@@ -18,6 +18,7 @@ training-time mean would be (1 − p) times smaller and the net would see differ
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -25,7 +26,11 @@ import torch.nn.functional as F
 
 from nbtrain.engine import data, init, models, optim, regularizers
 
+if TYPE_CHECKING:  # the views import ipywidgets/bqplot only when called
+    from ._view import DemoView
+
 from ._checks import check_float, check_int, check_seed
+from ._threads import one_thread
 
 VARIANTS = ("none", "dropout", "l2")
 
@@ -104,13 +109,14 @@ def dropout_data(
     state = {k: v.clone() for k, v in start.state_dict().items()}
 
     curves = {}
-    for variant in VARIANTS:
-        net = models.make("mlp", input_shape=(2,), num_classes=2, hidden=list(hidden), activation="relu",
-                          dropout=p if variant == "dropout" else 0.0)
-        net.load_state_dict(state)
-        strength = l2 if variant == "l2" else 0.0
-        curves[variant] = _train(variant, net, strength, steps, lr, eval_every, seed,
-                                 (x_train, y_train), (x_val, y_val))
+    with one_thread():  # tiny tensors: threads only add synchronisation
+        for variant in VARIANTS:
+            net = models.make("mlp", input_shape=(2,), num_classes=2, hidden=list(hidden), activation="relu",
+                              dropout=p if variant == "dropout" else 0.0)
+            net.load_state_dict(state)
+            strength = l2 if variant == "l2" else 0.0
+            curves[variant] = _train(variant, net, strength, steps, lr, eval_every, seed,
+                                     (x_train, y_train), (x_val, y_val))
     return DropoutResult(p=p, l2=l2, curves=curves, train_points=x_train.numpy(), train_labels=y_train.numpy())
 
 
@@ -182,7 +188,7 @@ def inverted_dropout_data(p: float = 0.5, n: int = 200_000, seed: int = 0) -> In
                                  unscaled_mean=float(unscaled.mean()), kept_fraction=float(kept.float().mean()))
 
 
-def dropout(p: float = 0.5, l2: float = 1e-2, steps: int = 300, seed: int = 0):
+def dropout(p: float = 0.5, l2: float = 1e-2, steps: int = 300, seed: int = 0) -> DemoView:
     """Interactive view: train/validation loss for no regularization, dropout and L2 (same start), the
     final gaps, and the inverted-dropout means (train vs eval).
 
@@ -203,25 +209,27 @@ def dropout(p: float = 0.5, l2: float = 1e-2, steps: int = 300, seed: int = 0):
     lx, ly = bq.LinearScale(), bq.LogScale()
     # one mark per variant: solid = validation, dashed = training
     val_lines = bq.Lines(x=[], y=[], scales={"x": lx, "y": ly}, stroke_width=3, display_legend=True,
-                         colors=[colours[v] for v in VARIANTS], labels=[f"{v}: validation" for v in VARIANTS])
+                         colors=[colours[v] for v in VARIANTS], labels=list(VARIANTS))
     train_lines = bq.Lines(x=[], y=[], scales={"x": lx, "y": ly}, stroke_width=2, line_style="dashed",
-                           display_legend=True, colors=[colours[v] for v in VARIANTS],
-                           labels=[f"{v}: training" for v in VARIANTS])
-    curves_fig = V.figure([val_lines, train_lines], [V.axis(lx, "step"),
-                                                     V.axis(ly, "cross-entropy (log)", vertical=True, tick_format=".1g")],
-                          "Loss: training (dashed) vs validation (solid)", legend=True, width="760px", height="420px")
+                           colors=[colours[v] for v in VARIANTS])
+    loss_axis = V.axis(ly, "cross-entropy (log)", vertical=True, tick_format=".1g")
+    curves_fig = V.figure([val_lines, train_lines], [V.axis(lx, "step"), loss_axis],
+                          "Loss: validation (solid) vs training (dashed)", legend=True, width="56%",
+                          height="420px")
+    curves_fig.legend_location = "bottom-left"
     bx, by = bq.OrdinalScale(), bq.LinearScale(min=0.0)
     gaps = bq.Bars(x=list(VARIANTS), y=[0.0, 0.0, 0.0], scales={"x": bx, "y": by},
                    colors=[colours[v] for v in VARIANTS], labels=["validation − training loss"])
-    gap_fig = V.figure([gaps], [V.axis(bx, "regularization"), V.axis(by, "final loss gap", vertical=True)],
-                       "Over-fitting gap", width="240px", height="420px",
-                       fig_margin={"top": 50, "bottom": 55, "left": 60, "right": 10})
+    gap_fig = V.figure([gaps], [V.axis(bx, "regularization"), V.axis(by, "val − train loss", vertical=True)],
+                       "Over-fitting gap", width="22%", height="420px",
+                       fig_margin={"top": 50, "bottom": 55, "left": 75, "right": 10})
     mx, my = bq.OrdinalScale(), bq.LinearScale(min=0.0)
-    means = bq.Bars(x=["eval", "train (inverted)", "train (no 1/(1−p))"], y=[0.0, 0.0, 0.0],
+    means = bq.Bars(x=["eval", "train", "unscaled"], y=[0.0, 0.0, 0.0],
                     scales={"x": mx, "y": my}, colors=[V.SERIES[7], V.SERIES[0], V.SERIES[3]])
-    mean_fig = V.figure([means], [V.axis(mx, ""), V.axis(my, "mean unit output", vertical=True)],
-                        "Inverted dropout keeps the mean", width="240px", height="420px",
-                        fig_margin={"top": 50, "bottom": 55, "left": 60, "right": 10})
+    mean_fig = V.figure([means], [V.axis(mx, "unscaled = mask only"),
+                                  V.axis(my, "mean unit output", vertical=True)],
+                        "Dropout means", width="22%", height="420px",
+                        fig_margin={"top": 50, "bottom": 55, "left": 75, "right": 10})
     marks = {"val": val_lines, "train": train_lines, "gaps": gaps, "means": means}
     figures = [curves_fig, gap_fig, mean_fig]
 
@@ -236,10 +244,10 @@ def dropout(p: float = 0.5, l2: float = 1e-2, steps: int = 300, seed: int = 0):
         val_lines.x = train_lines.x = c[0].steps
         val_lines.y = np.array([np.maximum(k.val_loss, 1e-6) for k in c])
         train_lines.y = np.array([np.maximum(k.train_loss, 1e-6) for k in c])
-        val_lines.labels = [f"{k.name}: validation" for k in c]
+        V.set_log_ticks(loss_axis, val_lines.y, train_lines.y)
         gaps.y = [max(k.loss_gap, 0.0) for k in c]
         means.y = [inv.eval_mean, inv.train_mean, inv.unscaled_mean]
-        mean_fig.title = f"Dropout p = {inv.p:g}: means"
+        mean_fig.title = f"Means at p = {inv.p:g}"
         return " · ".join(f"<b>{k.name}</b>: train acc {k.train_acc[-1]:.0%}, val acc {k.val_acc[-1]:.0%}, "
                           f"loss gap {k.loss_gap:.3f}" for k in c)
 

@@ -17,13 +17,18 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from nbtrain.engine import activations, init
 
+if TYPE_CHECKING:  # the views import ipywidgets/bqplot only when called
+    from ._view import DemoView
+
 from ._checks import check_float, check_int, check_seed
+from ._threads import one_thread
 
 # Activations whose output range is fixed: their histograms always use it.
 _BOUNDED = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}
@@ -96,24 +101,29 @@ def weight_scale_data(
     weight_fn = init.make(scheme, **params)
     bounded = _BOUNDED.get(activation)
     outputs: list[torch.Tensor] = []
-    weight_std, means, stds, zeros, saturated = [], [], [], [], []
+    weight_std: list[float] = []
+    means, stds, zeros, saturated = [], [], [], []
     with torch.no_grad(), torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)  # the registry's weight functions draw from the global RNG; keep it seeded
         h = torch.randn(n, width, generator=gen)
         w = torch.empty(width, width)  # (out, in) like nn.Linear, so fan_in/fan_out are what init expects
-        for _ in range(depth):
+        for _ in range(depth):  # the forward pass: big matmuls, all of torch's threads
             weight_fn(w)
             if scale != 1.0:
                 w.mul_(scale)
             weight_std.append(float(w.std()))
             h = act(h @ w.T)
             outputs.append(h)
-            # statistics while the layer is hot in cache
+    # Statistics: many small reductions. On one thread they cost about the same when the CPU is idle and
+    # far less when it is shared (threads spin-waiting for each other), see _threads.py.
+    with torch.no_grad(), one_thread():
+        for h in outputs:
             means.append(float(h.mean()))
             stds.append(float(h.std()))
             if bounded:
                 mid, half = (bounded[0] + bounded[1]) / 2, (bounded[1] - bounded[0]) / 2
-                saturated.append(int(((h - mid).abs() > 0.99 * half).sum()) if mid else int((h.abs() > 0.99).sum()))
+                dist = (h - mid).abs_() if mid else h.abs()  # in-place ops: one temporary, not three
+                saturated.append(int(dist.gt_(0.99 * half).sum()))
                 zeros.append(0)
             else:
                 saturated.append(0)
@@ -169,7 +179,7 @@ def histogram_outlines(hist: np.ndarray, edges: np.ndarray, width: float = 0.85)
 
 
 def weight_scale(activation: str = "tanh", init_or_std: str | float = "small_gaussian", scale: float = 1.0,
-                 depth: int = 10, width: int = 500, n: int = 1000, seed: int = 0):
+                 depth: int = 10, width: int = 500, n: int = 1000, seed: int = 0) -> DemoView:
     """Interactive view: one histogram per layer in a row, plus the std and mean per layer.
 
     Pick the activation and initializer, slide the weight scale (a multiplier on the initializer's
@@ -195,17 +205,15 @@ def weight_scale(activation: str = "tanh", init_or_std: str | float = "small_gau
     hist_fig = V.figure([outlines], [V.axis(lx, "layer", tick_values=np.arange(1, depth + 1), tick_format="d",
                                             grid_lines="none"),
                                      V.axis(vy, "activation value", vertical=True)],
-                        width="1240px", height="340px")
+                        width="100%", height="340px")
     sx, sy, my = bq.LinearScale(min=0.5, max=depth + 0.5), bq.LogScale(), bq.LinearScale()
-    std_line = bq.Lines(x=[], y=[], scales={"x": sx, "y": sy}, marker="circle", stroke_width=3,
-                        labels=["std"], display_legend=True)
-    std_fig = V.figure([std_line], [V.axis(sx, "layer", tick_format="d"),
-                                    V.axis(sy, "std of activations (log)", vertical=True, tick_format=".0e")],
-                       "Std per layer", height="300px")
-    mean_line = bq.Lines(x=[], y=[], scales={"x": sx, "y": my}, marker="circle", stroke_width=3,
-                         labels=["mean"], display_legend=True)
+    std_line = bq.Lines(x=[], y=[], scales={"x": sx, "y": sy}, marker="circle", stroke_width=3)
+    std_axis = V.axis(sy, "std of activations (log)", vertical=True, tick_format=".0e")
+    std_fig = V.figure([std_line], [V.axis(sx, "layer", tick_format="d"), std_axis], "Std per layer",
+                       height="300px")
+    mean_line = bq.Lines(x=[], y=[], scales={"x": sx, "y": my}, marker="circle", stroke_width=3)
     mean_fig = V.figure([mean_line], [V.axis(sx, "layer", tick_format="d"),
-                                      V.axis(my, "mean of activations", vertical=True, tick_format=".2g")],
+                                      V.axis(my, "mean of activations", vertical=True, tick_format=".2~g")],
                         "Mean per layer", height="300px")
     marks = {"hist": outlines, "std": std_line, "mean": mean_line}
     figures = [hist_fig, std_fig, mean_fig]
@@ -224,6 +232,7 @@ def weight_scale(activation: str = "tanh", init_or_std: str | float = "small_gau
         vy.min, vy.max = float(r.edges[0]), float(r.edges[-1])
         layers = np.arange(1, len(r.std) + 1)
         std_line.x, std_line.y = layers, np.maximum(r.std, 1e-30)
+        V.set_log_ticks(std_axis, std_line.y)
         mean_line.x, mean_line.y = layers, r.mean
         std_line.colors = mean_line.colors = [colour]
         extra = ""

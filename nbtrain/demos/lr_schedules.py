@@ -5,8 +5,8 @@ the view, builds one control per parameter from ``schedules.param_specs``).
 
 >>> from nbtrain.demos import schedule_gallery_data
 >>> curves = schedule_gallery_data(["constant", "cosine"], base_lr=0.1, total_steps=100)
->>> curves["cosine"].lr[0], round(float(curves["cosine"].lr[50]), 3), curves["cosine"].lr[-1]
-(0.1, 0.05, 0.0)
+>>> curves["cosine"].lr[[0, 50, 100]].round(6).tolist()
+[0.1, 0.05, 0.0]
 """
 
 from __future__ import annotations
@@ -14,11 +14,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from nbtrain.engine import schedules
+
+if TYPE_CHECKING:  # the views import ipywidgets/bqplot only when called
+    from ._view import DemoView
 
 from ._checks import check_float, check_int
 
@@ -137,7 +140,7 @@ def _param_value(spec: Any, widget: Any) -> Any:
 
 
 def schedule_gallery(first: str = "cosine", second: str | None = "step", base_lr: float = 0.1,
-                     total_steps: int = 1000):
+                     total_steps: int = 1000) -> DemoView:
     """Interactive view: a schedule's curve with one control per parameter; overlay a second one to
     compare, optionally over every registered schedule in grey; linear or log lr axis.
 
@@ -172,7 +175,7 @@ def schedule_gallery(first: str = "cosine", second: str | None = "step", base_lr
     line_b = bq.Lines(x=[], y=[], scales={"x": x, "y": y_lin}, colors=[V.SERIES[1]], stroke_width=3.5,
                       line_style="dashed", display_legend=True, labels=[""])
     y_axis = V.axis(y_lin, "learning rate", vertical=True, tick_format=".2g")
-    fig = V.figure([grey, line_a, line_b], [V.axis(x, "step t"), y_axis], legend=True, width="1240px",
+    fig = V.figure([grey, line_a, line_b], [V.axis(x, "step t"), y_axis], legend=True, width="100%",
                    height="420px")
     formulas = widgets.HTML()
     marks = {"first": line_a, "second": line_b, "all": grey}
@@ -259,6 +262,10 @@ def schedule_gallery(first: str = "cosine", second: str | None = "step", base_lr
         grey.visible = bool(rest)
         if rest:
             grey.x, grey.y = a.steps, np.array([ys(c) for c in rest])
+        if log:
+            V.set_log_ticks(y_axis, *[ys(c) for c in shown], *(ys(c) for c in rest))
+        else:
+            y_axis.tick_values, y_axis.tick_format = None, ".2g"
         fig.title = " vs ".join(c.name for c in shown) + f" over T = {a.steps[-1]} steps"
         formulas.value = "".join(f"<div style='font-size:15px'><b>{c.name}</b>: {c.formula}</div>"
                                  for c in ({c.name: c for c in shown}.values()))
