@@ -110,7 +110,8 @@ def _curves(source: Any) -> _Curves:
         data = trainer.data
         c.n_val = len(data.val) if data.val is not None else None
         c.n_train = len(data.train) if data.train is not None else None
-        c.shuffle = bool(trainer.config.shuffle)
+        # the engine reshuffles its own data each epoch; a user's DataLoader keeps its own order
+        c.shuffle = bool(trainer.config.shuffle) if data.loader is None else None
         c.model = trainer.model
         c.message = trainer.message
         return c
@@ -355,9 +356,11 @@ def _pct(a: np.ndarray | None, i: int) -> str:
 
 
 def _rule_unshuffled(c: _Curves) -> Finding | None:
+    if c.shuffle:  # the trainer reshuffled every epoch: a pattern cannot come from the order
+        return None
     loss = c.loss[np.isfinite(c.loss)]
     n = len(loss)
-    if n < 60:
+    if n < 200:
         return None
     period = None
     if c.epoch is not None:
@@ -372,7 +375,7 @@ def _rule_unshuffled(c: _Curves) -> Finding | None:
     resid = loss - pd.Series(loss).rolling(w, center=True, min_periods=1).mean().to_numpy()
     # after the fast initial fall (its trend is not removed by a rolling mean), away from the edges
     resid = resid[max(n // 3, w): n - w]
-    if len(resid) < 3 * max(lags[0], 3) or resid.std() < 1e-6 * max(float(np.abs(loss).mean()), 1e-12):
+    if len(resid) < max(100, 5 * lags[0]) or resid.std() < 1e-6 * max(float(np.abs(loss).mean()), 1e-12):
         return None
 
     def corr(lag: int) -> float:

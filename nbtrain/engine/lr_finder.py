@@ -4,8 +4,8 @@ The LR range test (Smith 2017): train for ``num_iter`` mini-batches while the le
 exponentially, lr_i = start·(end/start)^(i/(n−1)), record the loss, and stop once it diverges (smoothed
 loss > ``diverge``× the best so far, or NaN). Read the curve: flat (too small to matter), falling (useful),
 rising (too large). Two hints, ignoring the noisy first ``skip_start`` fraction and the last ``skip_end``
-points: the *steepest descent* of the smoothed loss, and the *minimum / 10* (a safe margin below the rate
-where the loss stops falling). They are hints: look at the curve (``result.plot()``).
+points: the *steepest descent* of the smoothed loss on the way down to its minimum, and the *minimum / 10*
+(a safe margin below the rate where the loss stops falling). They are hints: look at the curve (``result.plot()``).
 
 The sweep runs on a copy of a trainer's model (a running trainer is not disturbed); a bare ``nn.Module`` is
 swept in place and its exact weights and buffers are restored afterwards.
@@ -230,8 +230,10 @@ def find_lr(target: Any = None, *, data: Any = None, start_lr: float = 1e-7, end
     if last - first >= 3:
         logs = np.log10(lrs_a)
         slope = np.gradient(smoothed, logs)
-        i_steep = first + int(np.argmin(slope[first:last]))
         i_min = first + int(np.argmin(smoothed[first:last]))
+        # steepest descent on the way down to the minimum (after it the loss may fall again as the
+        # network dies or recovers from a blow-up: that is not a usable rate)
+        i_steep = first + int(np.argmin(slope[first:i_min + 1]))
         suggestions = {"steepest": float(lrs_a[i_steep]), "min/10": float(lrs_a[i_min] / 10)}
     else:
         stopped += f"; too few points ({len(lrs_a)}) for a suggestion: widen the range or raise num_iter"

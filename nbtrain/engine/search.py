@@ -605,6 +605,12 @@ class Search:
                 return dict(spec["config"])
         raise ValueError(f"trial={trial!r} is not in this search (0 … {len(self._specs) - 1})")
 
+    def traceback(self, trial: int) -> str:
+        """The full Python traceback of a trial that failed with status ``error`` ('' when none)."""
+        with self._lock:
+            row = self._rows.get(trial)
+        return (row or {}).get("traceback", "")
+
     def __repr__(self) -> str:
         state = "done" if self.done else f"{self.n_done}/{len(self)} done"
         return f"Search({self.kind}, {len(self)} trials, {state}, metric={self.metric!r})"

@@ -1,0 +1,232 @@
+"""Views of the tuning workflow: the LR-finder curve and a live search dashboard (ipywidgets + bqplot).
+
+They only mirror engine results (an :class:`~nbtrain.engine.lr_finder.LRFinderResult`, a running or finished
+:class:`~nbtrain.engine.search.Search`); nothing here trains or computes a metric.
+
+- ``lr_finder_view(result)``: loss vs learning rate on a log axis (raw and smoothed), the suggestions marked.
+- ``search_view(search)``: the results table, the metric against each searched hyper-parameter (log axis for
+  log-uniform dimensions) and the best runs' validation curves overlaid; it updates as trials finish and has
+  a button that cancels the search.
+
+>>> import nbtrain as nt
+>>> from nbtrain.ui.tuning import search_view
+>>> s = nt.search.grid({"lr": nt.search.loguniform(0.01, 1.0)}, points=2, data="moons", hidden=[8],
+...                    max_steps=20, executor="sequential")
+>>> v = search_view(s)
+>>> type(v.scatter_figures["lr"].marks[0].scales["x"]).__name__
+'LogScale'
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import threading
+from typing import Any
+
+import bqplot as bq
+import ipywidgets as widgets
+import numpy as np
+import pandas as pd
+
+from ..engine.search import Choice
+from . import style
+
+__all__ = ["LRFinderView", "SearchView", "lr_finder_view", "search_view"]
+
+SUGGESTION_COLOURS = {"steepest": style.OK, "min/10": style.WARN}
+
+
+# -------------------------------------------------------------------------------------------------------
+# LR finder
+# -------------------------------------------------------------------------------------------------------
+class LRFinderView(widgets.VBox):
+    """The LR-finder figure (``figure``; marks in ``marks``: raw, smoothed, one line per suggestion) and a
+    one-line summary (``summary``)."""
+
+    def __init__(self, result: Any):
+        self.result = result
+        lrs, raw, sm = (np.asarray(a, float) for a in (result.lrs, result.losses, result.smoothed))
+        x = bq.LogScale()
+        top = float(np.nanmax(sm[: max(1, len(sm) // 3)])) if len(sm) else 1.0
+        low = float(np.nanmin(sm)) if len(sm) else 0.0
+        y = bq.LinearScale(min=max(0.0, low - 0.1 * (top - low)), max=top * 1.25 if top > 0 else 1.0)
+        scales = {"x": x, "y": y}
+        self.marks: dict[str, bq.Mark] = {
+            "raw": bq.Lines(x=lrs, y=raw, scales=scales, colors=[style.tint(style.TRAIN, 0.6)], labels=["loss"],
+                            stroke_width=1, display_legend=True),
+            "smoothed": bq.Lines(x=lrs, y=sm, scales=scales, colors=[style.TRAIN], labels=["smoothed"],
+                                 stroke_width=2.5, display_legend=True),
+        }
+        for name, lr in result.suggestions.items():
+            if lr is None or not math.isfinite(lr):
+                continue
+            self.marks[name] = bq.Lines(x=[lr, lr], y=[y.min, y.max], scales=scales,
+                                        colors=[SUGGESTION_COLOURS.get(name, style.EVENT)], line_style="dashed",
+                                        labels=[f"{name}: {lr:.2g}"], stroke_width=2, display_legend=True)
+        self.figure = style.figure(list(self.marks.values()),
+                                   [style.axis(x, "learning rate (log scale)", tick_format=".0e"),
+                                    style.axis(y, "training loss", vertical=True)],
+                                   "LR range test", height="320px")
+        sug = ", ".join(f"{k} = {v:.3g}" for k, v in result.suggestions.items() if math.isfinite(v))
+        self.summary = widgets.HTML(style.html_status(
+            f"{len(lrs)} iterations ({result.stopped}). Suggested: {sug or 'none'} — hints only: pick a rate "
+            "where the smoothed loss falls steeply, well before it turns up."))
+        super().__init__([self.figure, self.summary])
+
+
+def lr_finder_view(result: Any) -> LRFinderView:
+    """Plot an LR-finder result: loss vs learning rate (log x), raw and smoothed, suggestions dashed.
+
+    >>> import numpy as np
+    >>> from nbtrain.engine.lr_finder import LRFinderResult
+    >>> lrs = np.geomspace(1e-5, 1, 50); loss = 2 - np.tanh(np.log10(lrs) + 3)
+    >>> v = lr_finder_view(LRFinderResult(lrs, loss, loss, {"steepest": 1e-3, "min/10": 0.1}, "finished", (5, 45)))
+    >>> type(v.figure.marks[0].scales["x"]).__name__
+    'LogScale'
+    """
+    return LRFinderView(result)
+
+
+# -------------------------------------------------------------------------------------------------------
+# search
+# -------------------------------------------------------------------------------------------------------
+def _numeric(values: list[Any]) -> bool:
+    return all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) for v in values)
+
+
+def _label(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.3g}"
+    return str(v)
+
+
+class SearchView(widgets.VBox):
+    """Live dashboard of a :class:`~nbtrain.engine.search.Search`.
+
+    Public parts (for tests and scripts): ``table`` (HTML), ``status`` (HTML), ``cancel_button``,
+    ``scatter_figures`` / ``scatters`` (per searched field), ``curve_figure`` / ``curves`` (the ``top``
+    best trials' validation curves). ``refresh()`` redraws from ``search.results``; it is called after every
+    finished trial (from a background thread: only trait values are set, inside ``hold_sync``).
+    """
+
+    def __init__(self, search: Any, *, top: int = 3, rows: int = 12):
+        if isinstance(top, bool) or not isinstance(top, int) or not 1 <= top <= len(style.RUNS):
+            raise ValueError(f"top={top!r} must be an integer in [1, {len(style.RUNS)}]")
+        self.search, self.top, self.rows = search, top, rows
+        self.metric = search.metric
+        self._lock = threading.Lock()
+        self.status = widgets.HTML()
+        self.table = widgets.HTML(layout=widgets.Layout(max_height="330px", overflow="auto"))
+        self.cancel_button = widgets.Button(description="Cancel search", icon="stop", button_style="warning",
+                                            tooltip="stop the outstanding trials (finished ones are kept)")
+        self.cancel_button.on_click(lambda _b: self.search.cancel())
+        # one scatter per searched field: metric vs value (log axis for log-uniform dimensions)
+        self.scatters: dict[str, bq.Scatter] = {}
+        self.best_marks: dict[str, bq.Scatter] = {}
+        self.scatter_figures: dict[str, bq.Figure] = {}
+        y_label = self.metric.replace("_", " ")
+        for name, dim in search.space.items():
+            values = dim.bounds()
+            if getattr(dim, "log", False):
+                xs: bq.Scale = bq.LogScale()
+            elif isinstance(dim, Choice) or not _numeric(values):  # a choice is a set of categories
+                xs = bq.OrdinalScale(domain=[_label(v) for v in values])
+            else:
+                xs = bq.LinearScale()
+            ys = bq.LinearScale()
+            sc = {"x": xs, "y": ys}
+            pts = bq.Scatter(x=[], y=[], scales=sc, colors=[style.TRAIN], default_size=48, stroke="white",
+                             tooltip=bq.Tooltip(fields=["x", "y"], formats=[".3g", ".3g"]))
+            best = bq.Scatter(x=[], y=[], scales=sc, colors=[style.ERROR], default_size=110, marker="diamond")
+            self.scatters[name], self.best_marks[name] = pts, best
+            self.scatter_figures[name] = style.figure(
+                [pts, best], [style.axis(xs, name + (" (log scale)" if dim.log else ""),
+                                         **({"tick_format": ".0e"} if dim.log else {})),
+                              style.axis(ys, y_label, vertical=True)],
+                f"{y_label} vs {name}", width="330px", height="260px")
+        # the best runs' validation curves
+        cx, cy = bq.LinearScale(), bq.LinearScale()
+        self.curves = [bq.Lines(x=[], y=[], scales={"x": cx, "y": cy}, colors=[style.RUNS[i]], labels=[""],
+                                stroke_width=2, display_legend=True) for i in range(top)]
+        curve_col = "val_acc" if self.metric.endswith("acc") else "val_loss"
+        self._curve_col = curve_col
+        self.curve_figure = style.figure(self.curves, [style.axis(cx, "step"),
+                                                       style.axis(cy, curve_col.replace("_", " "), vertical=True)],
+                                         f"best {top} runs: {curve_col.replace('_', ' ')}", height="280px")
+        scatter_box = widgets.HBox(list(self.scatter_figures.values()),
+                                   layout=widgets.Layout(flex_flow="row wrap"))
+        super().__init__([widgets.HBox([self.status, self.cancel_button]), self.table, scatter_box,
+                          self.curve_figure])
+        self.refresh()
+        self._unsubscribe = search.subscribe(lambda _s: self.refresh())
+
+    # ---- drawing ---------------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Redraw everything from the search's current results."""
+        with self._lock:
+            df = self.search.results
+            self._draw_status(df)
+            self._draw_table(df)
+            done = df[np.isfinite(df[self.metric].to_numpy(float))]
+            marks: list[widgets.Widget] = [*self.scatters.values(), *self.best_marks.values(), *self.curves]
+            with style.hold(marks):
+                self._draw_scatters(done)
+                self._draw_curves(done)
+
+    def _draw_status(self, df: pd.DataFrame) -> None:
+        s = self.search
+        counts = df["status"].value_counts().to_dict()
+        parts = [f"{n} {k}" for k, n in counts.items()]
+        text = f"{s.kind} search, {s.n_done}/{len(s)} trials done ({', '.join(parts)}); metric {self.metric} ({s.mode})"
+        self.status.value = style.html_status(text, style.OK if s.done else None)
+        self.cancel_button.disabled = s.done
+
+    def _draw_table(self, df: pd.DataFrame) -> None:
+        shown = df.drop(columns=["curve"]).head(self.rows).copy()
+        shown["error"] = shown["error"].map(lambda e: (e[:60] + "…") if isinstance(e, str) and len(e) > 60 else e)
+        more = f"<div>… {len(df) - self.rows} more rows: search.results</div>" if len(df) > self.rows else ""
+        self.table.value = shown.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="",
+                                         escape=True, border=0) + more
+
+    def _draw_scatters(self, done: pd.DataFrame) -> None:
+        best_i = (done.index[0] if len(done) else None)
+        for name, mark in self.scatters.items():
+            xs = done[name].tolist()
+            ordinal = isinstance(mark.scales["x"], bq.OrdinalScale)
+            if ordinal:
+                xs = [_label(v) for v in xs]
+            mark.x, mark.y = np.asarray(xs, dtype=object if ordinal else float), done[self.metric].to_numpy(float)
+            best = self.best_marks[name]
+            if best_i is not None:
+                bx = _label(done.loc[best_i, name]) if ordinal else float(done.loc[best_i, name])
+                best.x, best.y = np.asarray([bx], dtype=object if ordinal else float), [float(done.loc[best_i, self.metric])]
+            else:
+                best.x, best.y = np.asarray([], dtype=object if ordinal else float), []
+
+    def _draw_curves(self, done: pd.DataFrame) -> None:
+        params = list(self.search.space)
+        for i, line in enumerate(self.curves):
+            if i < len(done):
+                row = done.iloc[i]
+                curve = row["curve"] or {}
+                line.x = np.asarray(curve.get("step", []), float)
+                line.y = np.asarray(curve.get(self._curve_col, []), float)
+                desc = ", ".join(f"{p}={_label(row[p])}" for p in params[:3])
+                line.labels = [html.escape(f"#{int(row['trial'])}: {desc}")]
+            else:
+                line.x, line.y, line.labels = np.array([]), np.array([]), [""]
+
+    def close(self) -> None:
+        """Stop following the search and close the widgets."""
+        unsubscribe = getattr(self, "_unsubscribe", None)
+        if unsubscribe is not None:
+            unsubscribe()
+        super().close()
+
+
+def search_view(search: Any, *, top: int = 3, rows: int = 12) -> SearchView:
+    """A live dashboard of ``search`` (from ``nt.search.grid``/``random``, finished or running with
+    ``wait=False``): results table, metric vs each hyper-parameter, the ``top`` best runs' curves, and a
+    cancel button. See :class:`SearchView`."""
+    return SearchView(search, top=top, rows=rows)
