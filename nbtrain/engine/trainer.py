@@ -376,7 +376,11 @@ class Trainer:
         hyper = {}
         if live["optimizer"] in ("momentum", "nesterov"):
             hyper["momentum"] = live["momentum"]
-        self.optimizer = optim.make(live["optimizer"], self.model.parameters(), lr=live["lr"],
+        # a model may define param_groups() (e.g. a TransferNet: frozen parts left out, the backbone with
+        # a smaller lr_scale); each step sets a group's lr to lr × its "lr_scale"
+        groups = getattr(self.model, "param_groups", None)
+        params = groups() if callable(groups) else self.model.parameters()
+        self.optimizer = optim.make(live["optimizer"], params, lr=live["lr"],
                                     weight_decay=live["weight_decay"], **hyper)
 
     def _make_schedule(self) -> None:
@@ -733,6 +737,7 @@ class Trainer:
                         self._budget -= 1
                         if self._budget <= 0:
                             self._budget = None
+                            self._check_limits()  # step(n) that reaches max_steps finishes the run
                             if self._state == "running":
                                 self._state = "paused"
                                 self._cv.notify_all()
@@ -764,6 +769,9 @@ class Trainer:
     def _boundary(self) -> None:
         """Between two steps (lock held): commands, config changes, stop conditions."""
         self._drain_commands()
+        self._check_limits()
+
+    def _check_limits(self) -> None:
         live = self._live
         if live["max_steps"] is not None and self.global_step >= live["max_steps"]:
             self._finish(f"finished: reached max_steps={live['max_steps']}")

@@ -9,8 +9,8 @@ much to train, by how much data you have and how similar it is to the original t
 
 Frozen means ``requires_grad = False`` *and* batch-norm/dropout layers of the frozen part held in eval mode
 (their running statistics would otherwise still drift). Trainable backbone parameters get a smaller learning
-rate, ``backbone_lr_scale`` × the head's (discriminative learning rates): ``net.attach(trainer)`` makes a
-Trainer's optimizer use those parameter groups.
+rate, ``backbone_lr_scale`` × the head's (discriminative learning rates): ``net.param_groups()`` gives them,
+and a ``Trainer(model=net, ...)`` builds its optimizer from them (and rebuilds it so on every change).
 
 >>> import nbtrain as nt, torchvision
 >>> net = nt.transfer("resnet18", num_classes=5, mode="partial", unfreeze=1)
@@ -81,8 +81,8 @@ class TransferNet(nn.Module):
     """A backbone with a new head and a freezing plan; behaves as the wrapped model (``self.net``).
 
     ``trainable_names()`` / ``frozen_names()`` list parameter names; ``param_groups()`` gives the optimizer
-    groups (backbone with ``lr_scale = backbone_lr_scale``, head with 1.0); ``attach(trainer)`` makes a
-    Trainer use them; ``summary()`` is a table of blocks.
+    groups (backbone with ``lr_scale = backbone_lr_scale``, head with 1.0), which a Trainer
+    builds its optimizer from; ``summary()`` is a table of blocks.
     """
 
     def __init__(self, net: nn.Module, head_name: str, mode: str, unfreeze: int, backbone_lr_scale: float,
@@ -162,33 +162,6 @@ class TransferNet(nn.Module):
             groups.append({"params": body, "lr_scale": self.backbone_lr_scale, "name": "backbone"})
         groups.append({"params": head, "lr_scale": 1.0, "name": "head"})
         return groups
-
-    def attach(self, trainer: Any) -> Any:
-        """Make ``trainer`` (built with ``model=self``) optimize only the trainable parameters, in the
-        groups of :meth:`param_groups`; it stays so when the trainer rebuilds its optimizer (optimizer
-        change, reset, reinit, restore). Returns the trainer.
-
-        The engine builds its optimizer from ``model.parameters()`` in one group; this wraps that builder
-        for this trainer and splits the result into groups carrying ``lr_scale``, which the training
-        step already honours (lr × lr_scale per group).
-        """
-        if trainer.model is not self:
-            raise ValueError("attach(trainer): the trainer must train this TransferNet (Trainer(model=net, ...))")
-        build = type(trainer)._make_optimizer
-        net = self
-
-        def make_optimizer() -> None:
-            build(trainer)
-            opt = trainer.optimizer
-            base = {k: v for k, v in opt.param_groups[0].items() if k != "params"}
-            opt.param_groups = []
-            opt.state.clear()
-            for g in net.param_groups():
-                opt.add_param_group({**base, **g, "lr": base["lr"] * g["lr_scale"]})
-
-        trainer._make_optimizer = make_optimizer  # instance attribute: used by every later rebuild
-        trainer.submit(lambda _m: make_optimizer()).result(60)
-        return trainer
 
     def extra_repr(self) -> str:
         return (f"mode={self.mode!r}, head={self.head_name!r}, trainable blocks={self.trainable_blocks}, "

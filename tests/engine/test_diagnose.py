@@ -5,19 +5,10 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from torch import nn
 
 import nbtrain as nt
 from nbtrain.engine.diagnose import RULES, Finding, Findings
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny models: one intra-op thread is fastest and deterministic
-    yield
-    torch.set_num_threads(n)
 
 
 def history(loss, *, lr=0.1, epoch=None, evals=None):

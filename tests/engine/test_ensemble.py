@@ -12,14 +12,6 @@ from nbtrain.engine import schedules
 from nbtrain.engine.ensemble import snapshot_steps
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def digits_split():
     d = nt.load_data("digits", seed=0)

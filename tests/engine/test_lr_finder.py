@@ -9,14 +9,6 @@ import nbtrain as nt
 from nbtrain.engine.lr_finder import LRFinderResult, _zero_lag
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def state(module):
     return {k: v.detach().clone() for k, v in module.state_dict().items()}
 

@@ -9,14 +9,6 @@ from torch import nn
 import nbtrain as nt
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def state(module):
     return {k: v.detach().clone() for k, v in module.state_dict().items()}
 

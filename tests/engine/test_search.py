@@ -16,14 +16,6 @@ from nbtrain.engine import search as S
 TINY = dict(data="moons", hidden=[8], n_samples=200, max_steps=15, eval_every=5)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def pool():
     p = S.local_pool(2)

@@ -532,3 +532,10 @@ def test_user_data_flags():
         assert tr.data_is_user and not tr.model_is_user
     with trainer() as tr:
         assert not tr.data_is_user
+
+
+def test_step_n_reaching_max_steps_finishes_the_run():
+    with trainer(max_steps=10) as tr:
+        tr.step(10)
+        assert tr.wait(timeout=10) == "finished" and tr.global_step == 10
+        assert tr.history["val_loss"].iloc[-1] > 0  # the final evaluation ran

@@ -9,14 +9,6 @@ import nbtrain as nt
 from nbtrain.engine.transfer import TransferNet, feature_blocks, find_head
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def names_under(net, *prefixes):
     return sorted(n for n, _ in net.named_parameters() if n.startswith(prefixes))
 
@@ -57,7 +49,6 @@ def test_training_changes_only_the_trainable_parameters_and_frozen_batch_norm_st
     before = {k: v.detach().clone() for k, v in net.state_dict().items()}
     with nt.Trainer(model=net, data=d.tensors("train"), val_data=d.tensors("val"), lr=0.05, max_steps=20,
                     device="cpu") as tr:
-        net.attach(tr)
         tr.start().wait(timeout=60)
         assert tr.global_step == 20
     after = net.state_dict()
@@ -70,11 +61,10 @@ def test_training_changes_only_the_trainable_parameters_and_frozen_batch_norm_st
     assert not net.net.blocks[0].norm.training and net.net.fc[0].norm.training and net.net.head.training
 
 
-def test_attach_gives_the_backbone_a_smaller_learning_rate_and_survives_rebuilds():
+def test_trainer_gives_the_backbone_a_smaller_learning_rate_and_keeps_it_on_rebuilds():
     net = nt.transfer(nt.models.make("mlp", (2,), 3, hidden=[16, 16]), num_classes=3, mode="full",
                       backbone_lr_scale=0.1)
     with nt.Trainer(model=net, data="spiral", lr=0.2, max_steps=5, device="cpu") as tr:
-        net.attach(tr)
         tr.step(2).wait(timeout=30)
         groups = {g["name"]: g for g in tr.optimizer.param_groups}
         assert groups["backbone"]["lr"] == pytest.approx(0.02) and groups["head"]["lr"] == pytest.approx(0.2)

@@ -6,21 +6,12 @@ from concurrent.futures import ThreadPoolExecutor
 import bqplot as bq
 import numpy as np
 import pytest
-import torch
 
 import nbtrain as nt
 from nbtrain.engine.lr_finder import LRFinderResult
 from nbtrain.ui.tuning import LRFinderView, SearchView, lr_finder_view, search_view
 
 TINY = dict(data="moons", hidden=[8], n_samples=200, max_steps=15, eval_every=5)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def fake_finder():
