@@ -39,6 +39,7 @@ from nbtrain.engine import data as data_mod
 from nbtrain.engine import init as init_mod
 from nbtrain.engine import models, optim, schedules
 from nbtrain.engine.config import ConfigError, TrainConfig
+from nbtrain.engine.diagnose import diagnose
 from nbtrain.engine.trainer import Trainer
 
 from . import controls as ctl
@@ -104,7 +105,7 @@ class Lab(widgets.VBox):
     def __init__(self, model: Any = None, data: Any = None, val_data: Any = None, config: TrainConfig | None = None,
                  device: str = "auto", *, trainer: Trainer | None = None, interval: float = 0.1,
                  max_points: int = 1000, close_stops: bool = False, boundary_interval: float = 1.0,
-                 boundary_resolution: int = 64, **trainer_kw: Any):
+                 boundary_resolution: int = 64, diagnose_interval: float = 2.0, **trainer_kw: Any):
         if not interval > 0:
             raise ValueError(f"interval={interval!r} must be a number of seconds > 0")
         if int(max_points) < 5:
@@ -119,6 +120,10 @@ class Lab(widgets.VBox):
         self.max_points = int(max_points)
         self.boundary_interval = float(boundary_interval)
         self.boundary_resolution = int(boundary_resolution)
+        self.diagnose_interval = float(diagnose_interval)  # seconds between live curve diagnoses; 0 = off
+        self.findings: list = []  # the latest nt.diagnose() findings of the live run
+        self._diag_at = 0.0
+        self._diag_version = -1
         self._closed = False
         self._lock = threading.RLock()
         self._syncing = 0
@@ -138,8 +143,10 @@ class Lab(widgets.VBox):
         plots = self._build_plots()
         self.status = widgets.HTML(layout=widgets.Layout(min_height="24px", width="100%"))
         self.status.add_class("nbtrain-status")
+        self.diagnosis = widgets.HTML(layout=widgets.Layout(width="100%"))
+        self.diagnosis.add_class("nbtrain-diagnosis")
         body = widgets.HBox([control_panel, plots], layout=widgets.Layout(width="100%", align_items="flex-start"))
-        super().__init__(children=[header, self.status, body], layout=widgets.Layout(width="100%"))
+        super().__init__(children=[header, self.status, self.diagnosis, body], layout=widgets.Layout(width="100%"))
         self.add_class("nbtrain-lab")
 
         self._config_observer = self._on_config_change
@@ -725,8 +732,31 @@ class Lab(widgets.VBox):
                     for k, v in traits.items():
                         setattr(w, k, v)
             self._render_status()
+            self._diagnose(now, tr, force)
             self.publish_count += 1
             return True
+
+    def _diagnose(self, now: float, tr: Trainer, force: bool = False) -> None:
+        """Read the curves with ``nt.diagnose`` every ``diagnose_interval`` s (warnings and errors shown
+        under the status line). Its cost grows with the history, so the interval stretches to ≥ 20× the
+        time the last diagnosis took."""
+        version = tr.metrics.version
+        if not self.diagnose_interval or version == self._diag_version or (now < self._diag_at and not force):
+            return
+        t0 = time.perf_counter()
+        try:
+            findings = diagnose(tr.history)
+        except Exception:  # a diagnosis is advice: it must never break the live view
+            findings = []
+        cost = time.perf_counter() - t0
+        self._diag_version, self._diag_at = version, now + max(self.diagnose_interval, 20 * cost)
+        self.findings = list(findings)
+        shown = [f for f in findings if f.severity in ("error", "warning")][:3]
+        colour = {"error": style.ERROR, "warning": style.WARN}
+        html = "<br>".join(style.html_status(f"{f.rule}: {f.message} — {f.advice}", colour[f.severity])
+                           for f in shown)
+        if self.diagnosis.value != html:
+            self.diagnosis.value = html
 
     def _track_rate(self, now: float, tr: Trainer) -> None:
         samples = self._rate_samples
@@ -1037,6 +1067,7 @@ class Lab(widgets.VBox):
             return self.trainer.wait(steps, timeout)
         finally:
             self._boundary_t = 0.0  # the decision boundary too
+            self._diag_at = 0.0  # and the diagnosis
             self.publish()
 
     def save(self, path: str) -> str:

@@ -338,6 +338,16 @@ def test_a_nan_diagnosis_appears_in_the_status(make_lab):
     assert lab.marks["event_markers"].names[-1].startswith("loss became")
 
 
+def test_curve_diagnosis_findings_show_live_under_the_status(make_lab):
+    lab = make_lab(lr=100.0, optimizer="sgd", activation="identity", max_steps=2000)
+    lab.start()
+    lab.wait(timeout=30)
+    lab.publish(force=True)
+    assert [f.rule for f in lab.findings][:1] == ["nan"]
+    assert "nan: the loss became NaN" in lab.diagnosis.value and "#c62828" in lab.diagnosis.value
+    assert "nbtrain-diagnosis" in lab.diagnosis._dom_classes
+
+
 def test_a_training_error_appears_in_the_status(make_lab):
     class Broken(nn.Module):
         def __init__(self):
