@@ -340,7 +340,8 @@ class Lab(widgets.VBox):
             widgets.VBox([data_dd, noise, n, split, pre, seed, data_note]),
             widgets.VBox([max_steps, total, ev, st]),
         ], layout=widgets.Layout(width="310px", flex="0 0 310px"))
-        for i, title in enumerate(("optimize", "model", "regularize", "data", "run")):
+        # titles short enough for five tabs in the 310 px control column (longer ones get truncated)
+        for i, title in enumerate(("optim", "model", "reg", "data", "run")):
             tabs.set_title(i, title)
         tabs.add_class("nbtrain-controls")
         self.control_tabs = tabs
@@ -515,15 +516,15 @@ class Lab(widgets.VBox):
 
     # ---- plots ------------------------------------------------------------------------------------
     def _build_plots(self) -> widgets.Widget:
-        # loss
-        x = bq.LinearScale()
+        # loss (step axes start at 0: marker padding would otherwise push them below)
+        x = bq.LinearScale(min=0.0)
         self._loss_scales = {"linear": bq.LinearScale(), "log": bq.LogScale()}
         y = self._loss_scales["linear"]
         unit = bq.LinearScale(min=0.0, max=1.0)
         train = bq.Lines(x=np.zeros(0), y=np.zeros(0), scales={"x": x, "y": y}, colors=[style.TRAIN], stroke_width=1.5,
-                         labels=["train (mini-batch)"], display_legend=True)
+                         labels=["train"], display_legend=True)
         val = bq.Lines(x=np.zeros(0), y=np.zeros(0), scales={"x": x, "y": y}, colors=[style.VAL], stroke_width=2.5,
-                       line_style=style.DASHED, labels=["validation"], display_legend=True, marker="circle",
+                       line_style=style.DASHED, labels=["val"], display_legend=True, marker="circle",
                        marker_size=12)
         ev_lines = bq.Lines(x=np.zeros(0), y=np.zeros(0), scales={"x": x, "y": unit}, colors=[style.EVENT],
                             stroke_width=1, line_style="dotted")
@@ -537,12 +538,12 @@ class Lab(widgets.VBox):
         self.marks.update(loss_train=train, loss_val=val, events=ev_lines, event_markers=ev_points)
 
         # accuracy
-        x = bq.LinearScale()
+        x = bq.LinearScale(min=0.0)
         y = bq.LinearScale(min=0.0, max=100.0)
         a_train = bq.Lines(x=np.zeros(0), y=np.zeros(0), scales={"x": x, "y": y}, colors=[style.TRAIN], stroke_width=2,
                            labels=["train"], display_legend=True)
         a_val = bq.Lines(x=np.zeros(0), y=np.zeros(0), scales={"x": x, "y": y}, colors=[style.VAL], stroke_width=2.5,
-                         line_style=style.DASHED, labels=["validation"], display_legend=True)
+                         line_style=style.DASHED, labels=["val"], display_legend=True)
         acc = style.figure([a_train, a_val], [style.axis(x, "step"), style.axis(y, "accuracy (%)", vertical=True)],
                            "accuracy", legend_location="bottom-right")
         self.acc_lines = {"train": a_train, "val": a_val}
@@ -565,7 +566,7 @@ class Lab(widgets.VBox):
         # per-layer panel
         def layer_fig(key: str, title: str, ylabel: str, log: bool = False, legend: bool = False,
                       ymax: float | None = None) -> bq.Figure:
-            sx = bq.LinearScale()
+            sx = bq.LinearScale(min=0.0)
             sy = bq.LogScale() if log else bq.LinearScale(min=0.0, max=ymax) if ymax else bq.LinearScale()
             lines = bq.Lines(x=np.zeros(0), y=np.zeros(0), scales={"x": sx, "y": sy}, stroke_width=2,
                              display_legend=legend)

@@ -64,7 +64,7 @@ def axis(scale: bq.Scale, label: str, *, vertical: bool = False, **kw: Any) -> b
         kw.setdefault("tick_format", ".3~g")
     else:
         kw.setdefault("label_offset", "32px")
-        kw.setdefault("tick_format", "~s")
+        kw.setdefault("tick_format", ".3~s")  # 0, 250, 1.5k, 1M
         kw.setdefault("num_ticks", 5)
     return bq.Axis(scale=scale, label=label, side="left" if vertical else "bottom", tick_style=TICKS, **kw)
 
