@@ -45,8 +45,9 @@ _LAZY: dict[str, tuple[str, str | None]] = {
 __all__ = sorted(_LAZY) + ["__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .engine import activations, data, models, optim as optimizers, regularizers, schedules  # noqa: F401
+    from .engine import activations, data, models, regularizers, schedules  # noqa: F401
     from .engine import init as initializers  # noqa: F401
+    from .engine import optim as optimizers  # noqa: F401
     from .engine.config import ConfigError, TrainConfig  # noqa: F401
 
 
@@ -64,3 +65,20 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return __all__
+
+
+def _offer_kernel_comm() -> None:
+    """Inside a Jupyter kernel, register the ``nbtrain`` comm target that the JupyterLab extension talks to
+    (:mod:`nbtrain.kernel_comm`: stdlib only, cheap). Anywhere else this does nothing; it never raises."""
+    import sys
+
+    if "ipykernel" in sys.modules:
+        try:
+            from . import kernel_comm
+
+            kernel_comm.register()
+        except Exception:  # the optional front-end channel must never break ``import nbtrain``
+            pass
+
+
+_offer_kernel_comm()
