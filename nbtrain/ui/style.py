@@ -60,7 +60,7 @@ def axis(scale: bq.Scale, label: str, *, vertical: bool = False, **kw: Any) -> b
     kw.setdefault("grid_lines", "dashed")
     kw.setdefault("grid_color", "#dddddd")
     if vertical:
-        kw.setdefault("label_offset", "-48px")
+        kw.setdefault("label_offset", "-54px")  # clear of the tick labels, also at lecture-mode sizes
         kw.setdefault("tick_format", ".3~g")
     else:
         kw.setdefault("label_offset", "32px")
@@ -76,7 +76,7 @@ def figure(marks: list[bq.Mark], axes: list[bq.Axis], title: str = "", *, width:
     kw.setdefault("legend_text", {"font-size": "12px"})
     return bq.Figure(
         marks=marks, axes=axes, title=title, title_style=TITLE, animation_duration=0,
-        fig_margin=margin or {"top": 34, "bottom": 42, "left": 58, "right": 12},
+        fig_margin=margin or {"top": 34, "bottom": 42, "left": 66, "right": 12},
         layout=widgets.Layout(width=width, height=height, min_width="200px"), **kw,
     )
 
