@@ -20,8 +20,11 @@ $(STAMP): pyproject.toml constraints.txt $(LABEXT_SOURCES)
 
 install: $(STAMP)
 
+# JupyterLab refuses to start as root without --allow-root (containers, CI-like machines run as root)
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks/00-quickstart.ipynb
+	$(VENV)/bin/jupyter lab $(ALLOW_ROOT) notebooks/00-quickstart.ipynb
 
 # Debian's Chromium for the real-browser tests (tests/browser), installed when missing (as root, or via sudo).
 browser:
