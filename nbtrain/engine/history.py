@@ -35,11 +35,15 @@ class Table:
     def append(self, row: Sequence[float]) -> None:
         """Append one row given in column order (the caller holds the history lock)."""
         if self.n == self._data.shape[1]:
-            grown = np.full((len(self.columns), 2 * self.n), np.nan)
-            grown[:, : self.n] = self._data
-            self._data = grown
+            self.grow()
         self._data[:, self.n] = row
         self.n += 1
+
+    def grow(self) -> None:
+        """Double the capacity (amortised O(1) appends)."""
+        grown = np.full((len(self.columns), 2 * self._data.shape[1]), np.nan)
+        grown[:, : self.n] = self._data[:, : self.n]
+        self._data = grown
 
     def column(self, name: str) -> np.ndarray:
         """A read-only view of the first ``n`` values of a column (valid until the next growth)."""
@@ -88,8 +92,18 @@ class History:
 
     # ---- writes (training thread) -------------------------------------------------------------------
     def log_step(self, step: int, epoch: float, time: float, loss: float, lr: float) -> None:
+        t = self.steps  # the hot path of a training step: scalar writes, no row tuple
         with self.lock:
-            self.steps.append((step, epoch, time, loss, lr))
+            n = t.n
+            if n == t._data.shape[1]:
+                t.grow()
+            d = t._data
+            d[0, n] = step
+            d[1, n] = epoch
+            d[2, n] = time
+            d[3, n] = loss
+            d[4, n] = lr
+            t.n = n + 1
             self.version += 1
 
     def log_eval(self, step: int, epoch: float, val_loss: float, val_acc: float, train_loss: float, train_acc: float) -> None:

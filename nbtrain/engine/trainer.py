@@ -723,14 +723,23 @@ class Trainer:
                 self._thread = None if self._thread is threading.current_thread() else self._thread
                 return False
         deadline = time.perf_counter() + 0.05
+        live = self._live
         try:
+            with self._cv:
+                self._boundary()
+                if self._state != "running":
+                    return True
+                self._busy = True  # from here until the steps are done, only this thread touches the model
             while True:
-                with self._cv:
-                    self._boundary()
-                    if self._state != "running":
-                        return True
-                    self._busy = True  # from here until the step is done, only this thread touches the model
                 self._train_step()
+                # Fast path: nothing was asked of this thread (reads of single attributes are atomic; a
+                # request that lands just after this check is served after the next step), so the next
+                # step follows without taking the lock.
+                if (self._state == "running" and not self._commands and not self._pending
+                        and self._budget is None and self._wake_step is None
+                        and (live["max_steps"] is None or self.global_step < live["max_steps"])
+                        and live["max_epochs"] is None and time.perf_counter() < deadline):
+                    continue
                 with self._cv:
                     self._busy = False
                     if self._budget is not None:
@@ -744,9 +753,16 @@ class Trainer:
                     if self._wake_step is not None and self.global_step >= self._wake_step:
                         self._wake_step = None
                         self._cv.notify_all()
-                if self._state != "running" or time.perf_counter() > deadline:
-                    self._notify()
-                    return True
+                    if time.perf_counter() > deadline:
+                        self._boundary()
+                        self._cv.notify_all()
+                        self._notify()
+                        return True
+                    self._boundary()
+                    if self._state != "running":
+                        self._notify()
+                        return True
+                    self._busy = True
         except BaseException as exc:  # surfaced through state/error/wait(); never printed from this thread
             with self._cv:
                 self._busy = False
