@@ -71,6 +71,7 @@ _NUMERIC: dict[str, tuple[Callable[[Any], bool], str]] = {
     "noise": _range(0, 10),
     "val_split": _range(0, 1, lo_open=True, hi_open=True),
     "seed": _range(0, 2**63 - 1, integer=True),
+    "split_seed": _range(0, 2**63 - 1, integer=True),
     "lr": _range(0, 100, lo_open=True),
     "momentum": _range(0, 1, hi_open=True),
     "weight_decay": _range(0, 10),
@@ -120,6 +121,8 @@ class TrainConfig(HasTraits):
     preprocess = Unicode("none", help="preprocessing fitted on the training split")
     augment = Bool(False, help="random flip/crop of image batches")
     seed = Int(0, help="seed for data split, weights and batch order")
+    split_seed = Int(None, allow_none=True,
+                     help="seed of the toy data and train/val split only (None: seed); fix it to vary the weights alone")
     # model (rebuild on reset)
     model = Unicode("auto", help="model builder: auto, mlp, cnn, resmlp")
     hidden = List(Int(), default_value=[64, 64], help="hidden layer widths")

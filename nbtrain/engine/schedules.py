@@ -23,6 +23,7 @@ array([0.1     , 0.099978, 0.099911])
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 from collections.abc import Callable, Iterable, Sequence
@@ -206,7 +207,7 @@ def param_specs(name: str, base_lr: float | None = None, total_steps: int | None
     ParamSpec(default=334, low=1, high=1000, kind='int', choices=())
     """
     key = registry.resolve(name)
-    specs = {**_SPECS[key], **_WARMUP_SPECS}
+    specs = {**(_SPECS[key] if key in _SPECS else _specs_from_signature(key)), **_WARMUP_SPECS}
     if base_lr is None or total_steps is None:
         return specs
     resolved = make(key, base_lr, total_steps).params
@@ -218,6 +219,17 @@ def param_specs(name: str, base_lr: float | None = None, total_steps: int | None
             high=bounds.get(sp.high, sp.high) if isinstance(sp.high, str) else sp.high,
         )
         for p, sp in specs.items()
+    }
+
+
+def _specs_from_signature(key: str) -> dict[str, ParamSpec]:
+    """Specs for a schedule registered directly on ``registry`` (no UI hints): kinds from its keyword
+    parameters' defaults, no bounds."""
+    kinds = {bool: "bool", int: "int", float: "float"}
+    return {
+        p: ParamSpec(d, None, None, kinds.get(type(d), "callable" if callable(d) else "float"))
+        for p, d in registry.get(key).params.items()
+        if p not in ("base_lr", "total_steps") and d is not inspect.Parameter.empty
     }
 
 

@@ -264,7 +264,7 @@ class Trainer:
         spec = self._user_data if self._user_data is not None else cfg.data
         self.data = data_mod.load_data(
             spec, self._user_val, n=cfg.n_samples, noise=cfg.noise, val_split=cfg.val_split,
-            seed=cfg.seed, preprocess=cfg.preprocess, augment=cfg.augment,
+            seed=cfg.seed if cfg.split_seed is None else cfg.split_seed, preprocess=cfg.preprocess, augment=cfg.augment,
         )
         if self._user_model is not None:
             # a user's module has no "fresh weights" recipe: every reset returns to its weights at the start

@@ -630,3 +630,19 @@ def test_set_lr_sets_all_groups_or_each_group():
         S.set_lr(opt, [0.1])
     with pytest.raises(ValueError, match="lr=-1 must be a finite number ≥ 0"):
         S.set_lr(opt, -1)
+
+
+def test_param_specs_of_a_schedule_registered_without_ui_hints():
+    from nbtrain.engine import schedules as S
+
+    @S.registry.register("halving_test")
+    def _halving(base_lr, total_steps, /, *, every: int = 100, floor: float = 0.0):
+        """lr·½^⌊t/every⌋, not below floor."""
+        return S.make("step", base_lr, total_steps, step_size=every, gamma=0.5)
+
+    try:
+        specs = S.param_specs("halving_test")
+        assert specs["every"] == S.ParamSpec(100, None, None, "int")
+        assert specs["floor"].kind == "float" and "warmup_steps" in specs
+    finally:
+        S.registry._entries.pop("halving_test")

@@ -539,3 +539,10 @@ def test_step_n_reaching_max_steps_finishes_the_run():
         tr.step(10)
         assert tr.wait(timeout=10) == "finished" and tr.global_step == 10
         assert tr.history["val_loss"].iloc[-1] > 0  # the final evaluation ran
+
+
+def test_split_seed_fixes_the_data_while_seed_varies_the_weights():
+    with trainer(seed=1, split_seed=7) as a, trainer(seed=2, split_seed=7) as b, trainer(seed=1) as c:
+        assert torch.equal(a._X, b._X) and torch.equal(a._val[0], b._val[0])
+        assert not torch.equal(a.model.blocks[0].layer.weight, b.model.blocks[0].layer.weight)
+        assert not torch.equal(a._X, c._X)
