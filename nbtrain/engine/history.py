@@ -24,46 +24,69 @@ import pandas as pd
 
 
 class Table:
-    """Append-only table of float64 columns (one preallocated numpy array each, doubled when full)."""
+    """Append-only table of float64 columns: one preallocated numpy array each, doubled when full.
+
+    Rows are first appended to a short Python list and copied into the arrays 256 at a time (or before
+    any read), which keeps the per-step cost of logging a row at a list append.
+    """
+
+    FLUSH_ROWS = 256
 
     def __init__(self, columns: Sequence[str], capacity: int = 1024):
         self.columns = tuple(columns)
         self._data = np.full((len(self.columns), capacity), np.nan)
         self._index = {c: i for i, c in enumerate(self.columns)}
-        self.n = 0
+        self._n = 0  # rows in _data
+        self._rows: list[Sequence[float]] = []  # rows not yet copied into _data
+
+    @property
+    def n(self) -> int:
+        return self._n + len(self._rows)
 
     def append(self, row: Sequence[float]) -> None:
         """Append one row given in column order (the caller holds the history lock)."""
-        if self.n == self._data.shape[1]:
-            self.grow()
-        self._data[:, self.n] = row
-        self.n += 1
+        self._rows.append(row)
+        if len(self._rows) >= self.FLUSH_ROWS:
+            self._flush()
 
-    def grow(self) -> None:
-        """Double the capacity (amortised O(1) appends)."""
-        grown = np.full((len(self.columns), 2 * self._data.shape[1]), np.nan)
-        grown[:, : self.n] = self._data[:, : self.n]
-        self._data = grown
+    def _flush(self) -> None:
+        rows = self._rows
+        if not rows:
+            return
+        k = len(rows)
+        capacity = self._data.shape[1]
+        if self._n + k > capacity:
+            while self._n + k > capacity:
+                capacity *= 2
+            grown = np.full((len(self.columns), capacity), np.nan)
+            grown[:, : self._n] = self._data[:, : self._n]
+            self._data = grown
+        self._data[:, self._n : self._n + k] = np.asarray(rows, dtype=float).T
+        self._n += k
+        self._rows = []
 
     def column(self, name: str) -> np.ndarray:
-        """A read-only view of the first ``n`` values of a column (valid until the next growth)."""
+        """A read-only view of the column's values (valid until the next growth)."""
         if name not in self._index:
             raise KeyError(f"no column {name!r}; columns: {', '.join(self.columns)}")
-        view = self._data[self._index[name], : self.n]
+        self._flush()
+        view = self._data[self._index[name], : self._n]
         view.flags.writeable = False
         return view
 
     def frame(self) -> pd.DataFrame:
-        return pd.DataFrame(self._data[:, : self.n].T.copy(), columns=list(self.columns))
+        self._flush()
+        return pd.DataFrame(self._data[:, : self._n].T.copy(), columns=list(self.columns))
 
     def state(self) -> np.ndarray:
-        return self._data[:, : self.n].copy()
+        self._flush()
+        return self._data[:, : self._n].copy()
 
     @classmethod
     def from_state(cls, columns: Sequence[str], data: np.ndarray) -> Table:
         t = cls(columns, capacity=max(1024, data.shape[1]))
         t._data[:, : data.shape[1]] = data
-        t.n = data.shape[1]
+        t._n = data.shape[1]
         return t
 
 
@@ -92,18 +115,8 @@ class History:
 
     # ---- writes (training thread) -------------------------------------------------------------------
     def log_step(self, step: int, epoch: float, time: float, loss: float, lr: float) -> None:
-        t = self.steps  # the hot path of a training step: scalar writes, no row tuple
         with self.lock:
-            n = t.n
-            if n == t._data.shape[1]:
-                t.grow()
-            d = t._data
-            d[0, n] = step
-            d[1, n] = epoch
-            d[2, n] = time
-            d[3, n] = loss
-            d[4, n] = lr
-            t.n = n + 1
+            self.steps.append((step, epoch, time, loss, lr))
             self.version += 1
 
     def log_eval(self, step: int, epoch: float, val_loss: float, val_acc: float, train_loss: float, train_acc: float) -> None:

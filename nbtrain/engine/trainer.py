@@ -44,7 +44,7 @@ from .history import History
 STATES = ("idle", "running", "paused", "finished", "stopped", "error")
 RESIDENT_MAX_BYTES = 256 * 2**20  # datasets up to this size live on the device and are sampled by index
 CHECKPOINT_FORMAT = 1
-SNAPSHOT_EVERY = 50  # steps between copies of the weights kept for restore_finite()
+SNAPSHOT_EVERY = 100  # steps between copies of the weights kept for restore_finite()
 AUTO_EVAL_MIN, AUTO_EVAL_MAX = 100, 1000  # eval_every=0: once per epoch, but within these step bounds
 
 

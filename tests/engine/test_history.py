@@ -76,7 +76,7 @@ def test_concurrent_writer_and_readers_stay_consistent():
 
     def writer():
         i = 0
-        while not stop.is_set():
+        while not stop.is_set() and i < 300_000:  # bounded: each read below is O(rows)
             h.log_step(i, 0, 0, float(i), 0.1)
             i += 1
 
