@@ -807,13 +807,11 @@ class Trainer:
     # ------------------------------------------------------------------------------------------------
     # one optimizer step (training thread only)
     # ------------------------------------------------------------------------------------------------
-    def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor, bool]:
+    def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         live = self._live
         if self._sampler is not None:
-            before = self._sampler.epochs_done
             idx = self._sampler.next(live["batch_size"], live["shuffle"])
-            return self._X[idx], self._Y[idx], self._sampler.epochs_done != before and before >= 0
-        new_epoch = False
+            return self._X[idx], self._Y[idx]
         if self._iter is None:
             self._iter = iter(self._loader)
         try:
@@ -821,19 +819,18 @@ class Trainer:
         except StopIteration:
             self._loader_epoch += 1
             self._loader_pos = 0
-            new_epoch = True
             self._iter = iter(self._loader)
             xb, yb = next(self._iter)[:2]
         self._loader_pos += 1
         nb = self.device.type == "cuda"
-        return xb.to(self.device, non_blocking=nb), yb.to(self.device, non_blocking=nb), new_epoch
+        return xb.to(self.device, non_blocking=nb), yb.to(self.device, non_blocking=nb)
 
     def _train_step(self) -> None:
         live, model = self._live, self.model
         every = live["eval_every"] or self._auto_eval_every()
         if self.global_step - self._last_eval_step >= every:  # includes step 0: the initial loss
             self._evaluate()
-        xb, yb, _ = self._next_batch()
+        xb, yb = self._next_batch()
         step = self.global_step
         lr = self._lr_at(step)
         if lr != self._lr_set:

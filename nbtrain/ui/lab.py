@@ -224,8 +224,8 @@ class Lab(widgets.VBox):
               from_config: Callable[[], Any] | None = None) -> widgets.Widget:
         """Register ``widget`` as the control of config ``field`` (both directions).
 
-        ``to_config(value)`` gives the config changes: one dict (applied atomically) or a list of dicts
-        applied in order; ``from_config()`` the value to show.
+        ``to_config(value)`` gives the config changes as one dict (several fields are applied atomically);
+        ``from_config()`` the value to show.
         """
         to_config = to_config or (lambda v, f=field: {f: v})
         from_config = from_config or (lambda f=field: getattr(self.config, f))
@@ -592,13 +592,12 @@ class Lab(widgets.VBox):
             return
         to_config, _ = self._bindings[field]
         try:
-            steps = to_config(change["new"])
-            for changes in steps if isinstance(steps, list) else [steps]:
-                if len(changes) == 1:
-                    (name, value), = changes.items()
-                    setattr(self.config, name, value)
-                else:
-                    self.config.update(**changes)
+            changes = to_config(change["new"])
+            if len(changes) == 1:
+                (name, value), = changes.items()
+                setattr(self.config, name, value)
+            else:
+                self.config.update(**changes)  # atomic: the trainer sees them together
             self._set_ui_error("")
         except _ERRORS as exc:
             self._set_ui_error(str(exc))
