@@ -81,7 +81,11 @@ def weight_scale_data(
 
     ``init_or_std`` is a scheme of ``nbtrain.engine.init`` ("xavier_normal", "he_normal", ...) or a
     number: the std of a zero-mean Gaussian. ``scale`` multiplies every weight afterwards (the slider of
-    the view). Float32, no autograd, one seeded generator: ~50 ms at the default size on two cores.
+    the view). Float32, no autograd, ~50 ms at the default size on two cores.
+
+    The inputs and the weights come from two independent random streams derived from ``seed``
+    (``numpy.random.SeedSequence(seed).spawn(2)``): drawn from one stream, the first layer's weights
+    would repeat the input rows and give each sample one unit with a huge pre-activation.
 
     >>> r = weight_scale_data("relu", "he_normal", depth=3, width=100, n=200)
     >>> r.std.shape, r.hist.shape
@@ -96,7 +100,9 @@ def weight_scale_data(
     scale = check_float("scale", scale, 0.0, 1e4, lo_open=True)
     bins = check_int("bins", bins, 2, 1000)
 
-    gen = torch.Generator().manual_seed(seed)
+    input_seed, weight_seed = (int(c.generate_state(1, np.uint64)[0] >> np.uint64(1))
+                               for c in np.random.SeedSequence(seed).spawn(2))
+    gen = torch.Generator().manual_seed(input_seed)
     act = activations.make(activation)
     weight_fn = init.make(scheme, **params)
     bounded = _BOUNDED.get(activation)
@@ -104,7 +110,7 @@ def weight_scale_data(
     weight_std: list[float] = []
     means, stds, zeros, saturated = [], [], [], []
     with torch.no_grad(), torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)  # the registry's weight functions draw from the global RNG; keep it seeded
+        torch.manual_seed(weight_seed)  # the registry's weight functions draw from the (forked) global RNG
         h = torch.randn(n, width, generator=gen)
         w = torch.empty(width, width)  # (out, in) like nn.Linear, so fan_in/fan_out are what init expects
         for _ in range(depth):  # the forward pass: big matmuls, all of torch's threads
