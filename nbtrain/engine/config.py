@@ -87,6 +87,7 @@ _NUMERIC: dict[str, tuple[Callable[[Any], bool], str]] = {
     "eval_every": _range(0, None, integer=True),
     "stats_every": _range(0, None, integer=True),
     "init_std": _range(0, 100, lo_open=True),
+    "head_init_scale": _range(0, 10),
     "grad_clip": _range(0, None),
     "patience": _range(0, None, integer=True),
     "total_steps": _range(1, None, integer=True),
@@ -110,7 +111,7 @@ class TrainConfig(HasTraits):
     Live fields (applied at the next step of a running trainer): activation, dropout, dropconnect,
     batch_norm, optimizer, lr, momentum, weight_decay, l1, l2, schedule, schedule_params, warmup_steps,
     total_steps, batch_size, mixup, grad_clip, eval_every, stats_every, max_steps, max_epochs, patience,
-    early_stop_metric, shuffle, init, init_std (the latter two on the next ``reinit``).
+    early_stop_metric, shuffle, init, init_std, head_init_scale (the last three on the next ``reinit``).
     """
 
     # data (rebuild on reset)
@@ -133,6 +134,9 @@ class TrainConfig(HasTraits):
     dropconnect = Float(0.0, help="DropConnect rate on hidden weights (MLP; set before reset)")
     init = Unicode("he_normal", help="weight initializer (used at reset and reinit)").tag(live=True)
     init_std = Float(None, allow_none=True, help="std for the gaussian initializers (None: their default)").tag(live=True)
+    head_init_scale = Float(0.01, help="the output layer's initial weights × this (built-in models): 0.01 starts the "
+                            "logits at ≈ 0, so the initial loss is ≈ log C; 1 = the head keeps the initializer's scale"
+                            ).tag(live=True)
     # live: optimisation
     optimizer = Unicode("sgd", help="optimizer name").tag(live=True)
     lr = Float(0.1, help="base learning rate").tag(live=True)

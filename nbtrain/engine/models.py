@@ -186,6 +186,28 @@ def make(name: str, input_shape: Sequence[int], num_classes: int, **kw) -> nn.Mo
 
 # ---- generic in-place changes (our models and any user nn.Module) -------------------------------------
 
+def output_layer(model: nn.Module) -> nn.Linear | None:
+    """The classifier head of a built-in model (its ``head``: the Linear that outputs the logits), else None."""
+    head = getattr(model, "head", None)
+    return head if isinstance(head, nn.Linear) and isinstance(model, (MLP, SmallCNN, ResMLP)) else None
+
+
+@torch.no_grad()
+def scale_output_layer(model: nn.Module, factor: float) -> bool:
+    """Multiply the initial weights of a built-in model's output layer by ``factor`` (its bias stays 0).
+
+    With ``factor`` ≈ 0.01 the logits start near 0: the softmax predicts ≈ 1/C for every class and the
+    initial cross-entropy is ≈ log C whatever the hidden layers' initializer (the recipe's step 1); the
+    hidden layers, and so the activation statistics, are unchanged. Returns False for other models.
+    """
+    head = output_layer(model)
+    if head is None:
+        return False
+    if factor != 1.0:
+        head.weight.mul_(float(factor))
+    return True
+
+
 def activation_slots(model: nn.Module) -> list[tuple[nn.Module, str, nn.Module]]:
     """(parent, attribute, module) for every activation module in ``model``, in definition order.
 

@@ -221,8 +221,8 @@ def check_initial_loss(target: Any = None, *, weights: str = "initial", examples
                 return CheckResult("initial loss", True, f"{head}: somewhat high ({loss / log_c:.2f}× log C) but "
                                    "trainable", evidence,
                                    [f"the logits start with std {std:.3g} instead of ≈ 0: the first steps are spent "
-                                    "shrinking them; a smaller output layer at init (e.g. its weights × 0.1) starts "
-                                    "at log C", *advice])
+                                    "shrinking them; a smaller output layer at init starts at log C (built-in models: "
+                                    f"head_init_scale=0.01, the default; now {cfg.head_init_scale:g})", *advice])
             advice = [f"logits are too large at init (std {std:.3g}): the weights start too big — "
                       f"init={cfg.init!r}{'' if cfg.init_std is None else f', init_std={cfg.init_std:g}'}; try "
                       "'he_normal' (ReLU) or 'xavier_normal' (tanh), or a smaller init_std",

@@ -327,6 +327,7 @@ class Trainer:
             params["std"] = std
         gen = torch.Generator().manual_seed(self.config.seed + 1)
         init_mod.apply(self.model, scheme, generator=gen, **params)
+        models.scale_output_layer(self.model, self.config.head_init_scale)  # initial loss ≈ log C
 
     def _setup_data(self) -> None:
         d = self.data
@@ -618,6 +619,8 @@ class Trainer:
                 if self.config.init_std is not None and "std" in init_mod.registry.get(scheme).params:
                     params = {"std": self.config.init_std, **params}
                 init_mod.apply(self.model, scheme, generator=gen, **params)
+                if self._user_model is None:
+                    models.scale_output_layer(self.model, self.config.head_init_scale)
                 self._make_optimizer()
                 if self.global_step == 0:  # nothing trained yet: this is the run's start now
                     self.initial_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
