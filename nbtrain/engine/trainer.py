@@ -46,6 +46,17 @@ RESIDENT_MAX_BYTES = 256 * 2**20  # datasets up to this size live on the device 
 CHECKPOINT_FORMAT = 1
 SNAPSHOT_EVERY = 100  # steps between copies of the weights kept for restore_finite()
 AUTO_EVAL_MIN, AUTO_EVAL_MAX = 100, 1000  # eval_every=0: once per epoch, but within these step bounds
+LR_NOTE_FRACTION = 1e-3  # Trainer.lr_note: the lr in use below this fraction of the base rate
+
+
+def schedule_horizon(total_steps: int | None, max_steps: int | None, start: int = 0) -> int:
+    """Horizon T of a schedule chosen at global step ``start``: ``total_steps`` if set, else what remains of
+    the run (``max_steps − start``), else 1000."""
+    if total_steps:
+        return int(total_steps)
+    if max_steps and max_steps > start:
+        return int(max_steps - start)
+    return 1000
 
 
 _LIVE: weakref.WeakSet[Trainer] = weakref.WeakSet()
@@ -285,6 +296,7 @@ class Trainer:
         self._live = {name: getattr(cfg, name) for name in cfg.field_names()}
         self._setup_data()
         self._make_optimizer()
+        self._sched_start = 0
         self._make_schedule()
         self.global_step = 0
         self._run_time = 0.0
@@ -387,9 +399,41 @@ class Trainer:
     def _make_schedule(self) -> None:
         self._lr_table: tuple[int, list[float]] = (0, [])
         live = self._live
-        total = live["total_steps"] or live["max_steps"] or 1000
+        total = schedule_horizon(live["total_steps"], live["max_steps"], self._sched_start)
         self.schedule = schedules.make(live["schedule"], live["lr"], total, warmup_steps=live["warmup_steps"],
                                        **live["schedule_params"])
+
+    @property
+    def schedule_start(self) -> int:
+        """The global step at which the current schedule was chosen (0 unless it was changed mid-run): the
+        lr of update t is ``schedule(t − schedule_start)``, and its horizon ``schedule.total_steps`` is
+        ``total_steps`` if set, else what remained of ``max_steps`` then (else 1000)."""
+        return self._sched_start
+
+    def lr_in_use(self, step: int | None = None) -> float:
+        """The learning rate of update ``step`` (default: the next one) under the current schedule."""
+        step = self.global_step if step is None else int(step)
+        return float(self.schedule(max(step - self._sched_start, 0)))
+
+    @property
+    def lr_note(self) -> str:
+        """A warning when the lr in use has fallen below 1/1000 of the base rate (training has all but
+        stopped, e.g. a decaying schedule past its horizon), else ""."""
+        try:
+            schedule, start, step, base = self.schedule, self._sched_start, self.global_step, float(self._live["lr"])
+            t = max(step - start, 0)
+            if t < self._live["warmup_steps"]:
+                return ""
+            lr = float(schedule(t))
+        except Exception:  # noqa: BLE001 - read from another thread while the schedule is rebuilt
+            return ""
+        if not lr < LR_NOTE_FRACTION * base:
+            return ""
+        end = start + schedule.total_steps
+        why = (f"schedule {schedule.name!r} (chosen at step {start:,}, horizon {schedule.total_steps:,}) ended at step {end:,}"
+               if step >= end else f"schedule {schedule.name!r} has decayed it")
+        return (f"the learning rate in use, {lr:.3g}, is below 1/1000 of the base rate {base:g}: {why}, so the "
+                f"weights hardly change any more — raise total_steps or max_steps, or choose the schedule again")
 
     # ------------------------------------------------------------------------------------------------
     # public control (caller's thread)
@@ -706,6 +750,8 @@ class Trainer:
                     g["weight_decay"] = new
             elif name in ("lr", "schedule", "schedule_params", "warmup_steps", "total_steps", "max_steps"):
                 rebuild_sched = True
+                if name == "schedule":  # a schedule chosen mid-run starts now, not at step 0
+                    self._sched_start = self.global_step
             self.metrics.log_event(self.global_step, name, old, new)
         if rebuild_opt:
             self._make_optimizer()
@@ -876,7 +922,8 @@ class Trainer:
         function of the step; one vectorised call instead of 256 scalar ones)."""
         start, table = self._lr_table
         if not start <= step < start + len(table):
-            table = self.schedule.curve(range(step, step + 256)).tolist()
+            t0 = max(step - self._sched_start, 0)
+            table = self.schedule.curve(range(t0, t0 + 256)).tolist()
             self._lr_table = (step, table)
             start = step
         return table[step - start]
@@ -1061,6 +1108,9 @@ class Trainer:
         h = state["history"]
         tr.metrics.load_state_dict({"steps": h["steps"].numpy(), "evals": h["evals"].numpy(), "layers": h["layers"].numpy(),
                                     "events": json.loads(h["events"]), "layer_names": h["layer_names"]})
+        starts = [int(e["step"]) for e in tr.metrics.events if e.get("field") == "schedule"]
+        tr._sched_start = starts[-1] if starts else 0  # a schedule chosen mid-run resumes where it was
+        tr._make_schedule()
         if state["sampler"] is not None and tr._sampler is not None:
             tr._sampler.load(state["sampler"])
         torch.set_rng_state(state["rng_cpu"])

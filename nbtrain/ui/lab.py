@@ -40,7 +40,7 @@ from nbtrain.engine import init as init_mod
 from nbtrain.engine import models, optim, schedules
 from nbtrain.engine.config import ConfigError, TrainConfig
 from nbtrain.engine.diagnose import diagnose
-from nbtrain.engine.trainer import Trainer
+from nbtrain.engine.trainer import Trainer, schedule_horizon
 
 from . import controls as ctl
 from . import style
@@ -397,9 +397,14 @@ class Lab(widgets.VBox):
             c["activation"].disabled = not models.activation_slots(model)
 
     # ---- schedule parameters and preview ------------------------------------------------------------
+    def _schedule_start(self) -> int:
+        """The step the configured schedule starts at: the trainer's, or now for one chosen but not yet applied."""
+        tr = self.trainer
+        return tr.schedule_start if self.config.schedule == tr.schedule.name else tr.global_step
+
     def _horizon(self) -> int:
         cfg = self.config
-        return int(cfg.total_steps or cfg.max_steps or 1000)
+        return schedule_horizon(cfg.total_steps, cfg.max_steps, self._schedule_start())
 
     def _specs(self, name: str) -> dict[str, Any]:
         try:
@@ -500,8 +505,10 @@ class Lab(widgets.VBox):
         return fig
 
     def _draw_preview(self) -> None:
-        """Redraw the planned schedule over [0, T] from the current config (config observer, caller's thread)."""
+        """Redraw the planned schedule from the current config (config observer, caller's thread): over
+        [start, start + T], start being the step the schedule was chosen at (0 unless chosen mid-run)."""
         cfg = self.config
+        start = self._preview_start = self._schedule_start()
         T = self._horizon()
         steps = np.unique(np.linspace(0, T, 400).astype(np.int64))
         try:
@@ -511,7 +518,7 @@ class Lab(widgets.VBox):
             return
         mark = self.marks["schedule_preview"]
         with mark.hold_sync():
-            mark.x = steps.astype(np.int32)
+            mark.x = (start + steps).astype(np.int32)
             mark.y = lrs.astype(np.float32)
 
     # ---- plots ------------------------------------------------------------------------------------
@@ -731,6 +738,8 @@ class Lab(widgets.VBox):
                 for w, traits in updates:
                     for k, v in traits.items():
                         setattr(w, k, v)
+            if getattr(self, "_preview_start", 0) != self._schedule_start():
+                self._draw_preview()  # the trainer applied a schedule chosen mid-run at a later step
             self._render_status()
             self._diagnose(now, tr, force)
             self.publish_count += 1
@@ -902,6 +911,8 @@ class Lab(widgets.VBox):
             text, colour = self._ui_hint, style.WARN
         elif tr.needs_reset:
             text, colour = msg or f"{', '.join(tr.needs_reset)} changed: press reset to rebuild", style.WARN
+        elif tr.state in ("running", "paused") and tr.lr_note:
+            text, colour = tr.lr_note, style.WARN
         elif tr.state == "finished":
             text, colour = msg, style.OK
         else:
