@@ -160,12 +160,15 @@ def test_live_lr_change_is_used_by_the_next_step_and_recorded():
         assert ev.iloc[-1].to_dict() == {"step": 10, "field": "lr", "old": 0.3, "new": 0.0123}
 
 
-def test_schedule_change_keeps_the_global_step():
+def test_schedule_change_keeps_the_global_step_and_starts_the_schedule_there():
     with _paused(max_steps=1000) as tr:
         tr.config.update(schedule="step", schedule_params={"step_size": 5, "gamma": 0.5})
-        tr.step(1).wait(timeout=10)
-        expected = nt.schedules.make("step", 0.3, 1000, step_size=5, gamma=0.5)(10)
-        assert tr.history["lr"].iloc[10] == pytest.approx(expected) == pytest.approx(0.3 * 0.25)
+        tr.step(6).wait(timeout=10)
+        # chosen at step 10 of 1000: its step t is global step 10 + t, its horizon the 990 steps left
+        reference = nt.schedules.make("step", 0.3, 990, step_size=5, gamma=0.5)
+        assert tr.history["step"].iloc[10] == 10 and tr.schedule.total_steps == 990
+        assert tr.history["lr"].iloc[10:16].tolist() == pytest.approx([reference(t) for t in range(6)])
+        assert tr.history["lr"].iloc[15] == pytest.approx(0.3 * 0.5)
 
 
 def test_activation_swap_keeps_weights_and_applies_next_step():
