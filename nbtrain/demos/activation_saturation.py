@@ -119,7 +119,8 @@ def saturation_data(
     kind = activations.saturation_kind(activation)
 
     gen = torch.Generator().manual_seed(seed)
-    net = models.make("mlp", input_shape=(width,), num_classes=1, hidden=[width] * depth, activation=activation)
+    net = models.make("mlp", input_shape=(width,), num_classes=1, hidden=[width] * depth, activation=activation,
+                      generator=torch.Generator().manual_seed(seed))
     _init_scaled(net, init, scale, bias, gen)
     x = torch.randn(n, width, generator=gen)
     upstream = torch.randn(n, width, generator=gen)
@@ -234,7 +235,8 @@ def dead_relu_data(
     gen = torch.Generator().manual_seed(seed)
     y = torch.randint(0, 3, (n,), generator=gen)
     x = torch.randn(n, 2, generator=gen) + 2.0 * F.one_hot(y, 3).float()[:, :2]
-    net = models.make("mlp", input_shape=(2,), num_classes=3, hidden=[width] * layers, activation="relu")
+    net = models.make("mlp", input_shape=(2,), num_classes=3, hidden=[width] * layers, activation="relu",
+                      generator=torch.Generator().manual_seed(seed))
     init.apply(net, "he_normal", generator=gen)
     with torch.no_grad():
         for block in net.blocks:

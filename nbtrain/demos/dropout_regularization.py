@@ -24,7 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from nbtrain.engine import data, init, models, optim, regularizers
+from nbtrain.engine import data, init, models, optim, regularizers, rng
 
 if TYPE_CHECKING:  # the views import ipywidgets/bqplot only when called
     from ._view import DemoView
@@ -104,7 +104,8 @@ def dropout_data(
 
     x_train, y_train = data.datasets.make("moons", n=n_train, noise=noise, seed=seed)
     x_val, y_val = data.datasets.make("moons", n=n_val, noise=noise, seed=seed + 10_000)
-    start = models.make("mlp", input_shape=(2,), num_classes=2, hidden=list(hidden), activation="relu")
+    start = models.make("mlp", input_shape=(2,), num_classes=2, hidden=list(hidden), activation="relu",
+                        generator=torch.Generator().manual_seed(seed))
     init.apply(start, "he_normal", generator=torch.Generator().manual_seed(seed))
     state = {k: v.clone() for k, v in start.state_dict().items()}
 
@@ -112,7 +113,7 @@ def dropout_data(
     with one_thread():  # tiny tensors: threads only add synchronisation
         for variant in VARIANTS:
             net = models.make("mlp", input_shape=(2,), num_classes=2, hidden=list(hidden), activation="relu",
-                              dropout=p if variant == "dropout" else 0.0)
+                              dropout=p if variant == "dropout" else 0.0, generator=torch.Generator().manual_seed(seed))
             net.load_state_dict(state)
             strength = l2 if variant == "l2" else 0.0
             curves[variant] = _train(variant, net, strength, steps, lr, eval_every, seed,
@@ -132,8 +133,7 @@ def _train(name: str, net: torch.nn.Module, l2: float, steps: int, lr: float, ev
     params = [q for q in net.parameters() if q.requires_grad]
     opt = optim.make("adam", params, lr=lr)
     rows = []
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)  # dropout masks come from the global RNG: same masks every run
+    with rng.use(rng.Streams(seed)):  # dropout masks from the demo's own stream: same masks every run
         for step in range(steps + 1):
             if step % eval_every == 0 or step == steps:
                 rows.append((step, *_evaluate(net, *train), *_evaluate(net, *val)))
@@ -176,8 +176,7 @@ def inverted_dropout_data(p: float = 0.5, n: int = 200_000, seed: int = 0) -> In
     gen = torch.Generator().manual_seed(seed)
     a = torch.randn(n, generator=gen).abs()
     layer = regularizers.Dropout(p)
-    with torch.no_grad(), torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with torch.no_grad(), rng.use(rng.Streams(seed)):
         layer.eval()
         eval_out = layer(a)
         layer.train()

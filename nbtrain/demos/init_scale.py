@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from nbtrain.engine import activations, init
+from nbtrain.engine import activations, init, rng
 
 if TYPE_CHECKING:  # the views import ipywidgets/bqplot only when called
     from ._view import DemoView
@@ -109,8 +109,7 @@ def weight_scale_data(
     outputs: list[torch.Tensor] = []
     weight_std: list[float] = []
     means, stds, zeros, saturated = [], [], [], []
-    with torch.no_grad(), torch.random.fork_rng(devices=[]):
-        torch.manual_seed(weight_seed)  # the registry's weight functions draw from the (forked) global RNG
+    with torch.no_grad(), rng.isolated(torch.Generator().manual_seed(weight_seed)):  # the weight functions draw from here
         h = torch.randn(n, width, generator=gen)
         w = torch.empty(width, width)  # (out, in) like nn.Linear, so fan_in/fan_out are what init expects
         for _ in range(depth):  # the forward pass: big matmuls, all of torch's threads

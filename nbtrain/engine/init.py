@@ -18,6 +18,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from . import rng
 from .registry import Registry
 
 registry = Registry("initializer")
@@ -120,16 +121,18 @@ def apply(
 
     ``zero_init_residual=True`` then zeroes the last layer of every residual block (any submodule that
     exposes ``residual_last`` or torchvision's ``BasicBlock.bn2``/``Bottleneck.bn3``), so each block
-    starts as the identity map. With ``generator`` the draw is reproducible without touching the global
-    RNG.
+    starts as the identity map. With ``generator`` the draw is reproducible and the global RNG is neither
+    read nor advanced (every random op of the scheme gets ``generator``, also in a custom scheme).
     """
     fn = make(scheme, **params)
     zero_init_residual = zero_init_residual or registry.resolve(scheme) == "zero_init_residual"
     for layer in layers(module):
         if generator is not None:
+            # one CPU stream per layer seeded from ``generator`` (the same weights on every device); every
+            # random op of ``fn`` is handed it (nn.init.*_(…, generator=…)), the global RNG is not involved
+            seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device))
             w = torch.empty_like(layer.weight, device="cpu")
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(int(torch.randint(0, 2**62, (1,), generator=generator)))
+            with rng.isolated(torch.Generator().manual_seed(seed)):
                 fn(w)
             layer.weight.copy_(w)
         else:

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import data as data_mod
-from . import optim, regularizers
+from . import optim, regularizers, rng
 from .sanity import model_copy, small_model_threads, train_tensors, trainer_of
 
 __all__ = ["LRFinderResult", "find_lr"]
@@ -180,8 +180,8 @@ def find_lr(target: Any = None, *, data: Any = None, start_lr: float = 1e-7, end
         lrs, losses = [], []
         best, avg, stopped = math.inf, 0.0, "finished"
         n = len(y)
-        with torch.random.fork_rng(devices=[]), small_model_threads(model):
-            torch.manual_seed(seed)
+        # dropout masks of the copy from its own stream (never the global RNG nor the trainer's)
+        with rng.use(rng.Streams(seed, X.device)), small_model_threads(model):
             model.train()
             for i in range(num_iter):
                 lr = start_lr * ratio**i

@@ -177,11 +177,18 @@ def resmlp(input_shape: Sequence[int], num_classes: int, hidden: Sequence[int] =
                   activation, dropout, batch_norm)
 
 
-def make(name: str, input_shape: Sequence[int], num_classes: int, **kw) -> nn.Module:
-    """Build model ``name`` (``"auto"``: cnn for C×H×W images, else mlp)."""
+def make(name: str, input_shape: Sequence[int], num_classes: int, *, generator: torch.Generator | None = None,
+         **kw) -> nn.Module:
+    """Build model ``name`` (``"auto"``: cnn for C×H×W images, else mlp). With ``generator`` (a CPU
+    ``torch.Generator``) the layers' default initialisation draws from it, not from torch's global RNG."""
     if name == "auto":
         name = "cnn" if len(input_shape) == 3 else "mlp"
-    return registry.make(name, input_shape=tuple(input_shape), num_classes=num_classes, **kw)
+    if generator is None:
+        return registry.make(name, input_shape=tuple(input_shape), num_classes=num_classes, **kw)
+    from . import rng
+
+    with rng.isolated(generator):
+        return registry.make(name, input_shape=tuple(input_shape), num_classes=num_classes, **kw)
 
 
 # ---- generic in-place changes (our models and any user nn.Module) -------------------------------------

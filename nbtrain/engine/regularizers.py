@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import rng
 from .registry import Registry
 
 registry = Registry("regularizer")
@@ -80,13 +81,29 @@ class Dropout(nn.Dropout):
     """Inverted dropout: in training keep each unit with prob 1−p and scale by 1/(1−p); identity in eval.
 
     Same as ``torch.nn.Dropout`` but ``p`` is validated on every assignment, so a live change can
-    never leave an invalid rate in a running model.
+    never leave an invalid rate in a running model, and the mask comes from the run's own random stream
+    (``rng.generator_for``: the training thread's trainer, or a tool's copy), never torch's global one.
     """
 
     def __setattr__(self, name, value):
         if name == "p":
             value = _check_p(value)
         super().__setattr__(name, value)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return rng.dropout(x, self.p, self.training)
+
+
+def own_dropout(model: nn.Module) -> int:
+    """Replace every plain ``torch.nn.Dropout`` of ``model`` by nbtrain's :class:`Dropout` (same rate; no
+    parameters, so the state dict is unchanged), whose masks come from the run's stream. Returns how many."""
+    count = 0
+    for parent in model.modules():
+        for name, child in list(parent.named_children()):
+            if type(child) is nn.Dropout:
+                setattr(parent, name, Dropout(child.p, inplace=child.inplace))
+                count += 1
+    return count
 
 
 class DropConnectLinear(nn.Linear):
@@ -102,8 +119,7 @@ class DropConnectLinear(nn.Linear):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0.0:
             return F.linear(x, self.weight, self.bias)
-        mask = torch.rand_like(self.weight) >= self.p
-        return F.linear(x, self.weight * mask / (1.0 - self.p), self.bias)
+        return F.linear(x, rng.dropout(self.weight, self.p), self.bias)
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f", p={self.p}"

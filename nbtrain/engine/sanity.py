@@ -8,7 +8,8 @@
    100 % training accuracy. Loss flat → LR too low or bad init; loss NaN/Inf → LR too high or bad init.
 
 Both measure a *copy* of the model (at the trainer's initial weights unless asked otherwise), so a running
-trainer is never disturbed and the global RNG is left as it was.
+trainer is never disturbed; what they draw comes from their own stream seeded from the config (``rng``),
+never from torch's global generators.
 
 >>> import nbtrain as nt
 >>> r = nt.check_initial_loss(data="spiral", hidden=[32], seed=0)
@@ -30,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import optim, regularizers
+from . import optim, regularizers, rng
 from .models import set_dropout
 
 __all__ = ["CheckResult", "check_initial_loss", "overfit_small"]
@@ -283,8 +284,7 @@ def overfit_small(target: Any = None, *, batches: int = 5, batch_size: int | Non
         loss0, acc0 = _loss_acc(model, X, y)
         rows.append({"step": 0, "loss": loss0, "acc": acc0})
         status, bad_step = "budget", None
-        with torch.random.fork_rng(devices=[]), small_model_threads(model):
-            torch.manual_seed(cfg.seed)
+        with rng.use(rng.Streams(cfg.seed, X.device)), small_model_threads(model):  # its own stream
             model.train()
             for step in range(1, max_steps + 1):
                 i = (step - 1) % n_batches

@@ -36,7 +36,7 @@ from torch import nn
 
 from . import data as data_mod
 from . import init as init_mod
-from . import models, optim, regularizers, schedules
+from . import models, optim, regularizers, rng, schedules
 from .activations import name_of as activation_name
 from .config import ConfigError, TrainConfig
 from .history import History
@@ -271,7 +271,9 @@ class Trainer:
     def _build(self) -> None:
         """(Re)build data, model, optimizer and schedule from the config; clears the history."""
         cfg = self.config
-        torch.manual_seed(cfg.seed)
+        # the run's own random streams (dropout/DropConnect masks, augmentation, mixup); nothing here
+        # reads or advances torch's global generators
+        self._rng = rng.Streams(cfg.seed, self.device)
         spec = self._user_data if self._user_data is not None else cfg.data
         self.data = data_mod.load_data(
             spec, self._user_val, n=cfg.n_samples, noise=cfg.noise, val_split=cfg.val_split,
@@ -280,6 +282,7 @@ class Trainer:
         if self._user_model is not None:
             # a user's module has no "fresh weights" recipe: every reset returns to its weights at the start
             self.model = self._user_model.to(self.device)
+            regularizers.own_dropout(self.model)  # its nn.Dropout masks from the run's stream too
             if getattr(self, "_user_initial", None) is None:
                 self._user_initial = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
             else:
@@ -288,6 +291,7 @@ class Trainer:
             self.model = models.make(
                 cfg.model, self.data.input_shape, self.data.num_classes, hidden=list(cfg.hidden),
                 activation=cfg.activation, dropout=cfg.dropout, batch_norm=cfg.batch_norm,
+                generator=torch.Generator().manual_seed(cfg.seed + 4),  # the layers' default init draws
                 **({"dropconnect": cfg.dropconnect} if cfg.dropconnect and cfg.model in ("auto", "mlp") and len(self.data.input_shape) == 1 else {}),
             )
             self._init_weights(cfg.init, cfg.init_std)
@@ -773,6 +777,7 @@ class Trainer:
                 return False
         deadline = time.perf_counter() + 0.05
         live = self._live
+        rng.set_current(self._rng)  # this thread's dropout/DropConnect masks: the run's stream
         try:
             with self._cv:
                 self._boundary()
@@ -887,10 +892,10 @@ class Trainer:
                 g["lr"] = lr * g.get("lr_scale", 1.0)
             self._lr_set = lr
         if self._augment is not None:
-            xb = self._augment(xb)
+            xb = self._augmented(xb)
         target = yb
         if live["mixup"] > 0:
-            xb, target = data_mod.mixup(xb, yb, live["mixup"], self.data.num_classes)
+            xb, target = data_mod.mixup(xb, yb, live["mixup"], self.data.num_classes, generator=self._rng.device)
         stats_every = live["stats_every"]
         hooks = self._attach_stats() if stats_every and step % stats_every == 0 else None
         t0 = time.perf_counter()
@@ -916,6 +921,23 @@ class Trainer:
         self._run_time += time.perf_counter() - t0
         self.global_step = step + 1
         self.metrics.log_step(step, self.epoch, self._run_time, loss_value, lr)
+
+    def _augmented(self, xb: torch.Tensor) -> torch.Tensor:
+        """The batch through the augmentation, drawing from the run's device stream (a callable without a
+        ``generator`` parameter runs with every random op of it handed that stream)."""
+        takes = self.__dict__.get("_augment_takes_generator")
+        if takes is None or takes[0] is not self._augment:
+            import inspect
+
+            try:
+                ok = "generator" in inspect.signature(self._augment).parameters
+            except (TypeError, ValueError):
+                ok = False
+            takes = self._augment_takes_generator = (self._augment, ok)
+        if takes[1]:
+            return self._augment(xb, generator=self._rng.device)
+        with rng.isolated(self._rng):
+            return self._augment(xb)
 
     def _lr_at(self, step: int) -> float:
         """schedule(step), read from a table computed 256 steps at a time (the schedule is a pure
@@ -1077,10 +1099,23 @@ class Trainer:
                         "layers": torch.from_numpy(hist["layers"]), "events": json.dumps(hist["events"], default=repr),
                         "layer_names": hist["layer_names"]},
             "sampler": self._sampler.state() if self._sampler is not None else None,
-            "rng_cpu": torch.get_rng_state(),
-            "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "rng": self._rng_state(),
             "evals_since_best": self._evals_since_best,
         }
+
+    def _rng_state(self) -> dict[str, Any]:
+        """The run's own random streams (not the process's global ones), for an exact resume."""
+        return {"streams": self._rng.state_dict()}
+
+    def _load_rng_state(self, state: dict[str, Any] | None) -> None:
+        if not state:  # older files kept the global generators' states instead: fresh streams from the seed
+            return
+        streams = state["streams"]
+        self._rng.cpu.set_state(streams["cpu"])
+        try:
+            self._rng.device.set_state(streams["device"])
+        except (RuntimeError, ValueError):  # saved on another kind of device: its stream starts afresh
+            self.metrics.log_event(self.global_step, "rng", None, "device stream restarted (checkpoint from another device)")
 
     @classmethod
     def load(cls, path: str | os.PathLike, model: nn.Module | None = None, data: Any = None, val_data: Any = None,
@@ -1113,9 +1148,7 @@ class Trainer:
         tr._make_schedule()
         if state["sampler"] is not None and tr._sampler is not None:
             tr._sampler.load(state["sampler"])
-        torch.set_rng_state(state["rng_cpu"])
-        if state["rng_cuda"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["rng_cuda"])
+        tr._load_rng_state(state.get("rng"))
         tr._evals_since_best = int(state["evals_since_best"])
         tr._state = "paused" if tr.global_step else "idle"
         return tr

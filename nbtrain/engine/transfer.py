@@ -28,6 +28,8 @@ import pandas as pd
 import torch
 from torch import nn
 
+from . import rng
+
 __all__ = ["TransferNet", "transfer", "find_head", "feature_blocks", "MODES"]
 
 MODES = ("head", "partial", "full")
@@ -168,7 +170,7 @@ class TransferNet(nn.Module):
                 f"backbone_lr_scale={self.backbone_lr_scale:g}")
 
 
-def _torchvision(name: str, pretrained: bool | str) -> nn.Module:
+def _torchvision(name: str, pretrained: bool | str, seed: int = 0) -> nn.Module:
     import torchvision
 
     try:
@@ -179,7 +181,8 @@ def _torchvision(name: str, pretrained: bool | str) -> nn.Module:
         raise ValueError(f"backbone={name!r} is not a torchvision model; e.g. resnet18, mobilenet_v3_small, "
                          f"efficientnet_b0 (all: torchvision.models.list_models())")
     if not pretrained:
-        return torchvision.models.get_model(name, weights=None)
+        with rng.isolated(torch.Generator().manual_seed(seed)):  # random weights from ``seed``, not the global RNG
+            return torchvision.models.get_model(name, weights=None)
     enum = torchvision.models.get_model_weights(name)
     weights = enum.DEFAULT if pretrained is True else enum[pretrained]
     cached = os.path.join(torch.hub.get_dir(), "checkpoints", os.path.basename(weights.url))
@@ -218,7 +221,7 @@ def transfer(backbone: Any, num_classes: int, mode: str = "head", *, unfreeze: i
     if not isinstance(backbone_lr_scale, (int, float)) or not 0 < backbone_lr_scale <= 1:
         raise ValueError(f"backbone_lr_scale={backbone_lr_scale!r} must be a number in (0, 1]")
     if isinstance(backbone, str):
-        net = _torchvision(backbone, pretrained)
+        net = _torchvision(backbone, pretrained, seed)
     elif isinstance(backbone, nn.Module):
         if pretrained:
             raise ValueError("pretrained=True only applies to a torchvision model name")
@@ -242,8 +245,7 @@ def transfer(backbone: Any, num_classes: int, mode: str = "head", *, unfreeze: i
         in_features = getattr(old, "in_features", None)
         if in_features is None:
             raise ValueError(f"the head {head_name!r} ({type(old).__name__}) has no in_features; pass head=…")
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+        with rng.isolated(torch.Generator().manual_seed(seed)):  # not the global RNG
             head = nn.Linear(in_features, num_classes)
         ref = next(iter(old.parameters()), None)
         if ref is not None:
