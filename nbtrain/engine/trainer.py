@@ -17,6 +17,8 @@ applies them at once under the lock. The caller's thread never runs a training s
 from __future__ import annotations
 
 import atexit
+import bisect
+import itertools
 import json
 import math
 import os
@@ -239,6 +241,14 @@ class Trainer:
         self._dispatcher: threading.Thread | None = None
         self._closed = False
         self.needs_reset: list[str] = []
+        # the run's script (engine/script.py): every change in the order it took effect, kept across resets
+        self._script_log: list[dict[str, Any]] = []
+        self._segment = 0
+        self._hooks: list[list[Any]] = []  # [step, seq, fn, barrier], sorted: run at that step's boundary
+        self._hook_seq = itertools.count()
+        self._driver: threading.Thread | None = None  # a replay driver (script.replay) feeding this trainer
+        self._driver_error: BaseException | None = None
+        self.forked_from: dict[str, Any] | None = None  # set on a branch made by fork()
 
         self._created = time.monotonic()
         self._build()
@@ -263,6 +273,7 @@ class Trainer:
         self._config_batch_done = on_update_done
         self.config.observe(on_change)
         self.config.on_update_done(on_update_done)
+        self._script_config = self.config.to_json()  # the config the run was built with
         weakref.finalize(self, Trainer._shutdown, self._cv, self._dispatch_event, self.__dict__)
 
     # ------------------------------------------------------------------------------------------------
@@ -512,6 +523,9 @@ class Trainer:
         with self._cv:
             if self._thread is not None:
                 raise RuntimeError("reset(): the training thread did not finish its step within 60 s")
+            self._log_script(reset=bool(same_init))
+            self._segment += 1
+            self._hooks = []  # a scene or replay of the old run does not carry over
             if same_init:
                 initial = self.initial_state
                 self._build()
@@ -559,6 +573,15 @@ class Trainer:
         Returns the state. Re-raises the training thread's exception as :class:`TrainingError`.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
+        driver = self._driver
+        if driver is not None and driver is not threading.current_thread():
+            while driver.is_alive() and (steps is None or self.global_step < steps):
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return self._state
+                driver.join(0.1 if remaining is None else min(remaining, 0.1))
+            if self._driver_error is not None:
+                raise TrainingError(f"replay failed at step {self.global_step}: {self._driver_error}") from self._driver_error
         with self._cv:
             while True:
                 if self._state == "error":
@@ -666,6 +689,7 @@ class Trainer:
                 gen = torch.Generator().manual_seed(self.config.seed + 101 + self.global_step)
                 if self.config.init_std is not None and "std" in init_mod.registry.get(scheme).params:
                     params = {"std": self.config.init_std, **params}
+                self._log_script(reinit=scheme, params=dict(arg[1]))
                 init_mod.apply(self.model, scheme, generator=gen, **params)
                 if self._user_model is None:
                     models.scale_output_layer(self.model, self.config.head_init_scale)
@@ -686,6 +710,7 @@ class Trainer:
                 step, state = self._finite_snapshot if arg == "finite" else self._best[1:]  # type: ignore[index,misc]
                 self.model.load_state_dict(state)
                 self._make_optimizer()
+                self._log_script(restore=arg)
                 self.metrics.log_event(self.global_step, f"restore_{arg}", None, step)
                 fut.set_result(step)
         except BaseException as exc:  # the caller gets it through the future
@@ -701,6 +726,8 @@ class Trainer:
             self.config.set_trait(name, old)
             raise ConfigError(f"TrainConfig.activation = {new!r} is not allowed: {type(self.model).__name__} has no swappable activations")
         if not self.config.trait_metadata(name, "live"):
+            with self._cv:
+                self._log_script(set={name: new})
             if name not in self.needs_reset:
                 self.needs_reset.append(name)
             self.metrics.log_event(self.global_step, name, old, new)
@@ -728,6 +755,9 @@ class Trainer:
             return
         pending, self._pending = self._pending, {}
         rebuild_opt = rebuild_sched = False
+        applied = {name: new for name, (old, new) in pending.items() if old != new}
+        if applied:
+            self._log_script(set=applied)
         for name, (old, new) in pending.items():
             if old == new:
                 continue
@@ -792,7 +822,8 @@ class Trainer:
                 if (self._state == "running" and not self._commands and not self._pending
                         and self._budget is None and self._wake_step is None
                         and (live["max_steps"] is None or self.global_step < live["max_steps"])
-                        and live["max_epochs"] is None and time.perf_counter() < deadline):
+                        and live["max_epochs"] is None and time.perf_counter() < deadline
+                        and (not self._hooks or self._hooks[0][0] > self.global_step)):
                     continue
                 with self._cv:
                     self._busy = False
@@ -837,9 +868,71 @@ class Trainer:
         self._apply_pending()
 
     def _boundary(self) -> None:
-        """Between two steps (lock held): commands, config changes, stop conditions."""
+        """Between two steps (lock held): commands, config changes, step hooks, stop conditions."""
         self._drain_commands()
+        if self._hooks:
+            self._run_hooks()
         self._check_limits()
+
+    # ------------------------------------------------------------------------------------------------
+    # scripts and step hooks (engine/script.py: replay, scenes)
+    # ------------------------------------------------------------------------------------------------
+    def _log_script(self, **entry: Any) -> None:
+        self._script_log.append({"segment": self._segment, "step": self.global_step, **entry})
+
+    def script(self) -> dict[str, Any]:
+        """The run as plain JSON-able data: its config, seeds and every live change in the order it took
+        effect with its step (reinit, restore and reset included). ``Trainer.replay(script)`` reproduces it."""
+        from .script import make_script
+
+        return make_script(self)
+
+    @classmethod
+    def replay(cls, script: Any, model: nn.Module | None = None, data: Any = None, val_data: Any = None,
+               device: Any = None, **kw: Any) -> Trainer:
+        """A new trainer replaying ``script`` (from :meth:`script`) in the background up to the step it was
+        taken at, bit for bit on the same device and library versions; ``wait()`` blocks until it is there."""
+        from .script import replay
+
+        return replay(script, model=model, data=data, val_data=val_data, device=device, **kw)
+
+    def fork(self, *, start: bool | None = None, **changes: Any) -> Trainer:
+        """A branch from this very step: same weights, optimizer state, RNG and data position, with
+        ``changes`` (config fields) applied; it trains alongside when this run is running. See
+        :func:`nbtrain.engine.script.fork`."""
+        from .script import fork
+
+        return fork(self, start=start, **changes)
+
+    def at(self, step: int, fn: Callable[[Trainer], Any]) -> None:
+        """Call ``fn(trainer)`` at the boundary before step ``step`` (at once-ish if it has passed): on the
+        training thread between two steps, so config changes and commands made there apply before that
+        step. What scenes are made of."""
+        if isinstance(step, bool) or int(step) != step or step < 0:
+            raise ValueError(f"at(step={step!r}): step must be an integer ≥ 0")
+        self._add_hook(int(step), fn)
+
+    def _add_hook(self, step: int, fn: Callable[[Trainer], Any], barrier: bool = False) -> None:
+        with self._cv:
+            bisect.insort(self._hooks, [step, next(self._hook_seq), fn, barrier])
+            self._cv.notify_all()
+
+    def _run_hooks(self) -> None:
+        """Run the hooks due at this step (lock held, no step running). A barrier (a NaN/Inf pause the script
+        went through) holds back the hooks after it until the replay meets that pause."""
+        while self._hooks and self._hooks[0][0] <= self.global_step:
+            step, _, fn, barrier = self._hooks[0]
+            if barrier:
+                if step < self.global_step:  # passed without meeting it: nothing left to hold back
+                    self._hooks.pop(0)
+                    continue
+                return
+            self._hooks.pop(0)
+            fn(self)
+
+    def _barrier_at(self, step: int) -> bool:
+        with self._cv:
+            return bool(self._hooks) and self._hooks[0][3] and self._hooks[0][0] == step
 
     def _check_limits(self) -> None:
         live = self._live
@@ -962,6 +1055,9 @@ class Trainer:
         snap = self._finite_snapshot[0] if self._finite_snapshot else None
         kept = f"; the last finite snapshot (step {snap}) is kept: trainer.restore_finite()" if snap is not None else ""
         with self._cv:
+            self._log_script(nonfinite=True)
+            if self._hooks and self._hooks[0][3] and self._hooks[0][0] == self.global_step:
+                self._hooks.pop(0)  # a replay met the pause its script went through
             self.message = f"loss became {what} at step {self.global_step} — {cause}{kept}"
             self.metrics.log_event(self.global_step, "nonfinite_loss", None, what)
             if self._state == "running":
@@ -1101,6 +1197,7 @@ class Trainer:
             "sampler": self._sampler.state() if self._sampler is not None else None,
             "rng": self._rng_state(),
             "evals_since_best": self._evals_since_best,
+            "last_eval_step": self._last_eval_step,  # the evaluation cadence resumes where it was
         }
 
     def _rng_state(self) -> dict[str, Any]:
@@ -1150,6 +1247,8 @@ class Trainer:
             tr._sampler.load(state["sampler"])
         tr._load_rng_state(state.get("rng"))
         tr._evals_since_best = int(state["evals_since_best"])
+        if "last_eval_step" in state:
+            tr._last_eval_step = int(state["last_eval_step"])
         tr._state = "paused" if tr.global_step else "idle"
         return tr
 

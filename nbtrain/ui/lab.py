@@ -130,6 +130,9 @@ class Lab(widgets.VBox):
         self._ui_error = ""  # the last refused control change or failed click (shown until the next success)
         self._ui_hint = ""  # advice after a click that could not do anything (e.g. run at max_steps)
         self.publish_count = 0  # publishes that changed something (tests, benchmarks)
+        self.scene_view: Any = None  # ui/scenes.py: the scene being played (play())
+        self.forks: list[Trainer] = []  # branches overlaid on the curves (fork())
+        self._addons: list[Any] = []  # views with version()/updates(), published with the Lab
 
         self.controls: dict[str, widgets.Widget] = {}
         self._bindings: dict[str, tuple[Callable[[Any], Any], Callable[[], Any]]] = {}
@@ -720,7 +723,7 @@ class Lab(widgets.VBox):
             self._track_rate(now, tr)
             boundary_sent = self._boundary_step(now)
             key = (m.version, tr.state, tr.message, tuple(tr.needs_reset), id(tr.data), id(tr.model), self._ui_error,
-                   self._ui_hint)
+                   self._ui_hint, tuple(a.version() for a in self._addons))
             if key == self._last_key and not force:
                 return boundary_sent
             self._last_key = key
@@ -734,6 +737,8 @@ class Lab(widgets.VBox):
             updates += self._layer_updates(m)
             updates += self._event_updates(m)
             updates += self._progress_updates(tr)
+            for addon in self._addons:
+                updates += addon.updates()
             with style.hold([w for w, _ in updates]):
                 for w, traits in updates:
                     for k, v in traits.items():
@@ -1098,6 +1103,100 @@ class Lab(widgets.VBox):
         return cls(config=TrainConfig.from_json(s), **kw)
 
     # ------------------------------------------------------------------------------------------------
+    # scenes, forks, scripts, export (ui/scenes.py, engine/script.py)
+    # ------------------------------------------------------------------------------------------------
+    def play(self, scene: Any) -> Lab:
+        """Play a lecture scene (``nt.Scene`` or its JSON/dict) on this Lab: step cues fire at their step
+        boundary, key-press cues on *next cue* (the button, ``lab.next_cue()`` or the extension's shortcut);
+        the current cue's note is shown above the plots and each cue is marked on the curves."""
+        from ..engine.script import Scene
+        from .scenes import SceneView
+
+        if isinstance(scene, str):
+            scene = Scene.from_json(scene)
+        elif isinstance(scene, dict):
+            scene = Scene.from_dict(scene)
+        elif not isinstance(scene, Scene):
+            scene = Scene(list(scene))
+        with self._lock:
+            if self.scene_view is not None:
+                raise RuntimeError("this Lab is already playing a scene; make a new Lab for another one")
+            view = SceneView(self, scene)
+            self.scene_view = view
+            self._addons.append(view)
+            self.children = [self.children[0], *view.widgets(), *self.children[1:]]
+        self.publish(force=True)
+        return self
+
+    @property
+    def scene(self) -> Any:
+        """The scene's player (``current``, ``note``, ``next()``), or None."""
+        return self.scene_view.player if self.scene_view is not None else None
+
+    def next_cue(self) -> int | None:
+        """Fire the scene's next cue now (at the next step boundary when running); returns its index."""
+        if self.scene_view is None:
+            raise RuntimeError("no scene is playing: lab.play(scene) first")
+        i = self.scene_view.player.next()
+        self.publish()
+        return i
+
+    def fork(self, *, start: bool | None = None, **changes: Any) -> Trainer:
+        """Branch the run at this step with ``changes`` (config fields) and overlay the branch (dashed, its
+        own colour, labelled with what differs) on the loss and accuracy plots. The branch is a Trainer:
+        pause, close or ``nt.compare`` it later; ``close_fork(branch)`` removes it from the plots."""
+        branch = self.trainer.fork(start=start, **changes)
+        self._overlay_fork(branch)
+        return branch
+
+    def _fork_from_scene(self, trainer: Trainer, changes: dict[str, Any]) -> Trainer:
+        # a scene's fork cue fires on the training thread: fork there, overlay from the publisher
+        branch = trainer.fork(start=True, **changes)
+        self._overlay_fork(branch)
+        return branch
+
+    def _overlay_fork(self, branch: Trainer) -> None:
+        from .scenes import MAX_FORKS, ForkOverlay
+
+        with self._lock:
+            if len(self.forks) >= MAX_FORKS:
+                branch.close()
+                raise RuntimeError(f"a Lab overlays at most {MAX_FORKS} forks: close_fork() one first")
+            self.forks.append(branch)
+            self._addons.append(ForkOverlay(self, branch, len(self.forks) - 1))
+
+    def close_fork(self, branch: Trainer) -> None:
+        """Stop a branch and take it off the plots."""
+        from .scenes import ForkOverlay
+
+        with self._lock:
+            for a in [a for a in self._addons if isinstance(a, ForkOverlay) and a.branch is branch]:
+                a.remove()
+                self._addons.remove(a)
+            if branch in self.forks:
+                self.forks.remove(branch)
+        branch.close()
+
+    def script(self) -> dict[str, Any]:
+        """The run's script (see ``Trainer.script``): replay it with ``Lab.replay(script)``."""
+        return self.trainer.script()
+
+    @classmethod
+    def replay(cls, script: Any, *, model: Any = None, data: Any = None, val_data: Any = None, device: Any = None,
+               **ui: Any) -> Lab:
+        """A Lab over ``Trainer.replay(script)``: the rehearsed run plays again, bit for bit, in the background."""
+        return cls(trainer=Trainer.replay(script, model=model, data=data, val_data=val_data, device=device), **ui)
+
+    from_script = replay  # a student loads a handed-out script into their own Lab and continues from it
+
+    def export(self, path: str, *, title: str | None = None) -> str:
+        """Write one self-contained HTML file (opens offline, no kernel): the Lab's curves as live widgets
+        (ipywidgets' embed + bqplot, bundled in the file), the config, the script and the events table."""
+        from .export import export_lab
+
+        return export_lab(self, path, title=title)
+
+    # ------------------------------------------------------------------------------------------------
     # closing
     # ------------------------------------------------------------------------------------------------
     def _stop_publishing(self) -> None:
@@ -1130,6 +1229,8 @@ class Lab(widgets.VBox):
             super().close()
             return
         self._stop_publishing()
+        for branch in list(getattr(self, "forks", [])):
+            branch.close()
         close_all([self, *self._param_boxes.values()], keep=[self])  # + parameter boxes not shown now
         super().close()
 
