@@ -8,7 +8,7 @@ STAMP := $(VENV)/.nbtrain-installed
 CHROMIUM ?= /usr/bin/chromium
 # the extension is rebuilt (by reinstalling) when its sources or the notebooks it bundles change
 LABEXT_SOURCES := labextension/package.json labextension/package-lock.json labextension/tsconfig.json \
-	$(wildcard labextension/src/*.ts labextension/schema/*.json labextension/style/* notebooks/*.ipynb)
+	$(wildcard labextension/src/*.ts labextension/scripts/*.mjs labextension/schema/*.json labextension/style/* notebooks/*.ipynb)
 
 .PHONY: lab test test-binder install browser clean
 

@@ -7,7 +7,8 @@ extension nothing here is used, and outside a Jupyter kernel :func:`register` do
 Protocol (version 1; ``labextension/src/protocol.ts`` mirrors it):
 
 - front end → kernel: ``{"action": A, "n": int?, "same_init": bool?, "trainer": id?}`` with ``A`` one of
-  ``hello``, ``status``, ``toggle``, ``start``, ``resume``, ``pause``, ``step``, ``reset``, ``reinit``.
+  ``hello``, ``status``, ``toggle``, ``start``, ``resume``, ``pause``, ``step``, ``reset``, ``reinit``, ``cue``
+  (the next cue of the scene a Lab plays on that trainer; without ``trainer``: the newest one playing a scene).
   Each action (except ``hello``/``status``) gets one ``{"type": "reply", "action", "ok", "error"?, "trainer"?}``.
 - kernel → front end: ``{"type": "status", "protocol": 1, "trainers": [...], "focus": id | None}``, sent when
   it changed and never more often than every :data:`INTERVAL` seconds (4 Hz), by one daemon thread that
@@ -35,7 +36,7 @@ from typing import Any
 TARGET = "nbtrain"
 PROTOCOL = 1
 INTERVAL = 0.25  # seconds between two status messages at most: ≤ 4 Hz
-ACTIONS = ("hello", "status", "toggle", "start", "resume", "pause", "step", "reset", "reinit")
+ACTIONS = ("hello", "status", "toggle", "start", "resume", "pause", "step", "reset", "reinit", "cue")
 MAX_STEP = 1_000_000
 
 _ids: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
@@ -127,7 +128,15 @@ def perform(msg: dict[str, Any]) -> dict[str, Any]:
         return reply
     trainers = live_trainers()
     wanted = msg.get("trainer")
-    target = next((t for t in trainers if trainer_id(t) == str(wanted)), None) if wanted is not None else pick(trainers)
+    if wanted is not None:
+        target = next((t for t in trainers if trainer_id(t) == str(wanted)), None)
+    elif action == "cue":  # the trainer a scene plays on, not a fork that happens to be newer
+        target = next((t for t in reversed(trainers) if getattr(t, "scene_player", None) is not None), None)
+        if target is None:
+            reply["error"] = "no Lab in this kernel is playing a scene (lab.play(scene))"
+            return reply
+    else:
+        target = pick(trainers)
     if target is None:
         reply["error"] = (f"no live trainer with id {wanted!r}" if wanted is not None
                           else "no live trainer in this kernel")
@@ -150,6 +159,12 @@ def perform(msg: dict[str, Any]) -> dict[str, Any]:
             target.reset(same_init=bool(msg.get("same_init", False)))
         elif action == "reinit":
             target.reinit()
+        elif action == "cue":
+            player = getattr(target, "scene_player", None)
+            if player is None:
+                raise RuntimeError("no scene is playing on this trainer (lab.play(scene))")
+            if player.next() is None:
+                raise RuntimeError("the scene has no more cues")
         reply["ok"] = True
     except Exception as exc:  # the reply carries it; the kernel must not die on a front-end message
         reply["error"] = f"{describe_action(msg)}: {type(exc).__name__}: {exc}"

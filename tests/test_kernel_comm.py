@@ -242,3 +242,25 @@ def test_kernel_announces_itself_and_answers_over_the_wire(kernel):
     _send(kernel, "comm_msg", {"comm_id": "front-1", "data": {"action": "pause"}})
     _comm_messages(kernel, lambda m: any(x["content"].get("data", {}).get("type") == "status"
                                          and x["content"]["data"]["trainers"][0]["state"] == "paused" for x in m))
+
+
+def test_cue_action_fires_the_next_cue_of_the_scene_being_played(trainer, channel):
+    import nbtrain as nt
+    from nbtrain.engine.script import ScenePlayer
+
+    comm = FakeComm()
+    channel.add(comm)
+    comm.deliver({"action": "cue"})
+    assert "no Lab in this kernel is playing a scene" in comm.of_type("reply")[-1][1]["error"]
+    player = ScenePlayer(trainer, nt.Scene([nt.cue(None, lr=0.02, note="a"), nt.cue(None, lr=0.03, note="b")]))
+    newer = Trainer(data="spiral", hidden=[8], n_samples=200, seed=1)  # newer, but plays no scene
+    try:
+        comm.deliver({"action": "cue"})
+        assert comm.of_type("reply")[-1][1]["ok"] and trainer.config.lr == 0.02 and player.note == "a"
+        comm.deliver({"action": "cue"})
+        comm.deliver({"action": "cue"})
+        last = comm.of_type("reply")[-1][1]
+        assert trainer.config.lr == 0.03 and not last["ok"] and "no more cues" in last["error"]
+        assert newer.config.lr == 0.1
+    finally:
+        newer.close()

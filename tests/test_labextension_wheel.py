@@ -59,3 +59,13 @@ def test_wheel_carries_the_notebooks_as_package_data(wheel):
     bundled = sorted(n.split("/")[-1] for n in wheel.namelist() if re.fullmatch(r"nbtrain/notebooks/[^/]+\.ipynb", n))
     assert bundled == sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
     assert "nbtrain/__main__.py" in wheel.namelist()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_wheel_carries_the_scripts_lab_export_inlines(wheel):
+    names = set(wheel.namelist())
+    assert {"nbtrain/export_assets/embed-amd.js", "nbtrain/export_assets/require.js"} <= names
+    assert b'define("@jupyter-widgets/html-manager"' in wheel.read("nbtrain/export_assets/embed-amd.js")
+    code = "".join(wheel.read(n).decode() for n in names if n.startswith(DATA + "static/") and n.endswith(".js"))
+    assert "nbtrain:next-cue" in code

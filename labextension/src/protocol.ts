@@ -1,7 +1,7 @@
 /**
  * The messages of the `nbtrain` Jupyter comm target (see `nbtrain/ui/comm.py`, which is the reference).
  *
- * front end -> kernel: `{action: 'hello' | 'status' | 'toggle' | 'start' | 'pause' | 'step' | 'reset' | 'reinit',
+ * front end -> kernel: `{action: 'hello' | 'status' | 'toggle' | 'start' | 'pause' | 'step' | 'reset' | 'reinit' | 'cue',
  *                        n?: number, trainer?: string}`
  * kernel -> front end: `{type: 'status', protocol, trainers: ITrainerStatus[]}` (at most 4 per second) and
  *                      `{type: 'reply', action, ok, error?, trainer?}` after each action.
@@ -9,7 +9,7 @@
 export const COMM_TARGET = 'nbtrain';
 export const PROTOCOL_VERSION = 1;
 
-export type Action = 'hello' | 'status' | 'toggle' | 'start' | 'pause' | 'step' | 'reset' | 'reinit';
+export type Action = 'hello' | 'status' | 'toggle' | 'start' | 'pause' | 'step' | 'reset' | 'reinit' | 'cue';
 
 /** One live Trainer of the kernel, as the kernel reports it. */
 export interface ITrainerStatus {

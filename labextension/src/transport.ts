@@ -9,12 +9,13 @@ export const TransportIDs = {
   toggle: 'nbtrain:toggle-training',
   step: 'nbtrain:step',
   reset: 'nbtrain:reset',
-  reinit: 'nbtrain:reinit'
+  reinit: 'nbtrain:reinit',
+  cue: 'nbtrain:next-cue'
 };
 
 /**
  * Keyboard transport for the trainer of the active notebook's kernel (the one running, else the newest):
- * play/pause, step, reset, re-init. Shortcuts live in the plugin's settings (`jupyter.lab.shortcuts`).
+ * play/pause, step, reset, re-init, and the next cue of a scene a Lab is playing. Shortcuts live in the plugin's settings (`jupyter.lab.shortcuts`).
  */
 export function activateTransport(
   app: JupyterFrontEnd,
@@ -48,7 +49,8 @@ export function activateTransport(
     [TransportIDs.toggle, 'nbtrain: Play / Pause Training', 'Start, pause or resume the trainer', () => send('toggle')],
     [TransportIDs.step, 'nbtrain: Step', 'Run the configured number of steps, then pause', () => send('step', { n: stepSize })],
     [TransportIDs.reset, 'nbtrain: Reset Training', 'Clear the history and start over at step 0', () => send('reset', { same_init: sameInit })],
-    [TransportIDs.reinit, 'nbtrain: Re-initialise Weights', 'Re-initialise the weights with the configured initializer', () => send('reinit')]
+    [TransportIDs.reinit, 'nbtrain: Re-initialise Weights', 'Re-initialise the weights with the configured initializer', () => send('reinit')],
+    [TransportIDs.cue, 'nbtrain: Next Cue', 'Fire the next cue of the scene a Lab is playing', () => send('cue')]
   ];
   for (const [id, label, caption, execute] of commands) {
     app.commands.addCommand(id, {

@@ -280,6 +280,7 @@ class ScenePlayer:
         self.forks: list[Trainer] = []
         self._lock = threading.Lock()
         self._fired: set[int] = set()
+        trainer.scene_player = self  # the kernel comm's "cue" action (the extension's next-cue key) finds it
         for i, c in enumerate(scene):
             if c.step is not None:
                 trainer._add_hook(c.step, lambda t, i=i: self._fire(i))

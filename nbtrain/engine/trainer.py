@@ -249,6 +249,7 @@ class Trainer:
         self._driver: threading.Thread | None = None  # a replay driver (script.replay) feeding this trainer
         self._driver_error: BaseException | None = None
         self.forked_from: dict[str, Any] | None = None  # set on a branch made by fork()
+        self.scene_player: Any = None  # the ScenePlayer of a scene played on this trainer (engine/script.py)
 
         self._created = time.monotonic()
         self._build()
