@@ -140,7 +140,9 @@ class _Sampler:
 
     @property
     def epoch(self) -> float:
-        return max(self.epochs_done, 0) + self.pos / self.n
+        if self.epochs_done < 0:  # nothing drawn yet (pos = n only forces the first permutation)
+            return 0.0
+        return self.epochs_done + self.pos / self.n
 
     def state(self) -> dict[str, Any]:
         return {"gen": self.gen.get_state(), "perm": self.perm.clone(), "pos": self.pos, "epochs_done": self.epochs_done}
