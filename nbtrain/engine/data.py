@@ -471,7 +471,7 @@ class PCA(Preprocessor):
         return (Z - self.mean.to(Z.device)) @ self.components.to(Z.device)
 
 
-@preprocessors.register("whiten", aliases=("whitening", "zca"))
+@preprocessors.register("whiten", aliases=("whitening", "pca_whiten"))
 class Whiten(PCA):
     """x' = (x − μ) U_k / √(λ + eps): PCA, then unit variance along every principal axis.
 
@@ -490,6 +490,36 @@ class Whiten(PCA):
 
     def _apply(self, Z: torch.Tensor) -> torch.Tensor:
         return super()._apply(Z) / (self.eigvals.to(Z.device) + self.eps).sqrt()
+
+
+@preprocessors.register("zca", aliases=("zca_whiten",))
+class ZCA(Whiten):
+    """x' = (x − μ) U diag(1/√(λ + eps)) Uᵀ: whitening rotated back to the input axes (ZCA, "Mahalanobis").
+
+    Same covariance ≈ I as PCA whitening, but of all whitening matrices the one closest to the identity:
+    each feature (pixel) stays where it was, so images still look like (edge-enhanced) images. Keeps all
+    D dimensions (no ``k``).
+
+    >>> X = torch.randn(500, 3) @ torch.tensor([[3.0, 0, 0], [1, 1, 0], [0, 0, 0.1]])
+    >>> z = ZCA().fit(X); W = z.matrix
+    >>> torch.allclose(W, W.T, atol=1e-5), torch.allclose(z.transform(X).T.cov(correction=0), torch.eye(3), atol=1e-2)
+    (True, True)
+    """
+
+    name = "zca"
+
+    def __init__(self, eps: float = 1e-5):
+        super().__init__(None, eps)
+
+    @property
+    def matrix(self) -> torch.Tensor:
+        """The symmetric whitening matrix W = U diag(1/√(λ + eps)) Uᵀ (x' = (x − μ) W)."""
+        self._need_fit()
+        U = self.components
+        return (U / (self.eigvals + self.eps).sqrt()) @ U.T
+
+    def _apply(self, Z: torch.Tensor) -> torch.Tensor:
+        return (Z - self.mean.to(Z.device)) @ self.matrix.to(Z.device)
 
 
 def make_preprocessor(spec: str | Mapping[str, Any] | Preprocessor) -> Preprocessor:

@@ -478,22 +478,28 @@ def inverse_time(base_lr: float, total_steps: int, /, *, decay_rate: float = 1.0
 
 def _inverse_sqrt(t: np.ndarray, lr: float, T: int, *, warmup: int) -> np.ndarray:
     t = np.minimum(t, T)
+    if warmup == 0:
+        return lr / np.sqrt(np.maximum(t, 1.0))
     return lr * np.minimum((t + 1.0) / warmup, np.sqrt(warmup / np.maximum(t, warmup)))
 
 
-@_register("inverse_sqrt", aliases=("rsqrt",), warmup=ParamSpec(None, 1, "total_steps", "int"))
-def inverse_sqrt(base_lr: float, total_steps: int, /, *, warmup: int | None = None) -> Schedule:
-    """Inverse square root: lr(t) = lr·min((t+1)/w, √w/√max(t, w)), w = warmup (default T/10).
+@_register("inverse_sqrt", aliases=("rsqrt",), warmup=ParamSpec(0, 0, "total_steps", "int"))
+def inverse_sqrt(base_lr: float, total_steps: int, /, *, warmup: int = 0) -> Schedule:
+    """Inverse square root: lr(t) = lr/√t (the lecture notes' α₀/√t; lr at t = 0), held after T.
 
-    Exactly: a linear warm-up lr/w, 2·lr/w, …, lr over steps 0..w−1, then lr·√(w/t) from t = w on (the
-    lecture's lr/√t, anchored so that lr(w) = lr). ``warmup=1`` gives lr at t = 0 and lr/√t afterwards.
+    ``warmup`` = w ≥ 1 puts a linear warm-up in front, the transformer form: lr·min((t+1)/w, √w/√max(t, w)),
+    i.e. lr/w, 2·lr/w, …, lr over steps 0..w−1, then lr·√(w/t) (anchored so that lr(w) = lr). The default
+    w = 0 is no warm-up: exactly α₀/√t.
 
+    >>> s = make("inverse_sqrt", 0.1, 1000)
+    >>> s(0), s(1), round(s(400), 6)
+    (0.1, 0.1, 0.005)
     >>> s = make("inverse_sqrt", 1.0, 1000, warmup=100)
     >>> s(0), s(99), s(100), s(400)
     (0.01, 1.0, 1.0, 0.5)
     """
     lr, T = _base("inverse_sqrt", base_lr, total_steps)
-    w = _int("inverse_sqrt", "warmup", _default_steps(warmup, T // 10))
+    w = _int("inverse_sqrt", "warmup", 0 if warmup is None else warmup, 0)
     return Schedule("inverse_sqrt", _inverse_sqrt, lr, T, {"warmup": w})
 
 
@@ -756,9 +762,9 @@ def cyclic(base_lr: float, total_steps: int, /, *, min_lr: float | None = None, 
     return Schedule("cyclic", _cyclic, lr, T, {"min_lr": low, "step_size": s, "mode": m, "gamma": g})
 
 
-def _sgdr(t: np.ndarray, lr: float, T: int, *, T_0: int, T_mult: int, eta_min: float) -> np.ndarray:
+def _sgdr(t: np.ndarray, lr: float, T: int, *, T_0: int, T_mult: int, eta_min: float, decay: float = 1.0) -> np.ndarray:
     if T_mult == 1:
-        t_cur, t_i = np.mod(t, T_0), float(T_0)
+        n, t_cur, t_i = np.floor(t / T_0), np.mod(t, T_0), float(T_0)
     else:
         m = float(T_mult)
 
@@ -769,7 +775,8 @@ def _sgdr(t: np.ndarray, lr: float, T: int, *, T_0: int, T_mult: int, eta_min: f
         n = np.where(start(n) > t, n - 1, n)  # float log can be one period off right at a restart
         n = np.where(start(n + 1) <= t, n + 1, n)
         t_cur, t_i = t - start(n), T_0 * m**n
-    return eta_min + (lr - eta_min) * (1.0 + np.cos(np.pi * t_cur / t_i)) / 2.0
+    scale = decay**n  # the bounds of period n: α_max = lr·decay^n, α_min = η_min·decay^n
+    return scale * (eta_min + (lr - eta_min) * (1.0 + np.cos(np.pi * t_cur / t_i)) / 2.0)
 
 
 @_register(
@@ -779,24 +786,30 @@ def _sgdr(t: np.ndarray, lr: float, T: int, *, T_0: int, T_mult: int, eta_min: f
     T_0=ParamSpec(None, 1, "total_steps", "int"),
     T_mult=ParamSpec(2, 1, 4, "int"),
     eta_min=ParamSpec(0.0, 0.0, "base_lr", "float"),
+    decay=ParamSpec(1.0, 0.1, 1.0, "float"),
 )
 def sgdr(base_lr: float, total_steps: int, /, *, T_0: int | None = None, T_mult: int = 2,
-         eta_min: float = 0.0) -> Schedule:
-    """SGDR, cosine with warm restarts: lr(t) = η_min + ½(lr − η_min)(1 + cos(π·T_cur/T_i)), T_i ← T_i·T_mult.
+         eta_min: float = 0.0, decay: float = 1.0) -> Schedule:
+    """SGDR, cosine with warm restarts: lr(t) = d^m·(η_min + ½(lr − η_min)(1 + cos(π·T_cur/T_m))), T_m ← T_m·T_mult.
 
-    T_cur counts steps since the last restart; the first period is T_0 steps (default ⌈T/7⌉, so with
-    T_mult = 2 three periods T_0, 2T_0, 4T_0 fill the run). Numerically equal to torch's
-    CosineAnnealingWarmRestarts stepped once per step.
+    T_cur counts steps since the last restart, m is the restart's number (0, 1, 2, …); the first period is
+    T_0 steps (default ⌈T/7⌉, so with T_mult = 2 three periods T_0, 2T_0, 4T_0 fill the run). ``decay`` = d
+    shrinks both bounds at every restart (the lecture notes' α_max and α_min that "decrease as m grows");
+    the default d = 1 keeps them, numerically equal to torch's CosineAnnealingWarmRestarts stepped once per step.
 
     >>> s = make("sgdr", 1.0, 100, T_0=10, T_mult=2)
     >>> s(0), s(5), s(10), s(20), s(30)
     (1.0, 0.5, 1.0, 0.5, 1.0)
+    >>> s = make("sgdr", 1.0, 100, T_0=10, T_mult=1, decay=0.5)
+    >>> s(0), s(10), s(20), s(25)
+    (1.0, 0.5, 0.25, 0.125)
     """
     lr, T = _base("sgdr", base_lr, total_steps)
     t0 = _int("sgdr", "T_0", _default_steps(T_0, -(-T // 7)))
     tm = _int("sgdr", "T_mult", T_mult, 1)
     low = _real("sgdr", "eta_min", eta_min, 0.0, lr)
-    return Schedule("sgdr", _sgdr, lr, T, {"T_0": t0, "T_mult": tm, "eta_min": low})
+    d = _real("sgdr", "decay", decay, 0.0, 1.0, lo_open=True)
+    return Schedule("sgdr", _sgdr, lr, T, {"T_0": t0, "T_mult": tm, "eta_min": low, "decay": d})
 
 
 def _anneal(start: float, end: float, pct: np.ndarray, strategy: str) -> np.ndarray:

@@ -28,7 +28,7 @@ def test_registry_lists_every_builtin_dataset_with_a_summary():
     for name in [*TOYS, "digits", "mnist", "fashion_mnist", "cifar10"]:
         assert name in D.names()
         assert D.datasets.get(name).summary
-    assert D.preprocessors.names() == ["none", "center", "normalize", "pca", "whiten"]
+    assert D.preprocessors.names() == ["none", "center", "normalize", "pca", "whiten", "zca"]
 
 
 @pytest.mark.parametrize("name", TOYS)

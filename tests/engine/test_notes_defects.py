@@ -39,3 +39,63 @@ def test_random_search_with_one_epoch_trains_every_trial():
     assert (res["status"] == "finished").all()
     assert res["epochs"].tolist() == pytest.approx([1.0, 1.0])
     assert (res["val_acc"] > 0.6).all()  # chance is 0.5: the trials learned
+
+
+# ---- inverse sqrt: the notes' α_t = α₀/√t ---------------------------------------------------------------
+
+def test_inverse_sqrt_default_is_alpha0_over_sqrt_t():
+    s = nt.schedules.make("inverse_sqrt", 0.1, 1000)
+    assert s.params["warmup"] == 0
+    for t in (1, 2, 4, 100, 400, 999):
+        assert s(t) == pytest.approx(0.1 / math.sqrt(t), rel=1e-12)
+    assert s(400) == pytest.approx(0.005)
+    assert s(0) == pytest.approx(0.1)  # α₀/√0 is undefined: the first step uses α₀
+    assert nt.schedules.make("inverse_sqrt", 0.1, 1000, warmup=0)(400) == pytest.approx(0.005)
+
+
+# ---- SGDR: the notes' α_max, α_min of period m "can decrease as m grows" ----------------------------------
+
+@pytest.mark.parametrize("T_mult", [1, 2])
+def test_sgdr_decay_shrinks_both_bounds_at_every_restart(T_mult):
+    lr, low, d, T0 = 0.4, 0.04, 0.5, 10
+    s = nt.schedules.make("sgdr", lr, 200, T_0=T0, T_mult=T_mult, eta_min=low, decay=d)
+    # independent: walk the periods by hand
+    t, m, Ti, expected = 0, 0, T0, []
+    while t < 150:
+        for cur in range(Ti):
+            hi_m, lo_m = lr * d**m, low * d**m
+            expected.append(lo_m + (hi_m - lo_m) * (1 + math.cos(math.pi * cur / Ti)) / 2)
+        t, m, Ti = t + Ti, m + 1, Ti * T_mult
+    got = [s(i) for i in range(len(expected))]
+    assert got == pytest.approx(expected, rel=1e-9)
+    undecayed = nt.schedules.make("sgdr", lr, 200, T_0=T0, T_mult=T_mult, eta_min=low)
+    sched = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(
+        torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=lr), T_0=T0, T_mult=T_mult, eta_min=low)
+    ref = []
+    for _ in range(100):
+        ref.append(sched.get_last_lr()[0])
+        sched.optimizer.step()
+        sched.step()
+    assert [undecayed(i) for i in range(100)] == pytest.approx(ref, rel=1e-9)
+
+
+# ---- ZCA is ZCA (not PCA whitening) ----------------------------------------------------------------------
+
+def test_zca_is_the_symmetric_whitening_matrix_not_pca_whitening():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 4)) @ rng.normal(size=(4, 4))
+    eps = 1e-5
+    # independent numpy computation: W = Σ^(−1/2) with Σ the (biased) training covariance
+    C = np.cov(X, rowvar=False, bias=True)
+    lam, U = np.linalg.eigh(C)
+    W = U @ np.diag(1 / np.sqrt(lam + eps)) @ U.T
+    expected = (X - X.mean(0)) @ W
+    z = nt.data.make_preprocessor("zca").fit(torch.tensor(X, dtype=torch.float32))
+    got = z.transform(torch.tensor(X, dtype=torch.float32)).double().numpy()
+    assert np.allclose(got, expected, atol=2e-3)
+    assert np.allclose(np.cov(got, rowvar=False, bias=True), np.eye(4), atol=1e-2)
+    pca_white = nt.data.make_preprocessor("whiten").fit(torch.tensor(X, dtype=torch.float32))
+    assert not np.allclose(pca_white.transform(torch.tensor(X, dtype=torch.float32)).numpy(), expected, atol=0.1)
+    # on images it keeps the pixel layout (C, H, W)
+    d = nt.data.load_data("digits", preprocess="zca")
+    assert d.input_shape == (1, 8, 8)

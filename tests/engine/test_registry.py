@@ -62,6 +62,6 @@ def test_a_new_registry_entry_is_usable_everywhere_by_name():
 
 def test_every_registry_has_its_public_names():
     assert {"spiral", "moons", "circles", "xor", "blobs", "digits", "mnist", "fashion_mnist", "cifar10"} <= set(nt.datasets.names())
-    assert {"none", "center", "normalize", "pca", "whiten"} == set(nt.data.preprocessors.names())
+    assert {"none", "center", "normalize", "pca", "whiten", "zca"} == set(nt.data.preprocessors.names())
     assert set(nt.regularizers.names()) == {"l1", "l2", "elastic_net"}
     assert set(nt.models.names()) == {"mlp", "cnn", "resmlp"}

@@ -168,7 +168,7 @@ def test_inverse_sqrt_warms_up_linearly_then_decays_as_one_over_sqrt_t():
     assert close(s(64), 0.05) and close(s(15), 0.1) and close(s(16), 0.1)
     one = S.make("inverse_sqrt", 0.1, 1000, warmup=1)  # the lecture's lr/√t, with lr at t = 0
     assert_formula(one, lambda t: 0.1 if t == 0 else 0.1 / math.sqrt(t), [0, 1, 2, 4, 100])
-    assert S.make("inverse_sqrt", 0.1, 1000).params["warmup"] == 100
+    assert S.make("inverse_sqrt", 0.1, 1000).params["warmup"] == 0  # default: the notes' α₀/√t, no warm-up
 
 
 @pytest.mark.parametrize("end_lr", [0.0, 0.01])
@@ -431,7 +431,7 @@ def test_schedules_compare_by_value_and_repr_shows_the_params():
         ("exponential", {"staircase": "yes"}, "staircase='yes' must be True or False"),
         ("natural_exp", {"decay_steps": -3}, "decay_steps=-3 must be an integer ≥ 1"),
         ("inverse_time", {"decay_rate": -0.5}, "decay_rate=-0.5 must be ≥ 0"),
-        ("inverse_sqrt", {"warmup": 0}, "warmup=0 must be an integer ≥ 1"),
+        ("inverse_sqrt", {"warmup": -1}, "warmup=-1 must be an integer ≥ 0"),
         ("linear", {"end_lr": -0.1}, "end_lr=-0.1 must be ≥ 0"),
         ("polynomial", {"power": 0}, "power=0 must be > 0"),
         ("polynomial", {"cycle": 1}, "cycle=1 must be True or False"),
