@@ -111,7 +111,7 @@ class TrainConfig(HasTraits):
     Live fields (applied at the next step of a running trainer): activation, dropout, dropconnect,
     batch_norm, optimizer, lr, momentum, weight_decay, l1, l2, schedule, schedule_params, warmup_steps,
     total_steps, batch_size, mixup, grad_clip, eval_every, stats_every, max_steps, max_epochs, patience,
-    early_stop_metric, shuffle, init, init_std, head_init_scale (the last three on the next ``reinit``).
+    early_stop_metric, restore_best, shuffle, init, init_std, head_init_scale (the last three on the next ``reinit``).
     """
 
     # data (rebuild on reset)
@@ -159,6 +159,7 @@ class TrainConfig(HasTraits):
     stats_every = Int(50, help="per-layer statistics every N steps; 0 = off").tag(live=True)
     patience = Int(0, help="early stopping after this many evaluations without improvement; 0 = off").tag(live=True)
     early_stop_metric = Unicode("val_loss", help="metric watched by early stopping").tag(live=True)
+    restore_best = Bool(True, help="when early stopping ends the run, load the best evaluated weights").tag(live=True)
 
     def __init__(self, **kwargs: Any):
         unknown = sorted(set(kwargs) - set(self.field_names()))

@@ -980,6 +980,8 @@ class Trainer:
         every = live["eval_every"] or self._auto_eval_every()
         if self.global_step - self._last_eval_step >= every:  # includes step 0: the initial loss
             self._evaluate()
+            if self._state != "running":  # early stopping ended the run: no step after it
+                return
         xb, yb = self._next_batch()
         step = self.global_step
         lr = self._lr_at(step)
@@ -1096,10 +1098,19 @@ class Trainer:
         else:
             self._evals_since_best += 1
             patience = self._live["patience"]
-            if patience and self._evals_since_best >= patience:
+            if patience and self._evals_since_best >= patience and self._state == "running":
+                best = self._best
+                where = f"best at step {best[1] if best else '?'}"
+                if best is not None and self._live.get("restore_best", True):
+                    # the notes' early stopping keeps the best snapshot as the final model
+                    model.load_state_dict(best[2])
+                    self._make_optimizer()
+                    self.metrics.log_event(self.global_step, "restore_best", None, best[1])
+                    where += f" restored: {metric} {abs(best[0]):.4g}"
+                else:
+                    where += "; trainer.restore_best() loads it"
                 with self._cv:
-                    self._finish(f"early stopping: {metric} has not improved for {patience} evaluations "
-                                 f"(best at step {self._best[1] if self._best else '?'}; trainer.restore_best())")
+                    self._finish(f"early stopping: {metric} has not improved for {patience} evaluations ({where})")
 
     def _attach_stats(self) -> tuple[list, list]:
         slots = self._slots

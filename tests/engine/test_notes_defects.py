@@ -99,3 +99,42 @@ def test_zca_is_the_symmetric_whitening_matrix_not_pca_whitening():
     # on images it keeps the pixel layout (C, H, W)
     d = nt.data.load_data("digits", preprocess="zca")
     assert d.input_shape == (1, 8, 8)
+
+
+# ---- early stopping keeps AND restores the best snapshot --------------------------------------------------
+
+def _val_loss(tr):
+    import torch.nn.functional as F
+
+    X, y = tr._val
+    with torch.no_grad():
+        tr.model.eval()
+        return F.cross_entropy(tr.model(X), y).item()
+
+
+@pytest.mark.parametrize("restore", [True, False])
+def test_early_stopping_restores_the_best_weights_by_default(restore):
+    # few noisy points, a big net, a high lr: validation loss rises after a while
+    kw = dict(data="spiral", n_samples=60, noise=0.6, hidden=[128, 128], lr=0.3, optimizer="momentum",
+              eval_every=10, patience=5, max_steps=3000, seed=0)
+    if not restore:
+        kw["restore_best"] = False
+    tr = nt.Trainer(**kw)
+    assert tr.config.restore_best is True or not restore
+    assert tr.start().wait(timeout=120) == "finished"
+    assert tr.message.startswith("early stopping")
+    best_value, best_step, _ = tr._best
+    ev = tr.history.dropna(subset=["val_loss"])
+    assert ev["val_loss"].min() == pytest.approx(best_value)
+    assert ev["val_loss"].iloc[-1] > best_value  # the run did get worse after its best
+    now = _val_loss(tr)
+    if restore:
+        assert now == pytest.approx(best_value, rel=1e-5)
+        assert f"best at step {best_step} restored" in tr.message
+        assert [e["new"] for e in tr.metrics.events if e["field"] == "restore_best"] == [best_step]
+    else:
+        assert now == pytest.approx(ev["val_loss"].iloc[-1], rel=1e-5)
+        assert "trainer.restore_best()" in tr.message
+        tr.restore_best()
+        assert _val_loss(tr) == pytest.approx(best_value, rel=1e-5)
+    tr.close()
