@@ -109,7 +109,7 @@ class TrainConfig(HasTraits):
     """Every tunable of a training run. Assignments are validated; observers see every change.
 
     Live fields (applied at the next step of a running trainer): activation, dropout, dropconnect,
-    batch_norm, optimizer, lr, momentum, weight_decay, l1, l2, schedule, schedule_params, warmup_steps,
+    batch_norm, optimizer, lr, momentum, weight_decay, l1, l1_mode, l2, schedule, schedule_params, warmup_steps,
     total_steps, batch_size, mixup, grad_clip, eval_every, stats_every, max_steps, max_epochs, patience,
     early_stop_metric, restore_best, shuffle, init, init_std, head_init_scale (the last three on the next ``reinit``).
     """
@@ -142,7 +142,9 @@ class TrainConfig(HasTraits):
     lr = Float(0.1, help="base learning rate").tag(live=True)
     momentum = Float(0.9, help="momentum for momentum/nesterov").tag(live=True)
     weight_decay = Float(0.0, help="optimizer weight decay (L2 for SGD, decoupled for AdamW)").tag(live=True)
-    l1 = Float(0.0, help="L1 penalty strength added to the loss").tag(live=True)
+    l1 = Float(0.0, help="L1 strength λ of λΣ|w| (see l1_mode)").tag(live=True)
+    l1_mode = Unicode("proximal", help="how L1 acts: proximal (soft-threshold after each step: exact zeros) "
+                                       "or subgradient (λΣ|w| added to the loss)").tag(live=True)
     l2 = Float(0.0, help="L2 penalty strength ½λΣw² added to the loss").tag(live=True)
     schedule = Unicode("constant", help="learning-rate schedule").tag(live=True)
     schedule_params = Dict(help="parameters of the schedule").tag(live=True)
@@ -223,6 +225,12 @@ class TrainConfig(HasTraits):
         if len(value) > 32 or not all(_num(w) and int(w) == w and 1 <= w <= 65536 for w in value):
             raise self._fail("hidden", value, "must be a list of at most 32 layer widths, each an integer in [1, 65536]")
         return [int(w) for w in value]
+
+    @validate("l1_mode")
+    def _check_l1_mode(self, proposal):
+        if proposal["value"] not in ("proximal", "subgradient"):
+            raise self._fail("l1_mode", proposal["value"], "one of proximal, subgradient")
+        return proposal["value"]
 
     @validate("early_stop_metric")
     def _check_metric(self, proposal):

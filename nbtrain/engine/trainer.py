@@ -999,7 +999,8 @@ class Trainer:
         t0 = time.perf_counter()
         out = model(xb)
         loss = F.cross_entropy(out, target)
-        penalty = regularizers.penalty(model, live["l1"], live["l2"])
+        proximal = live["l1"] and live.get("l1_mode", "proximal") == "proximal"
+        penalty = regularizers.penalty(model, 0.0 if proximal else live["l1"], live["l2"])
         total = loss + penalty if penalty is not None else loss
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
@@ -1016,6 +1017,8 @@ class Trainer:
         if step % SNAPSHOT_EVERY == 0:
             self._finite_snapshot = (step, {k: v.detach().clone() for k, v in model.state_dict().items()})
         self.optimizer.step()
+        if proximal:
+            regularizers.proximal_l1_(self.optimizer, model, live["l1"])
         self._run_time += time.perf_counter() - t0
         self.global_step = step + 1
         self.metrics.log_step(step, self.epoch, self._run_time, loss_value, lr)

@@ -138,3 +138,42 @@ def test_early_stopping_restores_the_best_weights_by_default(restore):
         tr.restore_best()
         assert _val_loss(tr) == pytest.approx(best_value, rel=1e-5)
     tr.close()
+
+
+# ---- L1: the proximal (soft-threshold) step gives exact zeros -------------------------------------------
+
+def test_proximal_l1_step_equals_soft_threshold_formula():
+    torch.manual_seed(0)
+    lin = torch.nn.Linear(5, 4)
+    w0 = lin.weight.detach().clone()
+    opt = torch.optim.SGD(lin.parameters(), lr=0.5)
+    x = torch.randn(8, 5)
+    lin(x).pow(2).mean().backward()
+    g = lin.weight.grad.clone()
+    opt.step()
+    nt.regularizers.proximal_l1_(opt, lin, 0.2)
+    z = w0 - 0.5 * g
+    expected = np.sign(z.numpy()) * np.maximum(np.abs(z.numpy()) - 0.5 * 0.2, 0.0)
+    assert np.allclose(lin.weight.detach().numpy(), expected, atol=1e-7)
+    assert (lin.weight == 0).sum() == int((np.abs(z.numpy()) <= 0.1).sum()) > 0
+
+
+def _zeros(tr):
+    return sum(int((m.weight == 0).sum()) for m in tr.model.modules() if isinstance(m, torch.nn.Linear))
+
+
+def test_l1_makes_weights_exactly_zero_by_default_and_not_as_a_subgradient():
+    kw = dict(data="digits", model="mlp", hidden=[64], l1=1e-2, lr=0.1, max_steps=200, seed=0)
+    tr = nt.Trainer(**kw)
+    assert tr.config.l1_mode == "proximal"
+    tr.start().wait(timeout=120)
+    n = sum(m.weight.numel() for m in tr.model.modules() if isinstance(m, torch.nn.Linear))
+    assert _zeros(tr) > 0.3 * n  # sparse
+    assert tr.history["val_acc"].dropna().iloc[-1] > 0.7  # and it still classifies
+    tr.close()
+    sub = nt.Trainer(**kw, l1_mode="subgradient")
+    sub.start().wait(timeout=120)
+    assert _zeros(sub) == 0  # λ·sign(w) steps jump across 0, never onto it
+    sub.close()
+    with pytest.raises(nt.ConfigError, match="l1_mode = 'lasso'.*proximal, subgradient"):
+        nt.TrainConfig(l1_mode="lasso")
