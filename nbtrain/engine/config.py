@@ -131,7 +131,7 @@ class TrainConfig(HasTraits):
     activation = Unicode("relu", help="activation of every hidden layer").tag(live=True)
     batch_norm = Bool(False, help="batch-norm after each hidden linear/conv layer").tag(live=True)
     dropout = Float(0.0, help="inverted dropout rate p").tag(live=True)
-    dropconnect = Float(0.0, help="DropConnect rate on hidden weights (MLP; set before reset)")
+    dropconnect = Float(0.0, help="DropConnect rate on hidden weights (mlp, cnn, resmlp; set before reset)")
     init = Unicode("he_normal", help="weight initializer (used at reset and reinit)").tag(live=True)
     init_std = Float(None, allow_none=True, help="std for the gaussian initializers (None: their default)").tag(live=True)
     head_init_scale = Float(0.01, help="the output layer's initial weights × this (built-in models): 0.01 starts the "

@@ -22,7 +22,7 @@ from torch import nn
 
 from . import activations
 from .registry import Registry
-from .regularizers import DropConnectLinear, Dropout
+from .regularizers import DropConnectConv2d, DropConnectLinear, Dropout
 
 registry = Registry("model")
 names = registry.names
@@ -47,6 +47,10 @@ class Block(nn.Module):
         return self.drop(self.act(z))
 
 
+def _linear(a: int, b: int, dropconnect: float) -> nn.Module:
+    return DropConnectLinear(a, b, p=dropconnect) if dropconnect else nn.Linear(a, b)
+
+
 def _check_width(name: str, value) -> int:
     if isinstance(value, bool) or int(value) != value or value < 1:
         raise ValueError(f"{name}={value!r} must be an integer ≥ 1")
@@ -69,8 +73,7 @@ class MLP(nn.Module):
         super().__init__()
         widths = [_check_width("in_features", in_features)] + [_check_width("hidden width", h) for h in hidden]
         self.blocks = nn.ModuleList(
-            Block(DropConnectLinear(a, b, p=dropconnect) if dropconnect else nn.Linear(a, b),
-                  nn.BatchNorm1d(b), activations.make(activation), dropout, batch_norm)
+            Block(_linear(a, b, dropconnect), nn.BatchNorm1d(b), activations.make(activation), dropout, batch_norm)
             for a, b in zip(widths[:-1], widths[1:])
         )
         self.head = nn.Linear(widths[-1], _check_width("num_classes", num_classes))
@@ -97,20 +100,22 @@ class SmallCNN(nn.Module):
         activation: str = "relu",
         dropout: float = 0.0,
         batch_norm: bool = False,
+        dropconnect: float = 0.0,
     ):
         super().__init__()
         if len(input_shape) != 3:
             raise ValueError(f"cnn input_shape={tuple(input_shape)!r} must be (channels, height, width)")
         chans = [int(input_shape[0])] + [_check_width("cnn channels", c) for c in channels]
         self.blocks = nn.ModuleList(
-            Block(nn.Conv2d(a, b, 3, padding=1), nn.BatchNorm2d(b), activations.make(activation), dropout, batch_norm)
+            Block(DropConnectConv2d(a, b, 3, padding=1, p=dropconnect) if dropconnect else nn.Conv2d(a, b, 3, padding=1),
+                  nn.BatchNorm2d(b), activations.make(activation), dropout, batch_norm)
             for a, b in zip(chans[:-1], chans[1:])
         )
         self.pool = nn.MaxPool2d(2, ceil_mode=True)
         self.squeeze = nn.AdaptiveAvgPool2d(2)
         widths = [chans[-1] * 4] + [_check_width("hidden width", h) for h in hidden]
         self.fc = nn.ModuleList(
-            Block(nn.Linear(a, b), nn.BatchNorm1d(b), activations.make(activation), dropout, batch_norm)
+            Block(_linear(a, b, dropconnect), nn.BatchNorm1d(b), activations.make(activation), dropout, batch_norm)
             for a, b in zip(widths[:-1], widths[1:])
         )
         self.head = nn.Linear(widths[-1], _check_width("num_classes", num_classes))
@@ -127,10 +132,11 @@ class SmallCNN(nn.Module):
 class ResidualBlock(nn.Module):
     """x + Linear₂(act(Linear₁(x))) followed by act; ``residual_last`` marks Linear₂ for zero-init."""
 
-    def __init__(self, width: int, activation: str, dropout: float, batch_norm: bool):
+    def __init__(self, width: int, activation: str, dropout: float, batch_norm: bool, dropconnect: float = 0.0):
         super().__init__()
-        self.inner = Block(nn.Linear(width, width), nn.BatchNorm1d(width), activations.make(activation), dropout, batch_norm)
-        self.residual_last = nn.Linear(width, width)
+        self.inner = Block(_linear(width, width, dropconnect), nn.BatchNorm1d(width), activations.make(activation),
+                           dropout, batch_norm)
+        self.residual_last = _linear(width, width, dropconnect)
         self.act = activations.make(activation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -141,10 +147,10 @@ class ResMLP(nn.Module):
     """Linear stem → ResidualBlock × depth → Linear head (all blocks of one width)."""
 
     def __init__(self, in_features: int, num_classes: int, width: int = 64, depth: int = 2,
-                 activation: str = "relu", dropout: float = 0.0, batch_norm: bool = False):
+                 activation: str = "relu", dropout: float = 0.0, batch_norm: bool = False, dropconnect: float = 0.0):
         super().__init__()
         self.stem = nn.Linear(_check_width("in_features", in_features), _check_width("width", width))
-        self.blocks = nn.ModuleList(ResidualBlock(width, activation, dropout, batch_norm)
+        self.blocks = nn.ModuleList(ResidualBlock(width, activation, dropout, batch_norm, dropconnect)
                                     for _ in range(_check_width("depth", depth)))
         self.head = nn.Linear(width, _check_width("num_classes", num_classes))
 
@@ -164,17 +170,18 @@ def mlp(input_shape: Sequence[int], num_classes: int, hidden: Sequence[int] = (6
 
 @registry.register("cnn")
 def cnn(input_shape: Sequence[int], num_classes: int, hidden: Sequence[int] = (64,), activation: str = "relu",
-        dropout: float = 0.0, batch_norm: bool = False, channels: Sequence[int] = (16, 32)) -> nn.Module:
-    """Small convolutional net for C×H×W images (1×8×8, 1×28×28, 3×32×32)."""
-    return SmallCNN(input_shape, num_classes, channels, hidden, activation, dropout, batch_norm)
+        dropout: float = 0.0, batch_norm: bool = False, channels: Sequence[int] = (16, 32),
+        dropconnect: float = 0.0) -> nn.Module:
+    """Small convolutional net for C×H×W images (1×8×8, 1×28×28, 3×32×32); DropConnect on conv and fc weights."""
+    return SmallCNN(input_shape, num_classes, channels, hidden, activation, dropout, batch_norm, dropconnect)
 
 
 @registry.register("resmlp")
 def resmlp(input_shape: Sequence[int], num_classes: int, hidden: Sequence[int] = (64, 64), activation: str = "relu",
-           dropout: float = 0.0, batch_norm: bool = False) -> nn.Module:
+           dropout: float = 0.0, batch_norm: bool = False, dropconnect: float = 0.0) -> nn.Module:
     """Residual MLP: one residual block per entry of ``hidden`` (width = hidden[0])."""
     return ResMLP(math.prod(input_shape), num_classes, hidden[0] if hidden else 64, max(1, len(hidden)),
-                  activation, dropout, batch_norm)
+                  activation, dropout, batch_norm, dropconnect)
 
 
 def make(name: str, input_shape: Sequence[int], num_classes: int, *, generator: torch.Generator | None = None,
@@ -189,6 +196,13 @@ def make(name: str, input_shape: Sequence[int], num_classes: int, *, generator: 
 
     with rng.isolated(generator):
         return registry.make(name, input_shape=tuple(input_shape), num_classes=num_classes, **kw)
+
+
+def accepts(name: str, input_shape: Sequence[int], option: str) -> bool:
+    """Whether builder ``name`` (``"auto"`` resolved for ``input_shape``) takes keyword ``option``."""
+    if name == "auto":
+        name = "cnn" if len(input_shape) == 3 else "mlp"
+    return option in registry.get(name).params
 
 
 # ---- generic in-place changes (our models and any user nn.Module) -------------------------------------

@@ -140,16 +140,55 @@ class DropConnectLinear(nn.Linear):
     """Linear layer with DropConnect: in training each *weight* is dropped with prob p (scaled 1/(1−p)).
 
     y = x·(M ⊙ W / (1−p))ᵀ + b, with a fresh Bernoulli(1−p) mask M per forward pass; eval uses W.
+    The mask is drawn from ``generator`` when one is set (``layer.generator = g``), else from the run's stream
+    (:func:`nbtrain.engine.rng.generator_for`, set by the training thread), else torch's global generator.
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, p: float = 0.0):
         super().__init__(in_features, out_features, bias)
         self.p = _check_p(p)
+        self.generator: torch.Generator | None = None
+
+    def __setattr__(self, name, value):
+        if name == "p":
+            value = _check_p(value)
+        super().__setattr__(name, value)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0.0:
             return F.linear(x, self.weight, self.bias)
-        return F.linear(x, rng.dropout(self.weight, self.p), self.bias)
+        return F.linear(x, rng.dropout(self.weight, self.p, generator=self.generator), self.bias)
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f", p={self.p}"
+
+
+class DropConnectConv2d(nn.Conv2d):
+    """Conv2d with DropConnect: each kernel weight is dropped with prob p per forward pass (scaled 1/(1−p));
+    masks drawn like :class:`DropConnectLinear`'s."""
+
+    def __init__(self, *args, p: float = 0.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.p = _check_p(p)
+        self.generator: torch.Generator | None = None
+
+    def __setattr__(self, name, value):
+        if name == "p":
+            value = _check_p(value)
+        super().__setattr__(name, value)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return self._conv_forward(x, self.weight, self.bias)
+        return self._conv_forward(x, rng.dropout(self.weight, self.p, generator=self.generator), self.bias)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f", p={self.p}"
+
+
+DROPCONNECT_TYPES = (DropConnectLinear, DropConnectConv2d)
+
+
+def dropconnect_layers(model: nn.Module) -> list[nn.Module]:
+    """Every DropConnect layer of ``model``."""
+    return [m for m in model.modules() if isinstance(m, DROPCONNECT_TYPES)]

@@ -294,6 +294,10 @@ class Trainer:
             seed=cfg.seed if cfg.split_seed is None else cfg.split_seed, preprocess=cfg.preprocess, augment=cfg.augment,
         )
         if self._user_model is not None:
+            if cfg.dropconnect and not regularizers.dropconnect_layers(self._user_model):
+                raise ConfigError(f"TrainConfig.dropconnect = {cfg.dropconnect!r} is not allowed: "
+                                  f"{type(self._user_model).__name__} has no DropConnect layers (use "
+                                  "nbtrain.regularizers.DropConnectLinear/DropConnectConv2d in it, or dropconnect=0)")
             # a user's module has no "fresh weights" recipe: every reset returns to its weights at the start
             self.model = self._user_model.to(self.device)
             regularizers.own_dropout(self.model)  # its nn.Dropout masks from the run's stream too
@@ -302,11 +306,14 @@ class Trainer:
             else:
                 self.model.load_state_dict(self._user_initial)
         else:
+            if cfg.dropconnect and not models.accepts(cfg.model, self.data.input_shape, "dropconnect"):
+                raise ConfigError(f"TrainConfig.dropconnect = {cfg.dropconnect!r} is not allowed: model "
+                                  f"{cfg.model!r} has no DropConnect option (mlp, cnn and resmlp have one)")
             self.model = models.make(
                 cfg.model, self.data.input_shape, self.data.num_classes, hidden=list(cfg.hidden),
                 activation=cfg.activation, dropout=cfg.dropout, batch_norm=cfg.batch_norm,
                 generator=torch.Generator().manual_seed(cfg.seed + 4),  # the layers' default init draws
-                **({"dropconnect": cfg.dropconnect} if cfg.dropconnect and cfg.model in ("auto", "mlp") and len(self.data.input_shape) == 1 else {}),
+                **({"dropconnect": cfg.dropconnect} if cfg.dropconnect else {}),
             )
             self._init_weights(cfg.init, cfg.init_std)
             self.model.to(self.device)
@@ -775,9 +782,8 @@ class Trainer:
             elif name == "dropout":
                 models.set_dropout(self.model, new)
             elif name == "dropconnect":
-                for m in self.model.modules():
-                    if isinstance(m, regularizers.DropConnectLinear):
-                        m.p = new
+                for m in regularizers.dropconnect_layers(self.model):
+                    m.p = new
             elif name == "batch_norm":
                 models.set_batch_norm(self.model, new)
             elif name in ("optimizer", "momentum"):

@@ -177,3 +177,43 @@ def test_l1_makes_weights_exactly_zero_by_default_and_not_as_a_subgradient():
     sub.close()
     with pytest.raises(nt.ConfigError, match="l1_mode = 'lasso'.*proximal, subgradient"):
         nt.TrainConfig(l1_mode="lasso")
+
+
+# ---- DropConnect: present for every model that accepts it, a clear refusal otherwise --------------------
+
+@pytest.mark.parametrize("model,data", [("mlp", "digits"), ("cnn", "digits"), ("resmlp", "digits"), ("auto", "digits"),
+                                        ("mlp", "moons"), ("resmlp", "moons")])
+def test_dropconnect_layers_exist_for_every_builtin_model(model, data):
+    tr = nt.Trainer(data=data, model=model, hidden=[16, 16], dropconnect=0.5, max_steps=3, seed=0)
+    layers = nt.regularizers.dropconnect_layers(tr.model)
+    assert layers and all(m.p == 0.5 for m in layers)
+    assert tr.start().wait(timeout=60) == "finished"
+    tr.config.dropconnect = 0.25  # takes effect at reset (the layer types change)
+    tr.reset()
+    assert all(m.p == 0.25 for m in nt.regularizers.dropconnect_layers(tr.model))
+    tr.close()
+
+
+def test_dropconnect_masks_weights_with_the_given_generator():
+    conv = nt.regularizers.DropConnectConv2d(2, 3, 3, padding=1, p=0.5)
+    x = torch.randn(4, 2, 5, 5)
+    conv.generator = torch.Generator().manual_seed(7)
+    out = conv(x)
+    keep = torch.rand(conv.weight.shape, generator=torch.Generator().manual_seed(7)) < 0.5  # kept: u < 1 − p
+    ref = torch.nn.functional.conv2d(x, conv.weight * keep / 0.5, conv.bias, padding=1)
+    assert torch.allclose(out, ref, atol=1e-6)
+    conv.eval()
+    assert torch.allclose(conv(x), torch.nn.functional.conv2d(x, conv.weight, conv.bias, padding=1), atol=1e-6)
+    lin = nt.regularizers.DropConnectLinear(5, 3, p=0.3)
+    lin.generator = torch.Generator().manual_seed(1)
+    keep = torch.rand(lin.weight.shape, generator=torch.Generator().manual_seed(1)) < 0.7
+    xl = torch.randn(2, 5)
+    assert torch.allclose(lin(xl), xl @ (lin.weight * keep / 0.7).T + lin.bias, atol=1e-6)
+
+
+def test_dropconnect_on_a_user_model_without_dropconnect_layers_is_refused():
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))
+    with pytest.raises(nt.ConfigError, match="dropconnect = 0.5 is not allowed: Sequential has no DropConnect layers"):
+        nt.Trainer(net, data="digits", dropconnect=0.5)
+    ok = torch.nn.Sequential(torch.nn.Flatten(), nt.regularizers.DropConnectLinear(64, 10, p=0.5))
+    nt.Trainer(ok, data="digits", dropconnect=0.5).close()
