@@ -289,7 +289,7 @@ def saturation(activation: str = "tanh", init: str = "xavier_normal", scale: flo
     from . import _view as V
 
     controls = {
-        "activation": V.dropdown("activation", activations.names(), activations.registry.resolve(activation)),
+        "activation": V.dropdown("activation", activations.pointwise_names(), activations.registry.resolve(activation)),
         "init": V.dropdown("init", init_registry.names(), init_registry.registry.resolve(init)),
         "scale": V.slider("weight scale ×", scale, 0.05, 20.0, 0.05, log=True),
         "bias": V.slider("bias", 0.0, -5.0, 5.0, 0.25),

@@ -185,7 +185,7 @@ def zigzag(left: str = "sigmoid", right: str = "tanh", steps: int = 300, lr: flo
 
     from . import _view as V
 
-    names = activations.names()
+    names = activations.pointwise_names()
     controls = {
         "left": V.dropdown("left inputs", names, activations.registry.resolve(left)),
         "right": V.dropdown("right inputs", names, activations.registry.resolve(right)),

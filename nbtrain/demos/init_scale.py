@@ -201,7 +201,7 @@ def weight_scale(activation: str = "tanh", init_or_std: str | float = "small_gau
     if params:  # a bare std: start the slider so that the scale reproduces it on top of N(0, 0.01²)
         scheme, scale = "small_gaussian", scale * params["std"] / 0.01
     controls = {
-        "activation": V.dropdown("activation", activations.names(), activations.registry.resolve(activation)),
+        "activation": V.dropdown("activation", activations.pointwise_names(), activations.registry.resolve(activation)),
         "init": V.dropdown("init", init.names(), scheme),
         "scale": V.slider("weight scale ×", scale, 0.01, 1000.0, 0.05, log=True),
     }

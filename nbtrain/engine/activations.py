@@ -1,7 +1,8 @@
 """Activation functions, by name.
 
 Each factory returns a fresh ``nn.Module`` (learnable ones such as PReLU and maxout own parameters, so
-every layer gets its own instance). The formula is in each docstring; tests check it numerically.
+every layer gets its own instance). Maxout is the one that is not pointwise: it maxes over affine maps of
+the layer's input (tag ``"layer"``; :func:`pointwise_names` lists the others). The formula is in each docstring; tests check it numerically.
 
 >>> import torch, nbtrain as nt
 >>> nt.activations.make("leaky_relu")(torch.tensor([-1.0, 2.0]))
@@ -58,7 +59,8 @@ def elu(alpha: float = 1.0) -> nn.Module:
 
 @registry.register("selu", tags=("rectifier",))
 def selu() -> nn.Module:
-    """SELU(x) = λ·(x if x > 0 else α(e^x − 1)), α ≈ 1.6733, λ ≈ 1.0507; self-normalising."""
+    """SELU(x) = λ·(x if x > 0 else α(e^x − 1)), α ≈ 1.6733, λ ≈ 1.0507; range (−λα, ∞) ≈ (−1.758, ∞);
+    self-normalising."""
     return nn.SELU()
 
 
@@ -75,33 +77,70 @@ def silu() -> nn.Module:
 
 
 class Maxout(nn.Module):
-    """f(z) = max_j (a_j·z + b_j), j = 1..k, per unit, with learnable slopes a and offsets b.
+    """Maxout (Goodfellow et al., 2013): h_i(x) = max_j (w_ijᵀx + b_ij), j = 1..k, a max over k affine maps
+    of the layer's *input* x, per unit i.
 
-    This is maxout applied to each unit's pre-activation z = wᵀx + c: every piece shares the unit's
-    weight direction, so the layer widths stay the same and maxout can be swapped in place in a running
-    network (weights kept). With one unit it can learn any convex piecewise-linear function with k
-    pieces; it starts as ReLU (slopes 0 and 1, further pieces spread between them, offsets 0).
+    In an nbtrain block the layer's own map (Wx + b, batch-normed when batch-norm is on) is piece 1, and
+    this module owns the other k − 1 pieces: copies of that layer (same shape and kind, fresh weights), made
+    by :meth:`bind`. So maxout adds (k − 1)× the layer's parameters: swapping it in keeps every existing
+    weight and hands the new ones to the optimizer (``models.set_activation`` returns them). It is not a
+    function of the pre-activation alone: ``forward(z, x)`` needs the layer's input too.
     """
+
+    takes_input = True
 
     def __init__(self, k: int = 2):
         super().__init__()
-        if int(k) != k or k < 2:
+        if isinstance(k, bool) or int(k) != k or k < 2:
             raise ValueError(f"maxout: k={k!r} must be an integer ≥ 2")
         self.k = int(k)
-        self.slopes = nn.Parameter(torch.linspace(0.0, 1.0, self.k))
-        self.offsets = nn.Parameter(torch.zeros(self.k))
+        self.pieces = nn.ModuleList()  # k − 1 affine maps of the input, set by bind()
+        self.norms = nn.ModuleList()  # their batch-norms (used when the block normalises)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return (z.unsqueeze(-1) * self.slopes + self.offsets).amax(dim=-1)
+    @property
+    def bound(self) -> bool:
+        return len(self.pieces) == self.k - 1
+
+    def bind(self, layer: nn.Module, norm: nn.Module | None = None) -> Maxout:
+        """Create the k − 1 extra pieces as fresh copies of ``layer`` (and of ``norm``)."""
+        import copy
+
+        pieces, norms = [], []
+        for _ in range(self.k - 1):
+            piece = copy.deepcopy(layer)
+            piece.reset_parameters()
+            pieces.append(piece)
+            if norm is not None:
+                nm = copy.deepcopy(norm)
+                nm.reset_parameters()
+                norms.append(nm)
+        self.pieces, self.norms = nn.ModuleList(pieces), nn.ModuleList(norms)
+        return self
+
+    def forward(self, z: torch.Tensor, x: torch.Tensor | None = None, use_norm: bool = False) -> torch.Tensor:
+        if x is None or not self.bound:
+            raise RuntimeError("maxout is a max over k affine maps of the layer's input, not a function of one "
+                               "pre-activation: use it inside nbtrain's models (Block), or bind(layer) it and "
+                               "call maxout(layer(x), x)")
+        outs = [z]
+        for j, piece in enumerate(self.pieces):
+            y = piece(x)
+            outs.append(self.norms[j](y) if use_norm and len(self.norms) > j else y)
+        return torch.stack(outs).amax(dim=0)
 
     def extra_repr(self) -> str:
         return f"k={self.k}"
 
 
-@registry.register("maxout", tags=("learnable",))
+@registry.register("maxout", tags=("learnable", "layer"))
 def maxout(k: int = 2) -> nn.Module:
-    """Maxout with k pieces: f(z) = max_j (a_j z + b_j), learnable, starts as ReLU."""
+    """Maxout: h_i(x) = max over k affine maps w_ijᵀx + b_ij of the input, per unit (adds k − 1 pieces)."""
     return Maxout(k)
+
+
+def pointwise_names() -> list[str]:
+    """Activations that are functions of one pre-activation value (what curve/1-D demos can plot)."""
+    return [n for n in names() if "layer" not in registry.get(n).tags]
 
 
 @registry.register("identity", aliases=("linear", "none"))

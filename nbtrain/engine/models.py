@@ -37,6 +37,8 @@ class Block(nn.Module):
 
     def __init__(self, layer: nn.Module, norm: nn.Module, act: nn.Module, p: float, use_norm: bool):
         super().__init__()
+        if getattr(act, "takes_input", False) and not act.bound:
+            act.bind(layer, norm)  # maxout: its extra affine pieces are copies of this layer
         self.layer, self.norm, self.act, self.drop = layer, norm, act, Dropout(p)
         self.use_norm = bool(use_norm)
 
@@ -44,6 +46,8 @@ class Block(nn.Module):
         z = self.layer(x)
         if self.use_norm:
             z = self.norm(z)
+        if getattr(self.act, "takes_input", False):
+            return self.drop(self.act(z, x, self.use_norm))
         return self.drop(self.act(z))
 
 
@@ -138,9 +142,14 @@ class ResidualBlock(nn.Module):
                            dropout, batch_norm)
         self.residual_last = _linear(width, width, dropconnect)
         self.act = activations.make(activation)
+        if getattr(self.act, "takes_input", False):
+            self.act.bind(self.residual_last)  # maxout over x + F(x) and k − 1 affine maps of x
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.act(x + self.residual_last(self.inner(x)))
+        s = x + self.residual_last(self.inner(x))
+        if getattr(self.act, "takes_input", False):
+            return self.act(s, x)
+        return self.act(s)
 
 
 class ResMLP(nn.Module):
@@ -255,10 +264,17 @@ def set_activation(model: nn.Module, name: str, **params) -> list[nn.Parameter]:
     slots = activation_slots(model)
     if not slots:
         raise ValueError(f"{type(model).__name__} has no swappable activation modules")
-    activations.registry.resolve(name)
+    name = activations.registry.resolve(name)
+    layerwise = "layer" in activations.registry.get(name).tags
+    if layerwise and not all(isinstance(parent, (Block, ResidualBlock)) for parent, _, _ in slots):
+        raise ValueError(f"activation {name!r} maxes over affine maps of a layer's input: only nbtrain's models "
+                         f"(mlp, cnn, resmlp) can swap it in; {type(model).__name__} has activations outside them")
     new_params: list[nn.Parameter] = []
     for parent, attr, old in slots:
         act = activations.make(name, **params)
+        if layerwise:
+            act.bind(parent.layer if isinstance(parent, Block) else parent.residual_last,
+                     parent.norm if isinstance(parent, Block) else None)
         ref = next(iter(old.parameters()), None) if old is not None else None
         ref = ref if ref is not None else next(iter(parent.parameters()), None)
         if ref is not None:
@@ -267,6 +283,13 @@ def set_activation(model: nn.Module, name: str, **params) -> list[nn.Parameter]:
         setattr(parent, attr, act)
         new_params.extend(act.parameters())
     return new_params
+
+
+def can_swap_in(model: nn.Module, name: str) -> bool:
+    """False when ``name`` is a layer-wise activation (maxout) and ``model`` has activations it cannot bind."""
+    if name not in activations.registry or "layer" not in activations.registry.get(name).tags:
+        return True
+    return all(isinstance(parent, (Block, ResidualBlock)) for parent, _, _ in activation_slots(model))
 
 
 def current_activation(model: nn.Module) -> str | None:

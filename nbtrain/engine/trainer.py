@@ -732,6 +732,10 @@ class Trainer:
         if name == "batch_norm" and new and not models.supports_batch_norm(self.model):
             self.config.set_trait(name, old)
             raise ConfigError(f"TrainConfig.batch_norm = True is not allowed: {type(self.model).__name__} has no batch-norm blocks")
+        if name == "activation" and not models.can_swap_in(self.model, new):
+            self.config.set_trait(name, old)
+            raise ConfigError(f"TrainConfig.activation = {new!r} is not allowed: {type(self.model).__name__} has "
+                              "activations outside nbtrain blocks, and maxout needs the layer in front of it")
         if name == "activation" and not models.activation_slots(self.model):
             self.config.set_trait(name, old)
             raise ConfigError(f"TrainConfig.activation = {new!r} is not allowed: {type(self.model).__name__} has no swappable activations")

@@ -217,3 +217,53 @@ def test_dropconnect_on_a_user_model_without_dropconnect_layers_is_refused():
         nt.Trainer(net, data="digits", dropconnect=0.5)
     ok = torch.nn.Sequential(torch.nn.Flatten(), nt.regularizers.DropConnectLinear(64, 10, p=0.5))
     nt.Trainer(ok, data="digits", dropconnect=0.5).close()
+
+
+# ---- maxout = per-unit max over k affine maps of the input (Goodfellow et al.) ---------------------------
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_maxout_block_is_a_max_over_k_affine_pieces_of_the_input(k):
+    torch.manual_seed(0)
+    if k == 2:
+        net = nt.models.make("mlp", (5,), 3, hidden=[4], activation="maxout")
+    else:
+        net = nt.models.make("mlp", (5,), 3, hidden=[4], activation="relu")
+        nt.models.set_activation(net, "maxout", k=k)
+    block = net.blocks[0]
+    x = torch.randn(7, 5)
+    # independent computation: the k affine maps (W_j, b_j), j = 1..k, max per unit
+    Ws = [block.layer.weight] + [p.weight for p in block.act.pieces]
+    bs = [block.layer.bias] + [p.bias for p in block.act.pieces]
+    assert len(Ws) == k and all(W.shape == (4, 5) for W in Ws)
+    expected = torch.stack([x @ W.T + b for W, b in zip(Ws, bs)]).amax(0)
+    assert torch.allclose(block(x), expected, atol=1e-6)
+    assert not torch.allclose(expected, torch.relu(x @ Ws[0].T + bs[0]))  # not a function of one piece
+    # its pieces are parameters of the model (the optimizer trains them)
+    assert sum(p.numel() for p in block.parameters()) == k * (4 * 5 + 4 + 2 * 4)  # each piece has its batch-norm
+
+
+def test_maxout_swap_keeps_weights_returns_the_new_pieces_and_trains():
+    tr = nt.Trainer(data="moons", hidden=[8, 8], max_steps=20, seed=0)
+    before = {k: v.clone() for k, v in tr.model.state_dict().items()}
+    new = nt.models.set_activation(nt.models.make("mlp", (2,), 2, hidden=[8, 8]), "maxout")
+    assert len(new) == 2 * 4  # per layer: weight + bias of the extra piece and its batch-norm scale/shift
+    tr.config.activation = "maxout"
+    after = tr.model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    pieces = [p for b in tr.model.blocks for p in b.act.parameters()]
+    in_opt = {id(p) for g in tr.optimizer.param_groups for p in g["params"]}
+    assert pieces and all(id(p) in in_opt for p in pieces)
+    w0 = [p.detach().clone() for p in pieces]
+    assert tr.start().wait(timeout=60) == "finished"
+    assert any(not torch.equal(a, b) for a, b in zip(w0, pieces))  # the pieces learn
+
+
+def test_maxout_refuses_to_be_a_pointwise_function():
+    m = nt.activations.make("maxout")
+    with pytest.raises(RuntimeError, match="max over k affine maps of the layer's input"):
+        m(torch.randn(3))
+    assert "maxout" not in nt.activations.pointwise_names()
+    user = torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+    with pytest.raises(ValueError, match="only nbtrain's models"):
+        nt.models.set_activation(user, "maxout")
+    assert isinstance(user[1], torch.nn.ReLU)  # nothing half-swapped
