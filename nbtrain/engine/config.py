@@ -120,7 +120,8 @@ class TrainConfig(HasTraits):
     noise = Float(None, allow_none=True, help="noise of toy sets (None: dataset default)")
     val_split = Float(0.2, help="fraction held out for validation when no val_data is given")
     preprocess = Unicode("none", help="preprocessing fitted on the training split")
-    augment = Bool(False, help="random flip/crop of image batches")
+    augment = Bool(False, help="label-safe random augmentation of image batches, per dataset (digits: shifts, "
+                                "small rotations/zoom, no flips; colour images: also flips and colour jitter)")
     seed = Int(0, help="seed for data split, weights and batch order")
     split_seed = Int(None, allow_none=True,
                      help="seed of the toy data and train/val split only (None: seed); fix it to vary the weights alone")

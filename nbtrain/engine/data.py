@@ -585,16 +585,40 @@ def mixup(
     return lam * x + (1.0 - lam) * x[perm], lam * target + (1.0 - lam) * target[perm]
 
 
+AUGMENT_PRESETS: dict[str, dict[str, Any]] = {
+    # digits are not mirror-symmetric (a flipped 2, 3, 7 is no digit): shifts, small rotations and scale only
+    "digits": {"flip": False, "rotate": 10.0, "scale": 0.1, "color": 0.0},
+    # clothing is left-right symmetric; grey images have no colour to jitter
+    "fashion": {"flip": True, "rotate": 5.0, "scale": 0.05, "color": 0.0},
+    # natural colour photos (CIFAR-like): the notes' crop, flip, rotate, scale and colour
+    "photo": {"flip": True, "rotate": 10.0, "scale": 0.1, "color": 0.2},
+}
+
+
+def augment_preset(name: str | None, input_shape: Sequence[int]) -> str:
+    """The label-safe preset for a dataset: ``"digits"`` for digits/MNIST and any other 1-channel set
+    (flips are not safe for symbols), ``"fashion"`` for Fashion-MNIST, ``"photo"`` for colour images."""
+    n = (name or "").lower()
+    if n in ("fashion_mnist", "fashion-mnist", "fashionmnist"):
+        return "fashion"
+    if n in ("digits", "mnist") or int(input_shape[0]) != 3:
+        return "digits"
+    return "photo"
+
+
 class Augment:
-    """Per-example random horizontal flip and random crop (zero-pad by ``crop_padding``, crop back).
+    """Per-example random image augmentation of a batch: horizontal flip, crop (pad + crop back, i.e. a
+    shift), rotation by ±``rotate`` degrees and zoom by 1 ± ``scale`` (one bilinear affine warp, zero fill),
+    and colour jitter: brightness, contrast and (RGB) saturation factors in 1 ± ``color``.
 
     Call it on an (N, C, H, W) batch on any device: ``augment(x, generator=g)``. Each example draws its own
-    flip and crop offset; the same generator state gives the same result.
+    parameters from ``generator`` (torch's default when None); the same generator state gives the same
+    result. Colour jitter is torchvision's adjust_brightness → adjust_contrast → adjust_saturation without
+    the clamp to [0, 1] (batches are usually standardised).
     """
 
-    def __init__(
-        self, input_shape: Sequence[int], flip: bool = True, crop_padding: int = 0, padding_mode: str = "constant"
-    ):
+    def __init__(self, input_shape: Sequence[int], flip: bool = True, crop_padding: int = 0,
+                 padding_mode: str = "constant", rotate: float = 0.0, scale: float = 0.0, color: float = 0.0):
         self.input_shape = tuple(input_shape)
         self.flip = bool(flip)
         self.crop_padding = _check_int("crop_padding", crop_padding, 0)
@@ -602,6 +626,10 @@ class Augment:
         if padding_mode not in allowed:
             raise ValueError(f"padding_mode must be one of {allowed}, got {padding_mode!r}")
         self.padding_mode = padding_mode
+        for nm, v, hi in (("rotate", rotate, 180.0), ("scale", scale, 0.9), ("color", color, 1.0)):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v <= hi:
+                raise ValueError(f"augment {nm}={v!r} must be a number in [0, {hi:g}]")
+        self.rotate, self.scale, self.color = float(rotate), float(scale), float(color)
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         from torchvision.transforms.v2 import functional as F
@@ -610,9 +638,17 @@ class Augment:
             raise ValueError(f"augment expects a batch of shape (N, {self.input_shape}), got {tuple(x.shape)}")
         n, _, h, w = x.shape
         dev = generator.device if generator is not None else x.device
+
+        def uniform(lo: float, hi: float) -> torch.Tensor:
+            return (lo + (hi - lo) * torch.rand(n, generator=generator, device=dev)).to(x.device)
+
         if self.flip:
             flip = (torch.rand(n, generator=generator, device=dev) < 0.5).to(x.device)
             x = torch.where(flip[:, None, None, None], F.horizontal_flip(x), x)
+        if self.rotate or self.scale:
+            angle = uniform(-self.rotate, self.rotate) if self.rotate else torch.zeros(n, device=x.device)
+            zoom = uniform(1.0 - self.scale, 1.0 + self.scale) if self.scale else torch.ones(n, device=x.device)
+            x = affine(x, angle, zoom)
         p = self.crop_padding
         if p > 0:
             padded = F.pad(x, [p], fill=0, padding_mode=self.padding_mode)
@@ -622,25 +658,76 @@ class Augment:
             cols = left[:, None] + torch.arange(w, device=x.device)  # (N, W)
             batch = torch.arange(n, device=x.device)[:, None, None]
             x = padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
+        if self.color:
+            c = self.color
+            x = color_jitter(x, uniform(1 - c, 1 + c), uniform(1 - c, 1 + c), uniform(1 - c, 1 + c))
         return x.contiguous()
 
     def __repr__(self) -> str:
-        return f"Augment(flip={self.flip}, crop_padding={self.crop_padding}, padding_mode={self.padding_mode!r})"
+        return (f"Augment(flip={self.flip}, crop_padding={self.crop_padding}, padding_mode={self.padding_mode!r}, "
+                f"rotate={self.rotate:g}, scale={self.scale:g}, color={self.color:g})")
+
+
+def affine(x: torch.Tensor, angle_deg: torch.Tensor, zoom: torch.Tensor) -> torch.Tensor:
+    """Rotate each image of (N, C, H, W) ``x`` by ``angle_deg[i]`` (counter-clockwise, about the centre) and
+    zoom it by ``zoom[i]``; bilinear, zero outside."""
+    a = angle_deg.to(x.dtype) * (math.pi / 180.0)
+    cos, sin, inv = torch.cos(a), torch.sin(a), 1.0 / zoom.to(x.dtype)
+    n, _, h, w = x.shape
+    # output pixel p (normalised coordinates) samples the input at (1/zoom)·R(angle)ᵀ p; the aspect ratio is
+    # undone around the rotation so non-square images rotate rigidly
+    r = h / w
+    theta = torch.zeros(n, 2, 3, dtype=x.dtype, device=x.device)
+    theta[:, 0, 0], theta[:, 0, 1] = cos * inv, -sin * inv * r
+    theta[:, 1, 0], theta[:, 1, 1] = sin * inv / r, cos * inv
+    grid = torch.nn.functional.affine_grid(theta, list(x.shape), align_corners=False)
+    return torch.nn.functional.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def color_jitter(x: torch.Tensor, brightness: torch.Tensor, contrast: torch.Tensor,
+                 saturation: torch.Tensor) -> torch.Tensor:
+    """Per-image brightness, contrast, saturation factors (torchvision's formulas, unclamped)."""
+    x = x * brightness[:, None, None, None]
+    gray = _grayscale(x)
+    mean = gray.mean(dim=(1, 2, 3), keepdim=True)
+    x = mean + contrast[:, None, None, None] * (x - mean)
+    if x.shape[1] == 3:
+        gray = _grayscale(x)
+        x = gray + saturation[:, None, None, None] * (x - gray)
+    return x
+
+
+def _grayscale(x: torch.Tensor) -> torch.Tensor:
+    if x.shape[1] != 3:
+        return x.mean(dim=1, keepdim=True)
+    r, g, b = x[:, 0:1], x[:, 1:2], x[:, 2:3]
+    return 0.2989 * r + 0.587 * g + 0.114 * b
 
 
 def make_augment(
     input_shape: Sequence[int],
-    flip: bool = True,
+    flip: bool | None = None,
     crop_padding: int | None = None,
     padding_mode: str = "constant",
+    rotate: float | None = None,
+    scale: float | None = None,
+    color: float | None = None,
+    preset: str | None = None,
+    dataset: str | None = None,
 ) -> Augment:
-    """Batch augmentation for images: per-example random horizontal flip + random crop.
+    """Label-safe batch augmentation for images, per dataset (any option given overrides the preset).
 
-    ``crop_padding=None`` picks max(1, H // 8) (4 for 32×32, 3 for 28×28, 1 for 8×8). Images only: for
+    ``preset`` (default: :func:`augment_preset` of ``dataset`` and the shape): ``"digits"`` — shifts,
+    ±10° rotations, ±10 % zoom, **no flips** (a mirrored 2 or 7 is not a digit); ``"fashion"`` — flips,
+    shifts, ±5°, ±5 %; ``"photo"`` (CIFAR-like) — flips, shifts, ±10°, ±10 %, colour jitter ±20 %.
+    ``crop_padding=None`` picks H // 8 (4 for 32×32, 3 for 28×28) and 0 below 16 pixels (8×8 digits: a
+    one-pixel shift is an eighth of the digit and costs accuracy). Images only: for
     feature vectors (e.g. 2-D points) it raises ``ValueError``.
 
     >>> aug = make_augment((3, 32, 32)); aug(torch.rand(5, 3, 32, 32)).shape
     torch.Size([5, 3, 32, 32])
+    >>> make_augment((1, 8, 8), dataset="digits").flip
+    False
     """
     shape = tuple(input_shape)
     if len(shape) != 3:
@@ -648,9 +735,18 @@ def make_augment(
             f"augmentation (flip, crop) needs images of shape (C, H, W), got input_shape {shape}; "
             f"use it with digits/mnist/cifar10-style data, or mixup for other data"
         )
+    preset = preset or augment_preset(dataset, shape)
+    if preset not in AUGMENT_PRESETS:
+        raise ValueError(f"augment preset={preset!r} must be one of {', '.join(AUGMENT_PRESETS)}")
+    opts = dict(AUGMENT_PRESETS[preset])
+    for k, v in (("flip", flip), ("rotate", rotate), ("scale", scale), ("color", color)):
+        if v is not None:
+            opts[k] = v
     if crop_padding is None:
-        crop_padding = max(1, shape[1] // 8)
-    return Augment(shape, flip=flip, crop_padding=crop_padding, padding_mode=padding_mode)
+        # an 8×8 digit shifted by one pixel loses 1/8 of its width (measured on digits: val acc 0.96 → 0.81
+        # after 600 steps); rotations and zoom move it less, so tiny images get no shift
+        crop_padding = shape[1] // 8 if shape[1] >= 16 else 0
+    return Augment(shape, crop_padding=crop_padding, padding_mode=padding_mode, **opts)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -1102,7 +1198,9 @@ def _finish(
         if num_classes < top + 1:
             raise ValueError(f"num_classes={num_classes} is too small: labels go up to {top}")
     if augment is True or isinstance(augment, Mapping):
-        aug = make_augment(input_shape, **(dict(augment) if isinstance(augment, Mapping) else {}))
+        opts = dict(augment) if isinstance(augment, Mapping) else {}
+        opts.setdefault("dataset", name)
+        aug = make_augment(input_shape, **opts)
     elif augment is False or augment is None:
         aug = None
     elif callable(augment):

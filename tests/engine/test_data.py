@@ -415,7 +415,7 @@ def _distinct_images(n: int = 64, c: int = 3, h: int = 8, w: int = 8) -> torch.T
 
 def test_flip_is_per_example_and_deterministic_given_a_generator():
     x = _distinct_images()
-    aug = D.make_augment((3, 8, 8), flip=True, crop_padding=0)
+    aug = D.make_augment((3, 8, 8), flip=True, crop_padding=0, rotate=0, scale=0, color=0)
     out = aug(x, generator=torch.Generator().manual_seed(0))
     flipped = torch.tensor([torch.equal(o, xi.flip(-1)) for o, xi in zip(out, x)])
     kept = torch.tensor([torch.equal(o, xi) for o, xi in zip(out, x)])
@@ -427,7 +427,7 @@ def test_flip_is_per_example_and_deterministic_given_a_generator():
 
 def test_random_crop_shifts_each_example_by_its_own_offset():
     x = _distinct_images(h=8, w=8)
-    aug = D.make_augment((3, 8, 8), flip=False, crop_padding=2)
+    aug = D.make_augment((3, 8, 8), flip=False, crop_padding=2, rotate=0, scale=0, color=0)
     out = aug(x, generator=torch.Generator().manual_seed(3))
     assert out.shape == x.shape
     padded = F.pad(x, (2, 2, 2, 2))
@@ -462,7 +462,7 @@ def test_augment_and_mixup_run_on_the_batch_device():
     aug = D.make_augment((3, 8, 8))
     a = aug(x, generator=torch.Generator().manual_seed(0))
     b = aug(x.cpu(), generator=torch.Generator().manual_seed(0))
-    assert a.device == x.device and torch.equal(a.cpu(), b)
+    assert a.device == x.device and torch.allclose(a.cpu(), b, atol=1e-5)  # bilinear warps: float rounding
     xm, ym = D.mixup(x, torch.arange(64, device="cuda") % 10, 0.2, 10, generator=torch.Generator().manual_seed(0))
     assert xm.device == x.device and ym.device == x.device
 
