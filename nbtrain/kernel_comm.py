@@ -15,7 +15,7 @@ Protocol (version 1; ``labextension/src/protocol.ts`` mirrors it):
   only reads trainer attributes and never prints.
 
 Actions without ``trainer`` address the *focus*: the newest running trainer, else the newest paused one,
-else the newest. This module imports nothing heavy: it looks trainers up only when the engine is loaded.
+else the newest (at each rank one shown in a Lab first). This module imports nothing heavy: it looks trainers up only when the engine is loaded.
 
 >>> register()  # outside a kernel: a no-op
 False
@@ -79,13 +79,22 @@ def trainer_id(trainer: Any) -> str:
         return tid
 
 
+def has_view(trainer: Any) -> bool:
+    """True while a Lab shows ``trainer`` (the Lab adds itself to ``trainer._nbtrain_views``, a WeakSet)."""
+    views = getattr(trainer, "_nbtrain_views", None)
+    return bool(views) and any(not getattr(v, "_closed", False) for v in list(views))
+
+
 def pick(trainers: list[Any]) -> Any:
-    """The trainer an action without ``trainer`` addresses: newest running, else newest paused, else newest."""
-    for wanted in ("running", "paused"):
-        for t in reversed(trainers):
-            if t.state == wanted:
-                return t
-    return trainers[-1] if trainers else None
+    """The trainer an action without ``trainer`` addresses (and the status bar shows): the newest running,
+    else the newest paused, else the newest — at each rank one shown in a Lab first (after run-all the
+    instrument on screen, not a comparison's finished helper run, is the one people steer)."""
+    for wanted in ("running", "paused", None):
+        for lab_only in (True, False):
+            for t in reversed(trainers):
+                if (wanted is None or t.state == wanted) and (not lab_only or has_view(t)):
+                    return t
+    return None
 
 
 def describe(trainer: Any) -> dict[str, Any]:

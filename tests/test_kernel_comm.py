@@ -264,3 +264,31 @@ def test_cue_action_fires_the_next_cue_of_the_scene_being_played(trainer, channe
         assert newer.config.lr == 0.1
     finally:
         newer.close()
+
+
+def test_focus_prefers_a_trainer_shown_in_a_lab_at_each_rank():
+    """After run-all every trainer has finished: the status bar follows the Lab's trainer, not the newest
+    helper run of a comparison; a running trainer still beats a finished Lab, and a closed Lab counts not."""
+    import nbtrain as nt
+
+    lab = nt.Lab(data="xor", hidden=[4], max_steps=5)
+    helpers = [nt.Trainer(data="xor", hidden=[4], max_steps=5) for _ in range(2)]
+    try:
+        trainers = [lab.trainer, *helpers]
+        assert kc.has_view(lab.trainer) and not kc.has_view(helpers[0])
+        assert kc.pick(trainers) is lab.trainer  # all idle: the Lab's
+        helpers[0].start().wait()
+        lab.start().wait()
+        assert kc.pick(trainers) is lab.trainer  # all finished (the quickstart after run-all)
+        helpers[1].config.max_steps = None
+        helpers[1].start()
+        assert kc.pick(trainers) is helpers[1]  # what runs comes first
+        helpers[1].pause()
+        assert kc.pick(trainers) is helpers[1]  # then what is paused
+        lab.close()
+        helpers[1].stop()
+        assert not kc.has_view(lab.trainer) and kc.pick(trainers) is helpers[1]  # newest, no Lab left
+    finally:
+        lab.close()
+        for t in (lab.trainer, *helpers):
+            t.close()

@@ -13,6 +13,8 @@ from typing import Any
 import bqplot as bq
 import ipywidgets as widgets
 
+from ..ui import style as _style
+
 # One colour per activation, used by every demo, so "tanh" is always the same blue.
 ACTIVATION_COLOURS: dict[str, str] = {
     "sigmoid": "#d95f02",
@@ -75,49 +77,23 @@ def figure(
     **kw: Any,
 ) -> bq.Figure:
     """A bqplot figure with animation off and projector-sized title."""
-    kw.setdefault("fig_margin", {"top": 50, "bottom": 55, "left": 70, "right": 20})
-    return bq.Figure(
+    kw.setdefault("fig_margin", {"top": 50, "bottom": 55, "left": 74, "right": 26})
+    fig = bq.Figure(
         marks=marks,
         axes=axes,
         title=title,
-        title_style=TITLE,
+        title_style=_style.title_style(kw["fig_margin"], TITLE["font-size"]),
         animation_duration=0,
         layout=widgets.Layout(width=width, height=height),
         legend_location="top-right",
         legend_text={"font-size": "13px"},
         **kw,
     )
+    fig.add_class("nbtrain-figure")
+    return fig
 
 
-def log_ticks(values: Any, max_ticks: int = 7) -> tuple[list[float], str]:
-    """Readable tick values (and a format) for a log axis showing ``values``: 1-2-5 steps, or powers of ten.
-
-    >>> log_ticks([0.3, 4.0])
-    ([0.5, 1.0, 2.0], '.2g')
-    >>> log_ticks([1e-8, 0.1])
-    ([1e-08, 1e-06, 0.0001, 0.01], '.0e')
-    """
-    import math
-
-    import numpy as np
-
-    v = np.asarray(values, dtype=float).ravel()
-    v = v[np.isfinite(v) & (v > 0)]
-    if not v.size:
-        return [1.0], ".2g"
-    lo, hi = float(v.min()), float(v.max())
-    a, b = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
-    for mults in ((1, 2, 3, 4, 5, 6, 7, 8, 9), (1, 2, 5), (1, 3), (1,)):
-        ticks = [m * 10.0**k for k in range(a, b + 1) for m in mults if lo * 0.999 <= m * 10.0**k <= hi * 1.001]
-        if 2 <= len(ticks) <= max_ticks or mults == (1,):
-            break
-    if len(ticks) > max_ticks:  # many decades: every n-th power of ten
-        n = math.ceil(len(ticks) / max_ticks)
-        ticks = ticks[::n]
-    if len(ticks) < 2:
-        ticks = [lo, hi]
-    ticks = [float(f"{t:.3g}") for t in ticks]
-    return ticks, (".0e" if hi / lo >= 1e3 else ".2g")
+log_ticks = _style.log_ticks  # one rule for log axes in every view (1-2-5 steps, or decades)
 
 
 def set_log_ticks(axis: bq.Axis, *values: Any) -> None:
@@ -162,6 +138,19 @@ def dropdown(description: str, options: list[Any], value: Any) -> widgets.Dropdo
                             layout=CONTROL_LAYOUT)
 
 
+def _figure_row(items: list[widgets.Widget]) -> widgets.Box:
+    """A row of figures that wraps on a narrow screen: each keeps its share of the width as flex basis
+    (``width="50%"`` -> basis 50%) and never gets narrower than the stylesheet's minimum."""
+    for w in items:
+        width = getattr(w.layout, "width", None)
+        if isinstance(w, widgets.DOMWidget) and isinstance(width, str) and width.endswith("%"):
+            basis = f"calc({width} - 8px)"
+            w.layout.flex = f"1 1 {basis}"
+    row = widgets.Box(items)
+    row.add_class("nbtrain-figrow")
+    return row
+
+
 class DemoView(widgets.VBox):
     """Controls on top, figures below, a status line at the bottom.
 
@@ -191,14 +180,17 @@ class DemoView(widgets.VBox):
         self._compute, self._draw = compute, draw
         self._updating = False
         rows = rows or [list(controls)]
-        wrap = widgets.Layout(flex_flow="row wrap")  # controls wrap on a narrow screen instead of scrolling
-        control_box = widgets.VBox([widgets.HBox([controls[n] for n in row], layout=wrap) for row in rows])
+        control_rows = [widgets.HBox([controls[n] for n in row]) for row in rows]
+        for r in control_rows:
+            r.add_class("nbtrain-controlrow")  # controls wrap on a narrow screen instead of scrolling
+        control_box = widgets.VBox(control_rows)
         figure_rows = figure_rows or [figures]
-        children: list[widgets.Widget] = []
+        children: list[widgets.Widget] = [_style.stylesheet()]
         if intro:
             children.append(widgets.HTML(f"<div style='font-size:15px'>{intro}</div>"))
-        children += [control_box, *[widgets.HBox(r) for r in figure_rows], self.status]
+        children += [control_box, *[_figure_row(r) for r in figure_rows], self.status]
         super().__init__(children)
+        _style.view_classes(self, "nbtrain-demo")
         for control in controls.values():
             control.observe(self._on_change, names="value")
         self.update()

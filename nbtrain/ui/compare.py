@@ -95,7 +95,7 @@ class Comparison(widgets.VBox):
                         TableFeed("evals", ("step", "val_loss", "val_acc", "train_acc"))) for _ in self.runs]
         self._dec = [{name: StreamDecimator(max_points) for name, _, _ in self.SERIES} for _ in self.runs]
 
-        scales = {fig: (bq.LinearScale(), bq.LinearScale(min=0.0, max=100.0) if fig == "accuracy" else bq.LinearScale())
+        scales = {fig: (bq.LinearScale(min=0.0), bq.LinearScale(min=0.0, max=100.0) if fig == "accuracy" else bq.LinearScale())
                   for fig in ("loss", "accuracy", "lr")}
         self.lines: dict[str, list[bq.Lines]] = {name: [] for name, _, _ in self.SERIES}
         for i, colour in enumerate(self.colours):
@@ -112,15 +112,18 @@ class Comparison(widgets.VBox):
         for fig, (title, ylabel) in titles.items():
             sx, sy = scales[fig]
             marks = [m for name, _, f in self.SERIES if f == fig for m in self.lines[name]]
-            self.figures[fig] = style.figure(marks, [style.axis(sx, "step"), style.axis(sy, ylabel, vertical=True)],
+            extra = {"tick_values": [0.0, 25.0, 50.0, 75.0, 100.0]} if fig == "accuracy" else {}
+            self.figures[fig] = style.figure(marks, [style.axis(sx, "step"), style.axis(sy, ylabel, vertical=True, **extra)],
                                              title, height="300px")
+            self.figures[fig].add_class(f"nbtrain-fig-{fig}")
         self.legend = widgets.HTML()
         self.legend.add_class("nbtrain-compare-legend")
-        grid = widgets.GridBox(list(self.figures.values()), layout=widgets.Layout(
-            grid_template_columns="repeat(3, minmax(0, 1fr))", grid_gap="4px", width="100%"))
-        note = widgets.HTML("<span style='font-size:14px;color:#555'>solid: training · dashed: validation</span>")
-        super().__init__([grid, note, self.legend], layout=widgets.Layout(width="100%"))
-        self.add_class("nbtrain-compare")
+        grid = widgets.Box(list(self.figures.values()))  # a CSS grid with a minimum column width (style.CSS)
+        grid.add_class("nbtrain-figgrid")
+        note = widgets.HTML("<span class='nbtrain-muted' style='font-size:14px'>solid: training · dashed: validation</span>")
+        super().__init__([style.stylesheet(), grid, note, self.legend], layout=widgets.Layout(width="100%"))
+        style.view_classes(self, "nbtrain-compare")
+        self._step_end: float | None = None
         self.refresh(force=True)
         self._publisher = Publisher(self._tick, interval=interval, name="nbtrain-compare-publisher").start() if live else None
 
@@ -158,12 +161,31 @@ class Comparison(widgets.VBox):
                         d.changed = False
                         x, y = d.arrays()
                         updates.append((self.lines[name][i], {"x": x.astype(np.int32), "y": y.astype(np.float32)}))
+            updates += self._step_axis_updates(max((r.global_step for r in self.runs), default=0))
+            for fig in ("loss", "lr"):  # round domains and ticks for what is shown
+                ys = [np.asarray(m.y, float).ravel() for m in self.figures[fig].marks]
+                pending = {id(w): t for w, t in updates}
+                ys += [np.asarray(pending[id(m)]["y"], float).ravel() for m in self.figures[fig].marks
+                       if id(m) in pending]
+                updates += style.fit_axis(self.figures[fig].axes[1], np.concatenate(ys) if ys else None)
             with style.hold([w for w, _ in updates]):
                 for w, traits in updates:
                     for k, v in traits.items():
                         setattr(w, k, v)
             self.legend.value = self._legend_html()
             return True
+
+    def _step_axis_updates(self, step: int) -> list:
+        """Step axes from 0 with a few round ticks (see :func:`style.nice_step_ticks`)."""
+        end, ticks = style.nice_step_ticks(step)
+        if end == self._step_end:
+            return []
+        self._step_end = end
+        out: list = []
+        for fig in self.figures.values():
+            ax = fig.axes[0]
+            out += [(ax.scale, {"min": 0.0, "max": float(end)}), (ax, {"tick_values": np.asarray(ticks, float)})]
+        return out
 
     def _legend_html(self) -> str:
         rows = []
@@ -173,13 +195,13 @@ class Comparison(widgets.VBox):
             best_acc = np.nanmax(ev["val_acc"].to_numpy()) if len(ev) and ev["val_acc"].notna().any() else math.nan
             rows.append(
                 f"<tr><td><span style='display:inline-block;width:28px;height:4px;background:{colour};"
-                f"vertical-align:middle'></span></td><td>{html.escape(label)}</td>"
-                f"<td style='text-align:right'>{run.global_step:,}</td>"
-                f"<td style='text-align:right'>{_num(best_loss, '.3f')}</td>"
-                f"<td style='text-align:right'>{_num(100 * best_acc, '.1f')}</td><td>{html.escape(run.state)}</td></tr>")
-        head = ("<tr><th></th><th style='text-align:left'>run (settings that differ)</th><th>steps</th>"
-                "<th>best val loss</th><th>best val acc (%)</th><th>state</th></tr>")
-        return (f"<table style='font-size:15px;border-spacing:10px 2px'>{head}{''.join(rows)}</table>")
+                f"vertical-align:middle'></span></td><td class='nbtrain-left'>{html.escape(label)}</td>"
+                f"<td>{run.global_step:,}</td>"
+                f"<td>{_num(best_loss, '.3f')}</td>"
+                f"<td>{_num(100 * best_acc, '.1f')}</td><td class='nbtrain-left'>{html.escape(run.state)}</td></tr>")
+        head = ("<tr><th></th><th class='nbtrain-left'>run (settings that differ)</th><th>steps</th>"
+                "<th>best val loss</th><th>best val acc (%)</th><th class='nbtrain-left'>state</th></tr>")
+        return (f"<table class='nbtrain-table' style='font-size:15px'>{head}{''.join(rows)}</table>")
 
     def _stop(self) -> None:
         with self._lock:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -54,6 +55,7 @@ BATCH_SIZES = tuple(2**i for i in range(11))
 SAMPLES = (50, 100, 200, 300, 500, 1000, 2000, 5000, 10000)
 MAX_EVENTS = 100  # live-change markers drawn (the latest)
 MAX_POINTS_SHOWN = 1500  # data points drawn over the decision boundary
+PERCENT_TICKS = [0.0, 25.0, 50.0, 75.0, 100.0]
 _ERRORS = (ConfigError, TraitError, ValueError, TypeError, KeyError, RuntimeError)
 
 
@@ -144,16 +146,25 @@ class Lab(widgets.VBox):
         header = self._build_header()
         control_panel = self._build_controls()
         plots = self._build_plots()
-        self.status = widgets.HTML(layout=widgets.Layout(min_height="24px", width="100%"))
+        self.status = widgets.HTML()
         self.status.add_class("nbtrain-status")
-        self.diagnosis = widgets.HTML(layout=widgets.Layout(width="100%"))
+        # the latest live change: "pending" as soon as the control moves, "applied" once the training
+        # thread took it at a step boundary (see _change_updates)
+        self.change_note = widgets.HTML()
+        self.change_note.add_class("nbtrain-change")
+        self._change: dict[str, Any] | None = None
+        status_row = widgets.HBox([self.status, self.change_note])
+        status_row.add_class("nbtrain-statusrow")
+        self.diagnosis = widgets.HTML()
         self.diagnosis.add_class("nbtrain-diagnosis")
-        body = widgets.HBox([control_panel, plots], layout=widgets.Layout(width="100%", align_items="flex-start"))
-        super().__init__(children=[header, self.status, self.diagnosis, body], layout=widgets.Layout(width="100%"))
-        self.add_class("nbtrain-lab")
+        body = widgets.HBox([control_panel, plots])
+        body.add_class("nbtrain-body")
+        super().__init__(children=[style.stylesheet(), header, status_row, self.diagnosis, body])
+        style.view_classes(self, "nbtrain-lab")
 
         self._config_observer = self._on_config_change
         self.trainer.config.observe(self._config_observer)
+        _views_of(self.trainer).add(self)  # the status bar and keyboard transport prefer a trainer shown in a Lab
         self._draw_preview()
         self.publish(force=True)
         self._publisher = Publisher(self._tick, interval=interval, name="nbtrain-lab-publisher").start()
@@ -200,8 +211,9 @@ class Lab(widgets.VBox):
         play.button_style = "success"
         pause = self._button("pause", "pause", "pause", "pause after the current step", self._on_pause)
         step = self._button("step", "step", "step-forward", "run the given number of steps, then pause", self._on_step)
-        self.step_count = widgets.BoundedIntText(value=10, min=1, max=100_000, tooltip="steps per click of 'step'",
-                                                 layout=widgets.Layout(width="72px", height="34px"))
+        self.step_count = widgets.BoundedIntText(value=10, min=1, max=100_000, description="steps",
+                                                 tooltip="steps per click of 'step'", style=dict(style.LABEL_STYLE),
+                                                 layout=widgets.Layout(width="118px"))
         self.step_count.add_class("nbtrain-step-count")
         reset = self._button("reset", "reset", "undo", "clear the history and start over at step 0", self._on_reset)
         self.same_init = widgets.Checkbox(value=False, description="same start", indent=False,
@@ -210,17 +222,21 @@ class Lab(widgets.VBox):
         self.log_loss = widgets.Checkbox(value=False, description="log loss", indent=False,
                                          tooltip="logarithmic y axis for the loss", layout=widgets.Layout(width="92px"))
         self.log_loss.observe(self._on_log_loss, names="value")
-        self.progress = widgets.HTML(layout=widgets.Layout(min_width="240px", flex="1 1 auto"))
+        self.progress = widgets.HTML()
         self.progress.add_class("nbtrain-progress")
-        self.progress_bar = widgets.FloatProgress(value=0.0, min=0.0, max=1.0,
-                                                  layout=widgets.Layout(width="120px", visibility="hidden"))
+        self.progress_bar = widgets.FloatProgress(value=0.0, min=0.0, max=1.0, description="done",
+                                                  tooltip="share of max_steps / max_epochs done",
+                                                  style=dict(style.LABEL_STYLE),
+                                                  layout=widgets.Layout(width="150px", visibility="hidden"))
+        self.progress_bar.add_class("nbtrain-progress-bar")
         self.device_label = widgets.HTML(
-            f"<span style='font-size:14px;color:#555'>device: <b>{self.trainer.device}</b></span>",
+            f"<span class='nbtrain-muted' style='font-size:14px'>device: <b>{self.trainer.device}</b></span>",
             layout=widgets.Layout(width="auto"))
         self.device_label.add_class("nbtrain-device")
-        return widgets.HBox([play, pause, step, self.step_count, reset, self.same_init, self.log_loss,
-                             self.progress, self.progress_bar, self.device_label],
-                            layout=widgets.Layout(width="100%", align_items="center", flex_flow="row wrap"))
+        header = widgets.HBox([play, pause, step, self.step_count, reset, self.same_init, self.log_loss,
+                               self.progress, self.progress_bar, self.device_label])
+        header.add_class("nbtrain-header")
+        return header
 
     # ---- controls ---------------------------------------------------------------------------------
     def _bind(self, field: str, widget: widgets.Widget, to_config: Callable[[Any], Any] | None = None,
@@ -271,7 +287,9 @@ class Lab(widgets.VBox):
         for w in (data_dd, noise, n, split, pre, seed):
             w.disabled = w.disabled or user_data
         self._refresh_data_controls()
-        data_note = widgets.HTML("<span style='font-size:13px;color:#555'>data changes apply on <b>reset</b></span>")
+        data_note = widgets.HTML("<span class='nbtrain-muted' style='font-size:13px'>data changes apply on "
+                                 "<b>reset</b></span>")
+        data_note.add_class("nbtrain-data-note")
 
         # model
         model_dd = ctl.registry_dropdown("model", models.registry, cfg.model, tooltip=self._help("model"),
@@ -292,12 +310,12 @@ class Lab(widgets.VBox):
         reinit = self._button("reinit", "re-init", "refresh", "re-initialise the weights now with this scheme",
                               self._on_reinit, width="86px")
         init_row = widgets.HBox([init, reinit], layout=ctl.layout())
+        init_row.add_class("nbtrain-init-row")
 
         # optimisation
         opt = ctl.registry_dropdown("optimizer", optim.registry, cfg.optimizer, tooltip=self._help("optimizer"))
         self._bind("optimizer", opt)
-        lr = ctl.log_slider("learning rate", cfg.lr, 1e-4, 10.0, tooltip=self._help("lr"))
-        self._bind("lr", lr)
+        lr_row, lr = self._build_lr(cfg.lr)
         mom = ctl.float_slider("momentum", cfg.momentum, 0.0, 0.99, 0.01, tooltip=self._help("momentum"), fmt=".2f")
         self._bind("momentum", mom)
         bs = ctl.choice_slider("batch size", BATCH_SIZES, cfg.batch_size, tooltip=self._help("batch_size"), fmt="{:d}")
@@ -337,18 +355,57 @@ class Lab(widgets.VBox):
         self._refresh_enabled()
 
         tabs = widgets.Tab(children=[
-            widgets.VBox([opt, lr, mom, bs, sched, self.schedule_params_box, preview]),
+            widgets.VBox([opt, lr_row, mom, bs, sched, self.schedule_params_box, preview]),
             widgets.VBox([model_dd, hidden, activation, init_row, bn]),
             widgets.VBox([drop, wd, l1, l2, mix]),
             widgets.VBox([data_dd, noise, n, split, pre, seed, data_note]),
             widgets.VBox([max_steps, total, ev, st]),
-        ], layout=widgets.Layout(width="310px", flex="0 0 310px"))
-        # titles short enough for five tabs in the 310 px control column (longer ones get truncated)
+        ])
+        # titles short enough for five tabs in the control column (longer ones get truncated)
         for i, title in enumerate(("optim", "model", "reg", "data", "run")):
             tabs.set_title(i, title)
         tabs.add_class("nbtrain-controls")
         self.control_tabs = tabs
         return tabs
+
+    def _build_lr(self, value: float) -> tuple[widgets.Widget, widgets.FloatLogSlider]:
+        """The learning rate: a typed value (exact) over a log slider spanning the whole control column
+        (4 decades by default, widened when a value leaves them); both show the config's value."""
+        help_ = self._help("lr")
+        slider = ctl.log_slider("lr (log)", value, 1e-3, 10.0, tooltip=help_ + " (drag: log scale)", step=0.01)
+        slider.readout = False
+        self._bind("lr", slider)
+        self.lr_text = widgets.FloatText(value=float(value), description="learning rate", step=None,
+                                         tooltip=help_ + " (type a value, Enter applies it)",
+                                         **{k: v for k, v in ctl.common("learning rate").items()
+                                            if k not in ("description", "tooltip")})
+        self.lr_text.add_class("nbtrain-control")
+        self.lr_text.add_class("nbtrain-lr-text")
+        self.lr_text.observe(self._on_lr_text, names="value")
+        box = widgets.VBox([self.lr_text, slider], layout=ctl.layout())
+        box.add_class("nbtrain-lr-row")
+        return box, slider
+
+    def _on_lr_text(self, change: dict) -> None:
+        if self._syncing or self._closed:
+            return
+        try:
+            self.config.lr = float(change["new"])
+            self._set_ui_error("")
+        except _ERRORS as exc:
+            self._set_ui_error(str(exc))
+            self._sync_lr_text()
+
+    def _sync_lr_text(self) -> None:
+        text = getattr(self, "lr_text", None)
+        if text is None:
+            return
+        self._syncing += 1
+        try:
+            if text.value != self.config.lr:
+                text.value = float(self.config.lr)
+        finally:
+            self._syncing -= 1
 
     def _dataset_default(self, param: str, value: Any, fallback: Any) -> Any:
         if value is not None:
@@ -491,7 +548,7 @@ class Lab(widgets.VBox):
             self._refresh_schedule_params()
 
     def _build_preview(self) -> widgets.Widget:
-        x = bq.LinearScale()
+        x = bq.LinearScale(min=0.0)
         y = bq.LinearScale(min=0.0)
         unit = bq.LinearScale(min=0.0, max=1.0)
         planned = bq.Lines(x=np.zeros(0), y=np.zeros(0), scales={"x": x, "y": y}, colors=[style.PREVIEW],
@@ -501,8 +558,8 @@ class Lab(widgets.VBox):
         now = bq.Lines(x=np.zeros(0), y=np.zeros(0), scales={"x": x, "y": unit}, colors=["#333333"], stroke_width=1.5,
                        line_style="dotted")
         fig = style.figure([planned, used, now], [style.axis(x, "step"), style.axis(y, "learning rate", vertical=True)],
-                           "learning-rate schedule", height="220px", width="300px",
-                           margin={"top": 32, "bottom": 40, "left": 58, "right": 10})
+                           "learning-rate schedule", height="200px", margin=dict(style.MARGIN, top=30))
+        fig.add_class("nbtrain-schedule-preview")
         self.figures["schedule"] = fig
         self.marks.update(schedule_preview=planned, lr=used, now=now)
         return fig
@@ -520,9 +577,15 @@ class Lab(widgets.VBox):
         except Exception:  # noqa: BLE001 - an in-between state while editing; keep the last preview
             return
         mark = self.marks["schedule_preview"]
-        with mark.hold_sync():
+        end, ticks = style.nice_step_ticks(start + T, max_ticks=3)
+        fig = self.figures["schedule"]
+        x_axis = fig.axes[0]
+        with style.hold([mark, x_axis.scale, x_axis]):
             mark.x = (start + steps).astype(np.int32)
             mark.y = lrs.astype(np.float32)
+            x_axis.scale.max = float(end)
+            x_axis.tick_values = np.asarray(ticks, dtype=np.float64)
+        style.apply(style.fit_axis(fig.axes[1], lrs, max_ticks=4))
 
     # ---- plots ------------------------------------------------------------------------------------
     def _build_plots(self) -> widgets.Widget:
@@ -554,7 +617,8 @@ class Lab(widgets.VBox):
                            labels=["train"], display_legend=True)
         a_val = bq.Lines(x=np.zeros(0), y=np.zeros(0), scales={"x": x, "y": y}, colors=[style.VAL], stroke_width=2.5,
                          line_style=style.DASHED, labels=["val"], display_legend=True)
-        acc = style.figure([a_train, a_val], [style.axis(x, "step"), style.axis(y, "accuracy (%)", vertical=True)],
+        acc = style.figure([a_train, a_val], [style.axis(x, "step"), style.axis(y, "accuracy (%)", vertical=True,
+                                                                               tick_values=PERCENT_TICKS)],
                            "accuracy", legend_location="bottom-right")
         self.acc_lines = {"train": a_train, "val": a_val}
         self.marks.update(acc_train=a_train, acc_val=a_val)
@@ -568,8 +632,8 @@ class Lab(widgets.VBox):
         points = bq.Scatter(x=np.zeros(0), y=np.zeros(0), color=np.zeros(0),
                             scales={"x": bx, "y": by, "color": point_colours}, default_size=22, stroke="#ffffff",
                             stroke_width=0.8, visible=False)
-        self._boundary_axes = (style.axis(bx, "x₁", tick_format=".2~f"),
-                               style.axis(by, "x₂", vertical=True, tick_format=".2~f"))
+        self._boundary_axes = (style.axis(bx, "x₁", tick_format=".3~g"),
+                               style.axis(by, "x₂", vertical=True, tick_format=".3~g"))
         boundary = style.figure([heat, points], list(self._boundary_axes), "decision boundary")
         self.marks.update(boundary=heat, points=points)
 
@@ -581,7 +645,8 @@ class Lab(widgets.VBox):
             lines = bq.Lines(x=np.zeros(0), y=np.zeros(0), scales={"x": sx, "y": sy}, stroke_width=2,
                              display_legend=legend)
             self.marks[key] = lines
-            return style.figure([lines], [style.axis(sx, "step"), style.axis(sy, ylabel, vertical=True)], title)
+            extra = {"tick_values": PERCENT_TICKS} if ymax == 100.0 else {}
+            return style.figure([lines], [style.axis(sx, "step"), style.axis(sy, ylabel, vertical=True, **extra)], title)
 
         std = layer_fig("act_std", "activation spread per layer", "std of activations", legend=True)
         sat = layer_fig("saturation", "saturated / dead units", "units (%)", ymax=100.0)
@@ -589,8 +654,9 @@ class Lab(widgets.VBox):
         self.layer_lines = {"act_std": self.marks["act_std"], "saturation": self.marks["saturation"],
                             "grad_norm": self.marks["grad_norm"]}
         self.figures.update(loss=loss, accuracy=acc, boundary=boundary, act_std=std, saturation=sat, grad_norm=grad)
-        grid = widgets.GridBox([loss, acc, boundary, std, sat, grad], layout=widgets.Layout(
-            grid_template_columns="repeat(3, minmax(0, 1fr))", grid_gap="2px 4px", flex="1 1 auto", width="auto"))
+        for name, fig in self.figures.items():
+            fig.add_class(f"nbtrain-fig-{name.replace('_', '-')}")
+        grid = widgets.Box([loss, acc, boundary, std, sat, grad])  # a CSS grid (style.CSS): reflows with the width
         grid.add_class("nbtrain-plots")
         return grid
 
@@ -631,7 +697,10 @@ class Lab(widgets.VBox):
         if self._closed:
             return
         name = change["name"]
+        self._note_change(name)  # "pending" at once, from a control or from code
         self._sync_control(name)
+        if name == "lr":
+            self._sync_lr_text()
         if name == "data":
             self._sync_control("noise")
             self._sync_control("n_samples")
@@ -644,6 +713,56 @@ class Lab(widgets.VBox):
             self._refresh_schedule_params()
         if name in ("lr", "schedule", "schedule_params", "warmup_steps", "total_steps", "max_steps"):
             self._draw_preview()
+
+    # ---- feedback: a live change is marked at once, and again when the training thread applies it -------
+    def _note_change(self, field: str) -> None:
+        """Called synchronously by the config observer: show "pending" now (the front end gets it right after
+        the control's own message), "applied at step N" once the trainer took it at a step boundary."""
+        trait = TrainConfig.class_traits().get(field)
+        if trait is None or not trait.metadata.get("live"):
+            return  # applies on reset: the status line says so
+        value = getattr(self.config, field)
+        self._change = {"field": field, "value": value, "future": None, "text": f"{field} → {_fmt(value)}"}
+        self._show_change(pending=True)
+        self._confirm_change()  # a paused/idle trainer applies it right away
+
+    def _note_command(self, what: str, future: Any = None) -> None:
+        self._change = {"field": None, "value": None, "future": future, "text": what,
+                        "state": None if future is not None else self.trainer.state}
+        self._show_change(pending=True)
+
+    def _show_change(self, pending: bool, step: int | None = None) -> None:
+        c = self._change
+        if c is None:
+            return
+        import html as _html
+
+        text = _html.escape(c["text"])
+        if pending:
+            value = f"<span class='nbtrain-pending' title='waiting for the next step boundary'>⧗ {text}: pending</span>"
+        else:
+            where = f" at step {step:,}" if step is not None else ""
+            value = f"<span class='nbtrain-confirmed'>✓ {text}: applied{where}</span>"
+        if self.change_note.value != value:
+            self.change_note.value = value
+
+    def _change_applied(self) -> bool:
+        c, tr = self._change, self.trainer
+        if c["future"] is not None:
+            return c["future"].done()
+        if c["field"] is None:  # pause: applied when the trainer no longer runs
+            return tr.state != "running"
+        pending = getattr(tr, "_pending", {})
+        live = getattr(tr, "_live", {})
+        return c["field"] not in pending and live.get(c["field"], c["value"]) == c["value"]
+
+    def _confirm_change(self) -> None:
+        c = self._change
+        if c is None or c.get("done"):
+            return
+        if self._change_applied():
+            c["done"] = True
+            self._show_change(pending=False, step=self.trainer.global_step)
 
     def _set_ui_error(self, text: str, hint: str = "") -> None:
         if (text, hint) != (self._ui_error, self._ui_hint):
@@ -661,35 +780,47 @@ class Lab(widgets.VBox):
             self._set_ui_error(f"{type(exc).__name__}: {exc}")
         self.publish(force=True)
 
-    def _limit_hint(self) -> str | None:
-        """Advice when the run already reached its max_steps / max_epochs (run and step would stop at once)."""
-        tr, cfg = self.trainer, self.config
-        if cfg.max_steps is not None and tr.global_step >= cfg.max_steps:
-            return (f"already at max_steps={cfg.max_steps}: raise 'max steps' in the run tab (0 = no limit) "
-                    f"or press reset")
-        if cfg.max_epochs is not None and tr.epoch >= cfg.max_epochs:
-            return f"already at max_epochs={cfg.max_epochs:g}: raise it (lab.config.max_epochs) or press reset"
-        return None
-
     def _on_play(self) -> str | None:
-        hint = self._limit_hint()  # before starting: a short remainder may finish before we look
+        # a finished run continues: its limit is raised by the same amount again (the config shows it)
+        note = self._extend_limit()
         self.trainer.start()
-        return hint
+        return note
 
     def _on_pause(self) -> None:
+        self._note_command("pause")
         self.trainer.pause()
 
     def _on_step(self) -> str | None:
-        hint = self._limit_hint()
-        self.trainer.step(int(self.step_count.value))
-        return hint
+        n = int(self.step_count.value)
+        note = self._extend_limit(n)
+        self.trainer.step(n)
+        return note
+
+    def _extend_limit(self, steps: int | None = None) -> str | None:
+        """At max_steps (or max_epochs) run/step would stop at once: raise the limit so they do something.
+
+        ``run`` adds the run's length again (max_steps 4000 -> 8000), ``step`` at least ``steps``; the
+        returned note says so (shown in the status line)."""
+        tr, cfg = self.trainer, self.config
+        notes = []
+        if cfg.max_steps is not None and tr.global_step >= cfg.max_steps:
+            new = tr.global_step + (steps if steps is not None else max(cfg.max_steps, 100))
+            notes.append(f"max steps {cfg.max_steps:,} → {new:,}")
+            cfg.max_steps = new
+        if cfg.max_epochs is not None and tr.epoch >= cfg.max_epochs:
+            new_ep = float(math.ceil(tr.epoch + (cfg.max_epochs if steps is None else 1)))
+            notes.append(f"max epochs {cfg.max_epochs:g} → {new_ep:g}")
+            cfg.max_epochs = new_ep
+        if not notes:
+            return None
+        return f"the run had reached its limit: continuing ({', '.join(notes)}; run tab, or reset to start over)"
 
     def _on_reset(self) -> None:
         self.trainer.reset(same_init=bool(self.same_init.value))
         self._refresh_enabled()
 
     def _on_reinit(self) -> None:
-        self.trainer.reinit(self.config.init)
+        self._note_command("re-init", self.trainer.reinit(self.config.init))
 
     def _on_log_loss(self, change: dict) -> None:
         scale = self._loss_scales["log" if change["new"] else "linear"]
@@ -698,6 +829,7 @@ class Lab(widgets.VBox):
             for m in marks:
                 m.scales = {**m.scales, "y": scale}
             self._loss_axis.scale = scale
+            style.apply(self._loss_axis_updates())
 
     # ------------------------------------------------------------------------------------------------
     # publishing (publisher thread, or the caller's thread through publish())
@@ -721,6 +853,7 @@ class Lab(widgets.VBox):
             m = tr.metrics
             now = time.monotonic()
             self._track_rate(now, tr)
+            self._confirm_change()
             boundary_sent = self._boundary_step(now)
             key = (m.version, tr.state, tr.message, tuple(tr.needs_reset), id(tr.data), id(tr.model), self._ui_error,
                    self._ui_hint, tuple(a.version() for a in self._addons))
@@ -737,6 +870,7 @@ class Lab(widgets.VBox):
             updates += self._layer_updates(m)
             updates += self._event_updates(m)
             updates += self._progress_updates(tr)
+            updates += self._step_axis_updates(tr.global_step)
             for addon in self._addons:
                 updates += addon.updates()
             with style.hold([w for w, _ in updates]):
@@ -767,10 +901,28 @@ class Lab(widgets.VBox):
         self.findings = list(findings)
         shown = [f for f in findings if f.severity in ("error", "warning")][:3]
         colour = {"error": style.ERROR, "warning": style.WARN}
-        html = "<br>".join(style.html_status(f"{f.rule}: {f.message} — {f.advice}", colour[f.severity])
-                           for f in shown)
+        import html as _html
+
+        # one line per finding in a fixed-height panel (the whole text in its tooltip): nothing moves
+        html = "".join(f"<div class='nbtrain-finding' title='{_html.escape(t, quote=True)}'>"
+                       f"{style.html_status(t, colour[f.severity])}</div>"
+                       for f in shown for t in [f"{f.rule}: {f.message} — {f.advice}"])
         if self.diagnosis.value != html:
             self.diagnosis.value = html
+
+    def _step_axis_updates(self, step: int) -> list[tuple[widgets.Widget, dict[str, Any]]]:
+        """Step axes from 0 to a round number ≥ the current step, with a few round ticks (never below 0,
+        never running together); changes only when the run passes the last tick."""
+        end, ticks = style.nice_step_ticks(step)
+        if end == getattr(self, "_step_end", None):
+            return []
+        self._step_end = end
+        out: list[tuple[widgets.Widget, dict[str, Any]]] = []
+        for name in ("loss", "accuracy", "act_std", "saturation", "grad_norm"):
+            ax = self.figures[name].axes[0]
+            out.append((ax.scale, {"min": 0.0, "max": float(end)}))
+            out.append((ax, {"tick_values": np.asarray(ticks, dtype=np.float64)}))
+        return out
 
     def _track_rate(self, now: float, tr: Trainer) -> None:
         samples = self._rate_samples
@@ -799,6 +951,7 @@ class Lab(widgets.VBox):
             scale = 100.0 if name.endswith("acc") else 1.0
             series[name].extend(new["step"], new[name] * scale)
         out = []
+        loss_changed = series["train_loss"].changed or series["val_loss"].changed
         for name, mark in (("train_loss", self.loss_lines["train"]), ("val_loss", self.loss_lines["val"]),
                            ("train_acc", self.acc_lines["train"]), ("val_acc", self.acc_lines["val"]),
                            ("lr", self.marks["lr"])):
@@ -807,7 +960,17 @@ class Lab(widgets.VBox):
                 d.changed = False
                 x, y = d.arrays()
                 out.append((mark, {"x": x.astype(np.int32), "y": y.astype(np.float32)}))
+        if loss_changed:
+            new = {id(w): t["y"] for w, t in out}
+            out += self._loss_axis_updates(
+                [new.get(id(m), m.y) for m in (self.loss_lines["train"], self.loss_lines["val"])])
         return out
+
+    def _loss_axis_updates(self, ys: list | None = None) -> list[tuple[widgets.Widget, dict[str, Any]]]:
+        """Round domain and ticks for the loss shown (from 0 on the linear scale; decades on the log one)."""
+        if ys is None:
+            ys = [self.loss_lines[k].y for k in ("train", "val")]
+        return style.fit_axis(self._loss_axis, np.concatenate([np.asarray(y, float).ravel() for y in ys]))
 
     def _layer_updates(self, m: Any) -> list[tuple[widgets.Widget, dict[str, Any]]]:
         restarted, new = self._layers_feed.read(m)
@@ -841,6 +1004,8 @@ class Lab(widgets.VBox):
             colours = style.layer_colours(len(labels))
             X, Y = _multi_line(xs, ys)
             out.append((self.marks[col], {"x": X, "y": Y, "labels": labels, "colors": colours or [style.TRAIN]}))
+            if col in ("grad_norm", "act_std") and ys:  # round (or decade) ticks for the range shown
+                out += style.fit_axis(self.figures[col].axes[1], np.concatenate(ys))
         return out
 
     def _event_updates(self, m: Any) -> list[tuple[widgets.Widget, dict[str, Any]]]:
@@ -958,7 +1123,11 @@ class Lab(widgets.VBox):
         suffix = f" ({pre})" if pre and pre != "none" else ""
         self._boundary_axes[0].label = f"x₁{suffix}"
         self._boundary_axes[1].label = f"x₂{suffix}"
-        return [
+        ticks = []
+        for ax, (lo, hi) in zip(self._boundary_axes, ((x0, x1), (y0, y1))):
+            _, _, t = style.nice_ticks(lo, hi, 4, inside=True)
+            ticks += [(ax.scale, {"min": float(lo), "max": float(hi)}), (ax, {"tick_values": t})]
+        return ticks + [
             (heat.scales["color"], {"min": 0.0, "max": float(2 * k - 1), "colors": shades}),
             (heat, {"x": gx.astype(np.float32), "y": gy.astype(np.float32),
                     "color": np.zeros((r, r), np.float32), "visible": False}),
@@ -1213,6 +1382,7 @@ class Lab(widgets.VBox):
                 trainer.config.unobserve(self._config_observer)
             except (ValueError, AttributeError):
                 pass
+            _views_of(trainer).discard(self)
             if self.close_stops:
                 trainer.close()
 
@@ -1243,6 +1413,14 @@ class Lab(widgets.VBox):
         if tr is None:
             return "Lab(<not built>)"
         return f"Lab(state={tr.state!r}, step={tr.global_step}, data={tr.data.name!r}, device={tr.device.type!r})"
+
+
+def _views_of(trainer: Trainer) -> weakref.WeakSet:
+    """The Labs showing ``trainer`` (read by ``nbtrain.kernel_comm.pick``)."""
+    views = getattr(trainer, "_nbtrain_views", None)
+    if views is None:
+        views = trainer._nbtrain_views = weakref.WeakSet()
+    return views
 
 
 def _multi_line(xs: list[np.ndarray], ys: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

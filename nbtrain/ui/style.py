@@ -13,6 +13,7 @@ tween).
 
 from __future__ import annotations
 
+import math
 from contextlib import ExitStack
 from typing import Any
 
@@ -37,7 +38,11 @@ TICKS = {"font-size": "13px"}
 TITLE = {"font-size": "15px"}
 LABEL_STYLE = {"description_width": "initial"}
 DASHED = "dashed"
-
+# figure margins: room for the y tick labels *and* the y axis label left of them (bqplot draws both in the
+# margin; ``label_offset`` is measured away from the plot area), a right margin for the last x tick's label
+MARGIN = {"top": 44, "bottom": 46, "left": 72, "right": 26}
+Y_LABEL_OFFSET = "50px"
+X_LABEL_OFFSET = "34px"
 
 def tint(colour: str, amount: float) -> str:
     """``colour`` mixed with white: ``amount`` = 0 keeps it, 1 gives white."""
@@ -56,35 +61,212 @@ def layer_colours(n: int) -> list[str]:
 
 
 def axis(scale: bq.Scale, label: str, *, vertical: bool = False, **kw: Any) -> bq.Axis:
-    """A labelled axis with projector-sized ticks (``vertical=True`` for a y axis)."""
+    """A labelled axis with projector-sized ticks (``vertical=True`` for a y axis).
+
+    The label sits outside the plot area (bqplot measures ``label_offset`` away from it), ticks are few
+    enough not to collide (round values from :func:`fit_axis`, decades on a log axis) and their format suits
+    the scale:
+    SI suffixes for counts on x, 3 significant digits on y, ``1e-3`` style on log axes, none on categories.
+
+    >>> from bqplot import LinearScale, LogScale, OrdinalScale
+    >>> axis(LinearScale(), "loss", vertical=True).label_offset
+    '50px'
+    >>> axis(OrdinalScale(), "hidden").tick_format is None
+    True
+    """
     kw.setdefault("grid_lines", "dashed")
-    kw.setdefault("grid_color", "#dddddd")
-    if vertical:
-        kw.setdefault("label_offset", "-54px")  # clear of the tick labels, also at lecture-mode sizes
+    kw.setdefault("label_offset", Y_LABEL_OFFSET if vertical else X_LABEL_OFFSET)
+    if isinstance(scale, bq.OrdinalScale):
+        kw.setdefault("tick_format", None)  # category names as they are (a number format gives "NaNm")
+    elif isinstance(scale, bq.LogScale):
+        kw.setdefault("tick_format", ".0e")
+    elif vertical:
         kw.setdefault("tick_format", ".3~g")
     else:
-        kw.setdefault("label_offset", "32px")
         kw.setdefault("tick_format", ".3~s")  # 0, 250, 1.5k, 1M
-        kw.setdefault("num_ticks", 5)
+    # (no num_ticks: bqplot spaces those evenly over the raw domain, 1.22 0.901 0.584 ...; the views set
+    # round tick_values themselves, see fit_axis and nice_step_ticks)
     return bq.Axis(scale=scale, label=label, side="left" if vertical else "bottom", tick_style=TICKS, **kw)
 
 
-def figure(marks: list[bq.Mark], axes: list[bq.Axis], title: str = "", *, width: str = "100%",
+def nice_step_ticks(last: float, max_ticks: int = 4) -> tuple[float, list[float]]:
+    """A step axis from 0: the domain's end (a round number ≥ ``last``) and at most ``max_ticks`` round
+    tick intervals from 0 to it (1-2-5 spacing), so labels never run together and the axis never goes below 0.
+
+    >>> nice_step_ticks(0)
+    (10.0, [0.0, 5.0, 10.0])
+    >>> nice_step_ticks(21_700)
+    (30000.0, [0.0, 10000.0, 20000.0, 30000.0])
+    >>> nice_step_ticks(1500)
+    (1500.0, [0.0, 500.0, 1000.0, 1500.0])
+    """
+    last = max(float(last), 10.0)
+    for k in range(0, 20):
+        base = 10.0 ** (math.floor(math.log10(last)) - 1 + k // 3)
+        step = base * (1, 2, 5)[k % 3]
+        end = math.ceil(last / step - 1e-9) * step
+        if end / step <= max_ticks:
+            n = int(round(end / step))
+            return end, [i * step for i in range(n + 1)]
+    return last, [0.0, last]  # pragma: no cover - the loop always returns
+
+
+def nice_ticks(lo: float, hi: float, max_ticks: int = 5, *, zero: bool = False,
+               inside: bool = False) -> tuple[float, float, list[float]]:
+    """A linear axis people can read aloud: the domain [lo, hi] widened to round numbers (from 0 with
+    ``zero=True`` when the values are ≥ 0) and at most ``max_ticks`` intervals between round ticks (1-2-5 spacing).
+    ``inside=True`` keeps the domain and puts the round ticks within it (at least 2 when it can).
+
+    >>> nice_ticks(0.0123, 1.22, zero=True)
+    (0.0, 1.5, [0.0, 0.5, 1.0, 1.5])
+    >>> nice_ticks(0.0123, 0.94, zero=True)
+    (0.0, 1.0, [0.0, 0.2, 0.4, 0.6, 0.8, 1.0])
+    >>> nice_ticks(-1.08, 1.19, max_ticks=4)
+    (-2.0, 2.0, [-2.0, -1.0, 0.0, 1.0, 2.0])
+    >>> nice_ticks(0.05, 0.05)
+    (0.04, 0.06, [0.04, 0.045, 0.05, 0.055, 0.06])
+    >>> nice_ticks(-1.08, 1.19, max_ticks=4, inside=True)  # the domain kept, round ticks within it
+    (-1.08, 1.19, [-1.0, 0.0, 1.0])
+    """
+    lo, hi = float(lo), float(hi)
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        lo, hi = 0.0, 1.0
+    if zero and lo >= 0:
+        lo = 0.0
+    if hi < lo:
+        lo, hi = hi, lo
+    if hi - lo < 1e-12 * max(1.0, abs(hi)):
+        pad = abs(hi) * 0.2 if hi else 1.0
+        lo, hi = (lo - pad, hi + pad) if not (zero and lo == 0) else (0.0, hi + pad)
+    span = hi - lo
+    for k in range(0, 60):
+        step = 10.0 ** (math.floor(math.log10(span)) - 2 + k // 3) * (1, 2, 5)[k % 3]
+        if inside:
+            a, b = math.ceil(lo / step - 1e-9), math.floor(hi / step + 1e-9)
+            if b - a < max_ticks:
+                return lo, hi, [float(f"{i * step:.12g}") for i in range(a, b + 1)]
+            continue
+        a, b = math.floor(lo / step + 1e-9), math.ceil(hi / step - 1e-9)
+        if b - a <= max_ticks:
+            ticks = [float(f"{i * step:.12g}") for i in range(a, b + 1)]
+            return ticks[0], ticks[-1], ticks
+    return lo, hi, [lo, hi]  # pragma: no cover
+
+
+def fit_axis(axis: bq.Axis, values: Any, *, zero: bool = True, max_ticks: int = 6,
+             inside: bool = False) -> list[tuple[widgets.Widget, dict[str, Any]]]:
+    """Updates that fit ``axis`` (and its scale) to ``values``: a round domain and round ticks on a linear
+    scale (:func:`nice_ticks`), whole decades and 1-2-5/decade ticks on a log scale (:func:`log_ticks`).
+    Returns ``[]`` when nothing changed since the last fit (so a publisher sends nothing).
+
+    >>> ax = axis(bq.LinearScale(), "loss", vertical=True)
+    >>> [(type(w).__name__, t) for w, t in fit_axis(ax, [0.3, 1.1])]  # doctest: +NORMALIZE_WHITESPACE
+    [('LinearScale', {'min': 0.0, 'max': 1.2}),
+     ('Axis', {'tick_values': [0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.2], 'tick_format': '.3~g'})]
+    >>> fit_axis(ax, [0.3, 1.1])
+    []
+    """
+    import numpy as np
+
+    scale = axis.scale
+    v = np.asarray(values, dtype=float).ravel() if values is not None else np.zeros(0)
+    v = v[np.isfinite(v)]
+    if isinstance(scale, bq.LogScale):
+        v = v[v > 0]
+        if not v.size:
+            return []
+        ticks, fmt = log_ticks(v, max_ticks=max_ticks + 1)
+        lo = 10.0 ** math.floor(math.log10(v.min()) + 1e-9)
+        hi = 10.0 ** math.ceil(math.log10(v.max()) - 1e-9)
+        if hi <= lo:
+            hi = lo * 10
+        lo, hi = min(lo, ticks[0]), max(hi, ticks[-1])
+    else:
+        if not v.size:
+            v = np.array([0.0, 1.0])
+        lo, hi, ticks = nice_ticks(v.min(), v.max(), max_ticks, zero=zero, inside=inside)
+        fmt = axis.tick_format or ".3~g"
+    key = (id(scale), lo, hi, tuple(ticks), fmt)
+    if getattr(axis, "_nbtrain_fit", None) == key:
+        return []
+    axis._nbtrain_fit = key
+    return [(scale, {"min": float(lo), "max": float(hi)}), (axis, {"tick_values": list(ticks), "tick_format": fmt})]
+
+
+def apply(updates: list[tuple[widgets.Widget, dict[str, Any]]]) -> None:
+    """Set the traits of ``(widget, {trait: value})`` pairs, each widget sending one message."""
+    with hold([w for w, _ in updates]):
+        for w, traits in updates:
+            for k, val in traits.items():
+                setattr(w, k, val)
+
+
+def log_ticks(values: Any, max_ticks: int = 6) -> tuple[list[float], str]:
+    """Readable tick values (and a format) for a log axis showing ``values``: 1-2-5 steps within a few
+    decades, powers of ten (every n-th when there are many) otherwise.
+
+    >>> log_ticks([0.3, 4.0])
+    ([0.5, 1.0, 2.0], '.2g')
+    >>> log_ticks([1e-8, 0.1])
+    ([1e-08, 1e-06, 0.0001, 0.01], '.0e')
+    >>> log_ticks([3e-4, 2.0])
+    ([0.001, 0.01, 0.1, 1.0], '.0e')
+    """
+    import numpy as np
+
+    v = np.asarray(values, dtype=float).ravel()
+    v = v[np.isfinite(v) & (v > 0)]
+    if not v.size:
+        return [1.0], ".2g"
+    lo, hi = float(v.min()), float(v.max())
+    a, b = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
+    ticks: list[float] = []
+    for mults in ((1, 2, 3, 4, 5, 6, 7, 8, 9), (1, 2, 5), (1, 3), (1,)):
+        ticks = [m * 10.0**k for k in range(a, b + 1) for m in mults if lo * 0.999 <= m * 10.0**k <= hi * 1.001]
+        if 2 <= len(ticks) <= max_ticks or mults == (1,):
+            break
+    if len(ticks) > max_ticks:  # many decades: every n-th power of ten
+        n = math.ceil(len(ticks) / max_ticks)
+        ticks = ticks[::n]
+    if len(ticks) < 2:
+        ticks = [lo, hi]
+    ticks = [float(f"{t:.3g}") for t in ticks]
+    return ticks, (".0e" if hi / lo >= 1e3 else ".2g")
+
+
+def figure(marks: list[bq.Mark], axes: list[bq.Axis], title: str = "", *, width: str = "auto",
            height: str = "260px", margin: dict[str, int] | None = None, **kw: Any) -> bq.Figure:
-    """A bqplot figure with animation off and a readable title."""
+    """A bqplot figure with animation off and a readable title; it follows its container's width (the
+    views' CSS grid decides how wide, with a minimum plot size), ``height`` is its normal-mode height."""
     kw.setdefault("legend_location", "top-right")
-    kw.setdefault("legend_text", {"font-size": "12px"})
-    return bq.Figure(
-        marks=marks, axes=axes, title=title, title_style=TITLE, animation_duration=0,
-        fig_margin=margin or {"top": 34, "bottom": 42, "left": 66, "right": 12},
-        layout=widgets.Layout(width=width, height=height, min_width="200px"), **kw,
+    kw.setdefault("legend_text", {"font-size": "13px"})
+    margin = margin or dict(MARGIN)
+    fig = bq.Figure(
+        marks=marks, axes=axes, title=title, title_style=title_style(margin), animation_duration=0, padding_y=0.0,
+        fig_margin=margin,
+        layout=widgets.Layout(width=width, height=height, min_width="0px"), **kw,
     )
+    fig.add_class("nbtrain-figure")
+    return fig
+
+
+def title_style(margin: dict[str, int], size: str = TITLE["font-size"]) -> dict[str, str]:
+    """A title's style: bqplot puts its baseline 1em under the middle of the top margin, on top of the y
+    axis' last tick label, and centres it over the plot area, which a wide left margin pushes right; this
+    lifts it by half a line and centres it over the whole figure.
+
+    >>> title_style({"left": 72, "right": 26})["transform"]
+    'translate(-23px, -0.55em)'
+    """
+    dx = (margin.get("left", 0) - margin.get("right", 0)) / 2
+    return {"font-size": size, "transform": f"translate({-dx:g}px, -0.55em)"}
 
 
 def hold(marks: list[widgets.Widget]) -> ExitStack:
-    """Hold sync on several widgets at once: each sends one message when the block ends."""
+    """Hold sync on several widgets at once: each sends one message when the block ends, in the order of
+    ``marks`` (a scale's new domain reaches the front end before the axis ticks that need it)."""
     stack = ExitStack()
-    for m in marks:
+    for m in reversed(list(marks)):  # an ExitStack leaves its contexts last-in first-out
         stack.enter_context(m.hold_sync())
     return stack
 
@@ -99,3 +281,159 @@ def html_status(text: str, colour: str | None = None) -> str:
         if colour in (ERROR,):
             style += ";font-weight:600"
     return f"<span style='{style}'>{html.escape(text)}</span>" if text else ""
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The stylesheet of every nbtrain view. It travels with the views (a hidden HTML widget holding a <style>),
+# so it works the same in JupyterLab, Notebook 7 and Voilà, with or without the JupyterLab extension, and it
+# only touches nbtrain's own widgets (``.nbtrain-view`` and below).
+#
+# - Layout: the Lab's controls column has a fixed width and its plots a CSS grid whose columns have a
+#   minimum size (at most three, one when the Lab is narrow); when the Lab is too narrow for both, the plots
+#   wrap below the controls. bqplot figures resize with their grid cell (ResizeObserver).
+# - Lecture mode: ``nbtrain-lecture`` on <body> (the JupyterLab extension's toggle, Alt+L) or on any
+#   ancestor of a view (``nt.lecture_mode()`` in an app without the extension) scales type and lines
+#   by ``--nbtrain-lecture-scale`` (1.5 by default, less on a short screen) and lays the Lab out to fit one
+#   1024×768 screen: transport on top, the current tab's controls left, loss and decision boundary right.
+# - Themes: colours come from JupyterLab's CSS variables (light and dark), with light fallbacks elsewhere.
+# ---------------------------------------------------------------------------------------------------------
+CSS = """
+.nbtrain-view {
+  --nbtrain-fg: var(--jp-ui-font-color1, #1a1a1a);
+  --nbtrain-fg2: var(--jp-ui-font-color2, #555);
+  --nbtrain-bg: var(--jp-layout-color0, #fff);
+  --nbtrain-grid: var(--jp-border-color2, #e0e0e0);
+  --nbtrain-border: var(--jp-border-color1, #bdbdbd);
+  --nbtrain-ok: var(--jp-success-color1, #2e7d32);
+  --nbtrain-warn: var(--jp-warn-color1, #b26a00);
+  --nbtrain-error: var(--jp-error-color1, #c62828);
+  --nbtrain-pending: var(--jp-warn-color0, #b26a00);
+  box-sizing: border-box;
+  max-width: 100%;
+  min-width: 0;
+  color: var(--nbtrain-fg);
+}
+.nbtrain-view .nbtrain-css { display: none !important; }
+.nbtrain-view .nbtrain-muted { color: var(--nbtrain-fg2); }
+.nbtrain-view .nbtrain-ok { color: var(--nbtrain-ok); }
+.nbtrain-view .nbtrain-warn { color: var(--nbtrain-warn); }
+.nbtrain-view .nbtrain-error { color: var(--nbtrain-error); font-weight: 600; }
+
+/* ---- figures: follow the container, theme colours, labels never over the data ---- */
+.nbtrain-view .bqplot.nbtrain-figure { width: auto !important; min-width: 0 !important; max-width: 100%; }
+.nbtrain-view .bqplot .axis .tick line { stroke: var(--nbtrain-grid) !important; }
+.nbtrain-view .bqplot :is(.tick text, .axislabel, .mainheading, .legendtext) { fill: var(--nbtrain-fg) !important; }
+.nbtrain-view .bqplot .axis path.domain { stroke: var(--nbtrain-fg2); }
+.nbtrain-view .bqplot .plotarea_background { fill: var(--nbtrain-bg); }
+
+/* ---- the Lab ---- */
+.nbtrain-lab { width: 100%; }
+.nbtrain-lab .nbtrain-header { flex-flow: row wrap; align-items: center; gap: 2px 4px; min-height: 36px; }
+.nbtrain-lab .nbtrain-progress { flex: 1 1 220px; min-width: 0; overflow: hidden; white-space: nowrap;
+  text-overflow: ellipsis; }
+.nbtrain-lab .nbtrain-progress-bar { flex: 0 0 120px; }
+.nbtrain-lab .nbtrain-statusrow { height: 26px; overflow: hidden; align-items: center; gap: 8px; }
+.nbtrain-lab .nbtrain-status { flex: 1 1 auto; min-width: 0; overflow: hidden; white-space: nowrap;
+  text-overflow: ellipsis; }
+.nbtrain-lab .nbtrain-change { flex: 0 1 auto; max-width: 50%; overflow: hidden; white-space: nowrap;
+  text-overflow: ellipsis; }
+/* findings live in a fixed-height panel: new or vanished lines never move the controls under the mouse */
+.nbtrain-lab .nbtrain-diagnosis { height: 44px; overflow: hidden; line-height: 22px; }
+.nbtrain-lab .nbtrain-diagnosis .nbtrain-finding { display: block; white-space: nowrap; overflow: hidden;
+  text-overflow: ellipsis; height: 22px; line-height: 22px; }
+.nbtrain-lab :is(.nbtrain-diagnosis, .nbtrain-status, .nbtrain-change) .widget-html-content { line-height: 22px;
+  height: auto; }
+.nbtrain-view .nbtrain-pending { color: var(--nbtrain-pending); font-weight: 600; }
+.nbtrain-view .nbtrain-confirmed { color: var(--nbtrain-ok); }
+.nbtrain-lab .nbtrain-body { display: flex; flex-flow: row wrap; align-items: flex-start; gap: 6px; width: 100%; }
+.nbtrain-lab .nbtrain-controls { flex: 0 0 308px; width: 308px !important; max-width: 100%; min-width: 0;
+  box-sizing: border-box; }
+.nbtrain-lab .nbtrain-controls .lm-TabBar-tab { min-width: 0; flex: 1 1 auto; padding: 0 4px; }
+.nbtrain-lab .nbtrain-controls .widget-tab-contents, .nbtrain-lab .nbtrain-controls .lm-TabPanel-stackedPanel {
+  overflow-x: hidden; box-sizing: border-box; }
+/* every control spans the column: its label is never cut (no sideways scroll), the input takes the rest */
+.nbtrain-lab .nbtrain-controls :is(.widget-inline-hbox, .widget-hbox, .widget-vbox, .widget-html, .bqplot) {
+  width: auto !important; max-width: 100%; min-width: 0 !important; box-sizing: border-box; align-self: stretch; }
+.nbtrain-lab .nbtrain-controls .widget-inline-hbox > :is(select, input, .widget-slider, .slider-container) {
+  min-width: 0 !important; }
+.nbtrain-lab .nbtrain-controls .widget-inline-hbox > .widget-label { flex: 0 0 auto; }
+.nbtrain-lab .nbtrain-controls .nbtrain-init-row > .widget-dropdown { flex: 1 1 auto; width: auto !important; }
+.nbtrain-lab .nbtrain-controls .nbtrain-init-row > .widget-button { flex: 0 0 86px; }
+.nbtrain-lab .nbtrain-lr-row > .widget-text { flex: 1 1 auto; }
+.nbtrain-lab .nbtrain-plots { flex: 1 1 560px; min-width: min(100%, 560px); display: grid;
+  grid-template-columns: repeat(auto-fill, minmax(max(270px, calc((100% - 12px) / 3)), 1fr)); gap: 4px 6px; }
+.nbtrain-lab .nbtrain-plots > .bqplot { height: 260px !important; }
+
+/* ---- compare, tuning and demo views: figures in wrapping rows with a minimum size ---- */
+.nbtrain-view .nbtrain-figgrid { display: grid !important; width: 100%;
+  grid-template-columns: repeat(auto-fill, minmax(max(300px, calc((100% - 12px) / 3)), 1fr)); gap: 4px 6px; }
+.nbtrain-view .nbtrain-figrow { display: flex; flex-flow: row wrap; gap: 4px 6px; width: 100%; }
+.nbtrain-view .nbtrain-figrow > * { flex: 1 1 var(--nbtrain-basis, 340px); min-width: min(100%, 300px);
+  width: auto !important; }
+.nbtrain-view .nbtrain-controlrow { flex-flow: row wrap; gap: 2px 8px; }
+.nbtrain-view .nbtrain-controlrow > .widget-inline-hbox { min-width: 0; max-width: 100%; }
+.nbtrain-view table.nbtrain-table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
+.nbtrain-view table.nbtrain-table :is(th, td) { padding: 2px 10px; text-align: right; white-space: nowrap; }
+.nbtrain-view table.nbtrain-table :is(th, td).nbtrain-left { text-align: left; }
+.nbtrain-view table.nbtrain-table th { border-bottom: 1px solid var(--nbtrain-border); }
+
+/* ---- lecture mode ---- */
+.nbtrain-lecture .nbtrain-view {
+  --nbtrain-s: var(--nbtrain-lecture-scale, 1.5);
+  --jp-widgets-font-size: calc(13px * var(--nbtrain-s));
+  --jp-widgets-inline-height: calc(26px * var(--nbtrain-s));
+  --jp-widgets-inline-label-width: calc(80px * var(--nbtrain-s));
+  font-size: calc(13px * var(--nbtrain-s));
+}
+@media (max-height: 860px) {
+  .nbtrain-lecture .nbtrain-view { --nbtrain-s: min(var(--nbtrain-lecture-scale, 1.5), 1.3); }
+}
+.nbtrain-lecture .nbtrain-view :is(.widget-html, .widget-label, .widget-html-content, .widget-readout, input, select) {
+  font-size: calc(13px * var(--nbtrain-s)) !important; }
+.nbtrain-lecture .nbtrain-view .widget-html span { font-size: inherit !important; line-height: 1.35 !important; }
+.nbtrain-lecture .nbtrain-view :is(.widget-button, .jupyter-button) {
+  width: auto !important; height: calc(26px * var(--nbtrain-s)) !important;
+  padding: 0 calc(6px * var(--nbtrain-s)); font-size: calc(13px * var(--nbtrain-s)); font-weight: bold; }
+.nbtrain-lecture .nbtrain-view .bqplot path.line { stroke-width: calc(2.4px * var(--nbtrain-s)) !important; }
+.nbtrain-lecture .nbtrain-view .bqplot .tick text { font-size: max(13px, calc(10px * var(--nbtrain-s))) !important; }
+.nbtrain-lecture .nbtrain-view .bqplot .axislabel { font-size: max(14px, calc(10px * var(--nbtrain-s))) !important; }
+.nbtrain-lecture .nbtrain-view .bqplot .mainheading { font-size: max(15px, calc(11px * var(--nbtrain-s))) !important; }
+.nbtrain-lecture .nbtrain-view .bqplot .axis path.domain { stroke: var(--nbtrain-fg) !important; }
+/* markers keep their own colour (a black outline turned the dashed validation curve black) */
+.nbtrain-lecture .nbtrain-view .bqplot .dot { stroke-width: 1px; }
+.nbtrain-lecture .nbtrain-lab .nbtrain-header .widget-checkbox { width: auto !important; }
+.nbtrain-lecture .nbtrain-lab .nbtrain-device { display: none !important; }
+.nbtrain-lecture .nbtrain-lab .nbtrain-statusrow { height: calc(20px * var(--nbtrain-s)); }
+.nbtrain-lecture .nbtrain-lab .nbtrain-diagnosis { height: calc(20px * var(--nbtrain-s)); line-height: calc(20px * var(--nbtrain-s)); }
+.nbtrain-lecture .nbtrain-lab .nbtrain-diagnosis .nbtrain-finding { height: calc(20px * var(--nbtrain-s));
+  line-height: calc(20px * var(--nbtrain-s)); }
+.nbtrain-lecture .nbtrain-lab .nbtrain-diagnosis .nbtrain-finding + .nbtrain-finding { display: none; }
+.nbtrain-lecture .nbtrain-lab .nbtrain-controls { flex: 0 0 calc(236px * var(--nbtrain-s)); width: calc(236px * var(--nbtrain-s)) !important; }
+.nbtrain-lecture .nbtrain-lab .nbtrain-controls .lm-TabBar-tab { font-size: calc(11px * var(--nbtrain-s)); padding: 0 2px; }
+.nbtrain-lecture .nbtrain-lab .nbtrain-controls .nbtrain-schedule-preview { height: calc(110px * var(--nbtrain-s)) !important; }
+.nbtrain-lecture .nbtrain-lab .nbtrain-controls .nbtrain-data-note { display: none !important; }
+/* loss and decision boundary first, side by side, as tall as the screen allows; the rest below */
+.nbtrain-lecture .nbtrain-lab .nbtrain-plots { flex: 1 1 calc(320px * var(--nbtrain-s)); min-width: min(100%, 420px);
+  grid-template-columns: repeat(auto-fill, minmax(max(210px, calc((100% - 6px) / 2)), 1fr)); }
+.nbtrain-lecture .nbtrain-lab .nbtrain-plots > .bqplot { height: clamp(220px, calc(100vh - 330px), 420px) !important; }
+.nbtrain-lecture .nbtrain-lab .nbtrain-plots > .nbtrain-fig-boundary { order: -1; }
+.nbtrain-lecture .nbtrain-lab .nbtrain-plots > .nbtrain-fig-loss { order: -2; }
+.nbtrain-lecture .nbtrain-view :is(.nbtrain-figgrid, .nbtrain-figrow) > .bqplot,
+.nbtrain-lecture .nbtrain-view .nbtrain-figrow > .widget-vbox > .bqplot {
+  height: clamp(240px, calc(100vh - 300px), 520px) !important; }
+.nbtrain-lecture .nbtrain-view .nbtrain-figgrid {
+  grid-template-columns: repeat(auto-fill, minmax(max(300px, calc((100% - 6px) / 2)), 1fr)); }
+"""
+
+
+def stylesheet() -> widgets.HTML:
+    """A hidden widget carrying :data:`CSS` (put it into a view's children; several copies do no harm)."""
+    w = widgets.HTML(f"<style>{CSS}</style>", layout=widgets.Layout(display="none"))
+    w.add_class("nbtrain-css")
+    return w
+
+
+def view_classes(widget: widgets.DOMWidget, *names: str) -> None:
+    """Mark ``widget`` as an nbtrain view (``nbtrain-view`` + ``names``) so the stylesheet reaches it."""
+    for name in ("nbtrain-view", *names):
+        widget.add_class(name)

@@ -47,11 +47,14 @@ class LRFinderView(widgets.VBox):
     def __init__(self, result: Any):
         self.result = result
         lrs, raw, sm = (np.asarray(a, float) for a in (result.lrs, result.losses, result.smoothed))
-        x = bq.LogScale()
+        finite = lrs[np.isfinite(lrs) & (lrs > 0)]
+        x = bq.LogScale(**({"min": float(finite.min()), "max": float(finite.max())} if len(finite) else {}))
+        lr_ticks, lr_fmt = style.log_ticks(finite if len(finite) else [1e-3, 1.0])
         top = float(np.nanmax(sm[: max(1, len(sm) // 3)])) if len(sm) else 1.0
         low = float(np.nanmin(sm)) if len(sm) else 0.0
         y = bq.LinearScale(min=max(0.0, low - 0.1 * (top - low)), max=top * 1.25 if top > 0 else 1.0)
         scales = {"x": x, "y": y}
+        _, _, y_ticks = style.nice_ticks(y.min, y.max, 5, inside=True)
         self.marks: dict[str, bq.Mark] = {
             "raw": bq.Lines(x=lrs, y=raw, scales=scales, colors=[style.tint(style.TRAIN, 0.6)], labels=["loss"],
                             stroke_width=1, display_legend=True),
@@ -65,14 +68,15 @@ class LRFinderView(widgets.VBox):
                                         colors=[SUGGESTION_COLOURS.get(name, style.EVENT)], line_style="dashed",
                                         labels=[f"{name}: {lr:.2g}"], stroke_width=2, display_legend=True)
         self.figure = style.figure(list(self.marks.values()),
-                                   [style.axis(x, "learning rate (log scale)", tick_format=".0e"),
-                                    style.axis(y, "training loss", vertical=True)],
+                                   [style.axis(x, "learning rate (log scale)", tick_values=lr_ticks, tick_format=lr_fmt),
+                                    style.axis(y, "training loss", vertical=True, tick_values=y_ticks)],
                                    "LR range test", height="320px")
         sug = ", ".join(f"{k} = {v:.3g}" for k, v in result.suggestions.items() if math.isfinite(v))
         self.summary = widgets.HTML(style.html_status(
             f"{len(lrs)} iterations ({result.stopped}). Suggested: {sug or 'none'} — hints only: pick a rate "
             "where the smoothed loss falls steeply, well before it turns up."))
-        super().__init__([self.figure, self.summary])
+        super().__init__([style.stylesheet(), self.figure, self.summary])
+        style.view_classes(self, "nbtrain-tuning", "nbtrain-lr-finder")
 
 
 def lr_finder_view(result: Any) -> LRFinderView:
@@ -117,7 +121,8 @@ class SearchView(widgets.VBox):
         self.metric = search.metric
         self._lock = threading.Lock()
         self.status = widgets.HTML()
-        self.table = widgets.HTML(layout=widgets.Layout(max_height="330px", overflow="auto"))
+        self.table = widgets.HTML(layout=widgets.Layout(max_height="330px", overflow="auto", max_width="100%"))
+        self.table.add_class("nbtrain-results")
         self.cancel_button = widgets.Button(description="Cancel search", icon="stop", button_style="warning",
                                             tooltip="stop the outstanding trials (finished ones are kept)")
         self.cancel_button.on_click(lambda _b: self.search.cancel())
@@ -128,25 +133,29 @@ class SearchView(widgets.VBox):
         y_label = self.metric.replace("_", " ")
         for name, dim in search.space.items():
             values = dim.bounds()
+            log_ticks: dict[str, Any] = {}
             if getattr(dim, "log", False):
-                xs: bq.Scale = bq.LogScale()
+                lo, hi = float(min(values)), float(max(values))
+                # an explicit domain: a log scale without one (no finished trial yet) draws no axis at all
+                xs: bq.Scale = bq.LogScale(min=lo / 1.25, max=hi * 1.25)
+                ticks, fmt = style.log_ticks([lo, hi])
+                log_ticks = {"tick_values": ticks, "tick_format": fmt}
             elif isinstance(dim, Choice) or not _numeric(values):  # a choice is a set of categories
                 xs = bq.OrdinalScale(domain=[_label(v) for v in values])
             else:
                 xs = bq.LinearScale()
-            ys = bq.LinearScale()
+            ys = bq.LinearScale(**({"min": 0.0, "max": 1.0} if self.metric.endswith("acc") else {}))
             sc = {"x": xs, "y": ys}
             pts = bq.Scatter(x=[], y=[], scales=sc, colors=[style.TRAIN], default_size=48, stroke="white",
                              tooltip=bq.Tooltip(fields=["x", "y"], formats=[".3g", ".3g"]))
             best = bq.Scatter(x=[], y=[], scales=sc, colors=[style.ERROR], default_size=110, marker="diamond")
             self.scatters[name], self.best_marks[name] = pts, best
             self.scatter_figures[name] = style.figure(
-                [pts, best], [style.axis(xs, name + (" (log scale)" if dim.log else ""),
-                                         **({"tick_format": ".0e"} if dim.log else {})),
+                [pts, best], [style.axis(xs, name + (" (log scale)" if dim.log else ""), **log_ticks),
                               style.axis(ys, y_label, vertical=True)],
-                f"{y_label} vs {name}", width="330px", height="260px")
+                f"{y_label} vs {name}", height="260px")
         # the best runs' validation curves
-        cx, cy = bq.LinearScale(), bq.LinearScale()
+        cx, cy = bq.LinearScale(min=0.0), bq.LinearScale()
         self.curves = [bq.Lines(x=[], y=[], scales={"x": cx, "y": cy}, colors=[style.RUNS[i]], labels=[""],
                                 stroke_width=2, display_legend=True) for i in range(top)]
         curve_col = "val_acc" if self.metric.endswith("acc") else "val_loss"
@@ -154,10 +163,11 @@ class SearchView(widgets.VBox):
         self.curve_figure = style.figure(self.curves, [style.axis(cx, "step"),
                                                        style.axis(cy, curve_col.replace("_", " "), vertical=True)],
                                          f"best {top} runs: {curve_col.replace('_', ' ')}", height="280px")
-        scatter_box = widgets.HBox(list(self.scatter_figures.values()),
-                                   layout=widgets.Layout(flex_flow="row wrap"))
-        super().__init__([widgets.HBox([self.status, self.cancel_button]), self.table, scatter_box,
-                          self.curve_figure])
+        scatter_box = widgets.Box([*self.scatter_figures.values(), self.curve_figure])
+        scatter_box.add_class("nbtrain-figgrid")  # a CSS grid with a minimum column width (style.CSS)
+        head = widgets.HBox([self.status, self.cancel_button], layout=widgets.Layout(flex_flow="row wrap"))
+        super().__init__([style.stylesheet(), head, self.table, scatter_box])
+        style.view_classes(self, "nbtrain-tuning", "nbtrain-search")
         self.refresh()
         self._unsubscribe = search.subscribe(lambda _s: self.refresh())
 
@@ -173,6 +183,22 @@ class SearchView(widgets.VBox):
             with style.hold(marks):
                 self._draw_scatters(done)
                 self._draw_curves(done)
+            updates = []
+            for name, fig in self.scatter_figures.items():
+                y_axis = fig.axes[1]
+                updates += style.fit_axis(y_axis, self.scatters[name].y, zero=False, max_ticks=4)
+                x_scale = self.scatters[name].scales["x"]
+                if isinstance(x_scale, bq.LinearScale) and len(self.scatters[name].x):
+                    updates += style.fit_axis(fig.axes[0], np.asarray(self.scatters[name].x, float), zero=False,
+                                              max_ticks=4)
+            ys = [np.asarray(c.y, float).ravel() for c in self.curves]
+            steps = [np.asarray(c.x, float).ravel() for c in self.curves]
+            updates += style.fit_axis(self.curve_figure.axes[1], np.concatenate(ys) if ys else None, zero=False, max_ticks=4)
+            last = float(max((s.max() for s in steps if s.size), default=0.0))
+            end, step_ticks = style.nice_step_ticks(last)
+            updates += [(self.curve_figure.axes[0].scale, {"min": 0.0, "max": end}),
+                        (self.curve_figure.axes[0], {"tick_values": step_ticks})]
+            style.apply(updates)
 
     def _draw_status(self, df: pd.DataFrame) -> None:
         s = self.search
@@ -186,8 +212,11 @@ class SearchView(widgets.VBox):
         shown = df.drop(columns=["curve"]).head(self.rows).copy()
         shown["error"] = shown["error"].map(lambda e: (e[:60] + "…") if isinstance(e, str) and len(e) > 60 else e)
         more = f"<div>… {len(df) - self.rows} more rows: search.results</div>" if len(df) > self.rows else ""
-        self.table.value = shown.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="",
-                                         escape=True, border=0) + more
+        # numbers right-aligned under right-aligned headers, text left (style.CSS: table.nbtrain-table)
+        text_cols = [c for c in shown.columns if not pd.api.types.is_numeric_dtype(shown[c])]
+        table = shown.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="", escape=True, border=0,
+                              classes="nbtrain-table", justify="right")
+        self.table.value = _left_align(table, [list(shown.columns).index(c) for c in text_cols]) + more
 
     def _draw_scatters(self, done: pd.DataFrame) -> None:
         best_i = (done.index[0] if len(done) else None)
@@ -223,6 +252,26 @@ class SearchView(widgets.VBox):
         if unsubscribe is not None:
             unsubscribe()
         super().close()
+
+
+def _left_align(table_html: str, columns: list[int]) -> str:
+    """Give the header and cells of the text ``columns`` (0-based) of a pandas HTML table the left class."""
+    if not columns:
+        return table_html
+    import re
+
+    def fix_row(row: re.Match) -> str:
+        cells = re.split(r"(?=<t[hd][ >])", row.group(0))
+        out, i = [], -1
+        for part in cells:
+            if part.startswith(("<th", "<td")):
+                i += 1
+                if i in columns:
+                    part = re.sub(r"^<(t[hd])( style=\"[^\"]*\")?", r"<\1 class='nbtrain-left'", part, count=1)
+            out.append(part)
+        return "".join(out)
+
+    return re.sub(r"<tr[^>]*>.*?</tr>", fix_row, table_html, flags=re.S)
 
 
 def search_view(search: Any, *, top: int = 3, rows: int = 12) -> SearchView:

@@ -379,16 +379,27 @@ def test_progress_shows_step_epoch_and_bounded_progress(make_lab):
     assert "finished: reached max_steps=30" in lab.status.value
 
 
-def test_run_at_the_step_limit_says_how_to_go_on(make_lab):
-    lab = make_lab(max_steps=10)
+def test_run_on_a_finished_lab_continues_and_says_so(make_lab):
+    """run at max_steps is never a silent no-op: the limit is raised by the run's length (≥ 100 steps),
+    the config and the run tab show it, and the status line says what happened."""
+    lab = make_lab(max_steps=150)
     lab.start()
     lab.wait(timeout=30)
+    assert lab.state == "finished" and lab.global_step == 150
     lab.buttons["play"].click()
-    assert "already at max_steps=10: raise" in lab.status.value
-    lab.controls["max_steps"].value = 20
-    assert "raise" not in lab.status.value
+    assert "continuing (max steps 150 → 300" in lab.status.value
+    assert lab.config.max_steps == 300 and lab.controls["max_steps"].value == 300
+    assert lab.trainer.wait(timeout=30) == "finished" and lab.global_step == 300
+    # step at the limit: raised by just the steps asked for
+    lab.step_count.value = 7
+    lab.buttons["step"].click()
+    lab.trainer.wait(timeout=30)
+    assert lab.global_step == 307 and lab.config.max_steps == 307
+    # a run that has not reached its limit is left alone
+    lab.controls["max_steps"].value = 400
     lab.buttons["play"].click()
-    assert lab.trainer.wait(timeout=30) == "finished" and lab.global_step == 20
+    assert "continuing" not in lab.status.value and lab.config.max_steps == 400
+    assert lab.trainer.wait(timeout=30) == "finished" and lab.global_step == 400
 
 
 # ---- closing -------------------------------------------------------------------------------------------

@@ -1,0 +1,168 @@
+"""Layout checks read from the DOM's geometry (``getBoundingClientRect`` in the page), for every nbtrain view
+on the page: what a room sees must be readable, whatever the screen.
+
+:func:`layout_problems` returns a list of human-readable problems (empty = fine):
+
+- two figures' boxes intersect, or a figure leaves its view / its output area (cut off);
+- a text element of a figure (title, axis label, tick label, legend text) leaves its figure or overlaps
+  another one (tick labels running together, a legend over the title, ...);
+- an axis label lies inside its plot area (over the data);
+- a control's label or a tab title is clipped (its text is wider than its box), or the control column
+  scrolls sideways.
+"""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page
+
+GEOMETRY_JS = r"""
+(opts) => {
+  const tol = 1.0;
+  const problems = [];
+  const R = el => el.getBoundingClientRect();
+  const shown = el => {
+    if (!el.isConnected) return false;
+    const r = R(el);
+    if (r.width <= 0 || r.height <= 0) return false;
+    return el.checkVisibility ? el.checkVisibility({opacityProperty: true, visibilityProperty: true}) : true;
+  };
+  const overlap = (a, b) => Math.min(a.right, b.right) - Math.max(a.left, b.left) > tol &&
+                            Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top) > tol;
+  const inside = (a, b) => a.left >= b.left - tol && a.right <= b.right + tol &&
+                           a.top >= b.top - tol && a.bottom <= b.bottom + tol;
+  const fmt = r => `[${Math.round(r.left)},${Math.round(r.top)} ${Math.round(r.width)}×${Math.round(r.height)}]`;
+  const title = fig => (fig.querySelector('.mainheading')?.textContent || '').trim() || '(untitled)';
+  const where = opts.where || '';
+  const root = opts.index === undefined ? document : document.querySelectorAll('.nbtrain-view')[opts.index];
+  if (!root) return [`${where}no nbtrain view #${opts.index}`];
+
+  const figs = [...root.querySelectorAll('.bqplot.figure')].filter(shown);
+  for (let i = 0; i < figs.length; i++) {
+    for (let j = i + 1; j < figs.length; j++) {
+      if (overlap(R(figs[i]), R(figs[j]))) {
+        problems.push(`${where}figures overlap: '${title(figs[i])}' ${fmt(R(figs[i]))} and '${title(figs[j])}' ${fmt(R(figs[j]))}`);
+      }
+    }
+  }
+  const checked = [];
+  const H = window.innerHeight, W = window.innerWidth;
+  figs.forEach((fig, k) => {
+    const fr = R(fig), name = title(fig);
+    // bqplot re-lays a figure out only while it is on screen: read its drawing once it is wholly in view
+    if (opts.onScreen && !(fr.top >= 0 && fr.bottom <= H && fr.left >= 0 && fr.right <= W)) return;
+    checked.push(k);
+    const view = fig.closest('.nbtrain-view');
+    if (view && !inside(fr, R(view))) problems.push(`${where}'${name}' ${fmt(fr)} leaves its view ${fmt(R(view))}`);
+    const out = fig.closest('.jp-OutputArea-output, .jp-OutputArea-child');
+    if (out && fr.right > R(out).right + tol) problems.push(`${where}'${name}' is cut off at the right (${Math.round(fr.right)} > ${Math.round(R(out).right)})`);
+    if (fr.right > document.documentElement.clientWidth + tol) problems.push(`${where}'${name}' leaves the page at the right`);
+    const texts = [...fig.querySelectorAll('svg text')].filter(t => t.textContent.trim() && shown(t));
+    const rects = texts.map(R);
+    texts.forEach((t, i) => {
+      if (!inside(rects[i], fr)) problems.push(`${where}'${name}': text '${t.textContent.trim()}' ${fmt(rects[i])} leaves the figure ${fmt(fr)}`);
+    });
+    for (let i = 0; i < texts.length; i++) {
+      for (let j = i + 1; j < texts.length; j++) {
+        if (overlap(rects[i], rects[j])) {
+          problems.push(`${where}'${name}': texts overlap: '${texts[i].textContent.trim()}' and '${texts[j].textContent.trim()}'`);
+        }
+      }
+    }
+    const area = fig.querySelector('.plotarea_background');
+    if (area && shown(area)) {
+      const ar = R(area);
+      for (const label of fig.querySelectorAll('.axislabel')) {
+        if (label.textContent.trim() && shown(label) && overlap(R(label), ar)) {
+          problems.push(`${where}'${name}': axis label '${label.textContent.trim()}' lies inside the plot area`);
+        }
+      }
+      // the first and last tick label of every axis inside the figure (also checked above, named here)
+      for (const axis of fig.querySelectorAll('g.axis')) {
+        const ticks = [...axis.querySelectorAll('.tick text')].filter(t => t.textContent.trim() && shown(t));
+        for (const t of [ticks[0], ticks[ticks.length - 1]].filter(Boolean)) {
+          if (!inside(R(t), fr)) problems.push(`${where}'${name}': end tick '${t.textContent.trim()}' outside the figure`);
+        }
+      }
+    }
+  });
+  // controls: labels whole, tab titles whole, no sideways scrolling of the control column
+  for (const el of root.querySelectorAll(':is(.widget-label, .lm-TabBar-tabLabel, .widget-label-basic)')) {
+    if (!shown(el) || !el.textContent.trim()) continue;
+    if (el.scrollWidth > el.clientWidth + 1) problems.push(`${where}label '${el.textContent.trim()}' is clipped (${el.scrollWidth} > ${el.clientWidth} px)`);
+  }
+  for (const el of root.querySelectorAll('.nbtrain-controls .widget-box, .nbtrain-controls .lm-StackedPanel')) {
+    if (shown(el) && el.scrollWidth > el.clientWidth + 1) {
+      const right = R(el).left + el.clientWidth;
+      const wide = [...el.querySelectorAll('*')].filter(c => shown(c) && R(c).right > right + 1)
+        .map(c => `${c.tagName.toLowerCase()}.${[...c.classList].slice(-2).join('.')}`).slice(0, 4);
+      problems.push(`${where}the control column scrolls sideways (${el.scrollWidth} > ${el.clientWidth} px: ${wide.join(', ')})`);
+    }
+  }
+  return opts.onScreen ? {problems, checked, total: figs.length} : problems;
+}
+"""
+
+# A signature of every figure's box and its svg size: stable once bqplot has re-laid out after a resize.
+SIGNATURE_JS = r"""
+() => [...document.querySelectorAll('.nbtrain-view .bqplot.figure')].map(f => {
+  const r = f.getBoundingClientRect(), s = f.querySelector('svg.svg-figure');
+  const a = f.querySelector('.plotarea_background');
+  return [r.left, r.top, r.width, r.height, s ? s.getAttribute('width') : 0, s ? s.getAttribute('height') : 0,
+          a ? a.getBoundingClientRect().width : 0, a ? a.getBoundingClientRect().height : 0]
+    .map(Math.round).join(',');
+}).join(';')
+"""
+
+
+def wait_settled(page: Page, ms: int = 700, timeout: float = 20_000) -> None:
+    """Wait until no figure's box or drawing size changed for ``ms`` milliseconds (bqplot debounces its
+    relayout after a resize)."""
+    page.evaluate("window.__geo = {sig: null, t: 0}")
+    page.wait_for_function(
+        f"""() => {{
+          const sig = ({SIGNATURE_JS})(), now = performance.now(), g = window.__geo;
+          if (sig !== g.sig) {{ g.sig = sig; g.t = now; return false; }}
+          return now - g.t >= {ms};
+        }}""", polling=100, timeout=timeout)
+
+
+def layout_problems(page: Page, where: str = "", index: int | None = None) -> list[str]:
+    """Problems of view number ``index`` (in document order), or of every view on the page."""
+    opts: dict = {"where": where}
+    if index is not None:
+        opts["index"] = index
+    return page.evaluate(GEOMETRY_JS, opts)
+
+
+def view_problems(page: Page, index: int, where: str = "") -> list[str]:
+    """Problems of view ``index``, each of its figures read while wholly on screen (scrolled there in turn)."""
+    page.evaluate("(i) => document.querySelectorAll('.nbtrain-view')[i].scrollIntoView({block: 'start'})", index)
+    wait_settled(page)
+    first = page.evaluate(GEOMETRY_JS, {"where": where, "index": index, "onScreen": True})
+    problems, done = list(first["problems"]), set(first["checked"])
+    for k in range(first["total"]):
+        if k in done:
+            continue
+        page.evaluate("""([i, k]) => [...document.querySelectorAll('.nbtrain-view')[i].querySelectorAll('.bqplot.figure')]
+                           .filter(f => f.getBoundingClientRect().width > 0)[k].scrollIntoView({block: 'center'})""",
+                      [index, k])
+        wait_settled(page)
+        more = page.evaluate(GEOMETRY_JS, {"where": where, "index": index, "onScreen": True})
+        new = set(more["checked"]) - done
+        problems += [p for p in more["problems"] if p not in problems and ("figures overlap" not in p)]
+        done |= new
+        if k not in new:
+            problems.append(f"{where}figure #{k} never fits the viewport to be read")
+    return problems
+
+
+def in_viewport(page: Page, selector: str) -> dict:
+    """The element's box and whether it lies wholly inside the viewport."""
+    return page.evaluate(
+        """(sel) => {
+          const el = [...document.querySelectorAll(sel)].find(e => e.getBoundingClientRect().width > 0);
+          if (!el) return {found: false, inside: false};
+          const r = el.getBoundingClientRect();
+          return {found: true, box: [r.left, r.top, r.right, r.bottom].map(Math.round),
+                  inside: r.left >= -1 && r.top >= -1 && r.right <= innerWidth + 1 && r.bottom <= innerHeight + 1};
+        }""", selector)
