@@ -40,6 +40,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "ensemble": ("nbtrain.engine.ensemble", "ensemble"),
     "snapshot_ensemble": ("nbtrain.engine.ensemble", "snapshot_ensemble"),
     "transfer": ("nbtrain.engine.transfer", "transfer"),
+    "rng": ("nbtrain.engine.rng", None),
+    "deterministic": ("nbtrain.engine.rng", "deterministic"),
     "interpret": ("nbtrain.engine.interpret", None),
     "confusion": ("nbtrain.engine.interpret", "confusion"),
     "top_losses": ("nbtrain.engine.interpret", "top_losses"),

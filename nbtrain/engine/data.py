@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -839,9 +839,9 @@ def _as_map_dataset(ds: Dataset) -> Dataset:
     first = ds[0]
     if not isinstance(first, (tuple, list)) or len(first) != 2:
         raise ValueError(f"dataset examples must be (x, label) pairs, got {type(first).__name__}")
-    if isinstance(first[0], torch.Tensor) and first[0].is_floating_point():
+    if isinstance(first[0], torch.Tensor) and first[0].dtype == torch.float32:
         return ds
-    return _Wrapped(ds, _to_tensor_example)
+    return _Wrapped(ds, _to_tensor_example)  # float64, integers, numpy, PIL → float32 examples
 
 
 def _example_shape(ds: Dataset) -> tuple[int, ...]:
@@ -919,6 +919,7 @@ class Data:
     preprocessor: Preprocessor | None = None
     augment: Callable[..., torch.Tensor] | None = None
     classes: list[str] | None = None
+    notes: list[str] = field(default_factory=list)  # what loading changed, e.g. float64 inputs cast to float32
 
     def _split(self, split: str) -> Dataset | None:
         if split not in ("train", "val"):
@@ -1018,7 +1019,29 @@ def _resolve(
     )
 
 
-def _loader_info(loader: DataLoader) -> tuple[tuple[int, ...], torch.Tensor | None]:
+def _input_dtype(source: Any) -> Any:
+    """The dtype of a user's inputs as given ((X, y), TensorDataset, Dataset example), or None."""
+    try:
+        if isinstance(source, (tuple, list)) and len(source) == 2:
+            X = source[0]
+        elif isinstance(source, TensorDataset):
+            X = source.tensors[0]
+        elif isinstance(source, Dataset) and not isinstance(source, IterableDataset) and len(source):
+            X = source[0][0]
+        else:
+            return None
+    except Exception:  # the dataset's own checks report what is wrong with it
+        return None
+    return getattr(X, "dtype", None)
+
+
+def _float64_note(what: str) -> str:
+    return (f"{what} inputs are float64: cast to float32 (the models' dtype) once at load; "
+            "cast them yourself to silence this note")
+
+
+def _loader_info(loader: DataLoader) -> tuple[tuple[int, ...], torch.Tensor | None, torch.dtype]:
+    """(example shape, labels, dtype of the inputs) of a user's DataLoader, from its first batch."""
     ds = loader.dataset
     labels = None
     if not isinstance(ds, IterableDataset):
@@ -1032,7 +1055,7 @@ def _loader_info(loader: DataLoader) -> tuple[tuple[int, ...], torch.Tensor | No
     shape = tuple(torch.as_tensor(first[0]).shape[1:])
     if labels is None:
         labels = torch.cat([_as_labels(torch.as_tensor(b[1]).reshape(-1)) for b in loader])
-    return shape, labels
+    return shape, labels, torch.as_tensor(first[0]).dtype
 
 
 def load_data(
@@ -1079,6 +1102,8 @@ def load_data(
                 f"got them with {type(data).__name__} data"
             )
     factory_params = dict(params, n=n, noise=noise, seed=seed, root=root, download=download, num_classes=num_classes)
+    notes = [_float64_note(what) for what, src in (("the training", data), ("the validation", val_data))
+             if str(_input_dtype(src)) in ("torch.float64", "float64")]
     name, train, classes = _resolve(data, params=factory_params)
 
     # --- a user DataLoader: its batches are used as they come
@@ -1090,12 +1115,14 @@ def load_data(
                 f"preprocess={preprocess!r} cannot be applied to a DataLoader's batches; preprocess the data "
                 f"yourself or pass the Dataset / (X, y) instead"
             )
-        input_shape, labels = _loader_info(loader)
+        input_shape, labels, dtype = _loader_info(loader)
+        if dtype == torch.float64:
+            notes.append(_float64_note("the DataLoader's") + " (each batch, on its way to the device)")
         train = loader.dataset
         val = None
         if val_data is not None:
             val = _resolve_val(val_data, params=factory_params)[0]
-        return _finish(name, train, val, labels, None, num_classes, input_shape, loader, None, augment, classes)
+        return _finish(name, train, val, labels, None, num_classes, input_shape, loader, None, augment, classes, notes)
 
     # --- validation split
     if val_data is not None:
@@ -1138,7 +1165,7 @@ def load_data(
         train, val = _apply_pre(pre, train), _apply_pre(pre, val)
         input_shape = tuple(pre.output_shape)
 
-    return _finish(name, train, val, labels, val_labels, num_classes, input_shape, None, pre, augment, classes)
+    return _finish(name, train, val, labels, val_labels, num_classes, input_shape, None, pre, augment, classes, notes)
 
 
 def _resolve_val(val_data: Any, *, params: dict[str, Any]) -> tuple[Dataset, str]:
@@ -1183,6 +1210,7 @@ def _finish(
     pre: Preprocessor | None,
     augment: Any,
     classes: list[str] | None,
+    notes: list[str] | None = None,
 ) -> Data:
     if isinstance(val, Dataset) and val_labels is None:
         val_labels = _labels_of(val)
@@ -1217,4 +1245,5 @@ def _finish(
         preprocessor=pre,
         augment=aug,
         classes=classes,
+        notes=list(notes or []),
     )

@@ -19,6 +19,7 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import warnings
@@ -188,6 +189,15 @@ def ensemble(members: Sequence[Any], data: Any = None, *, method: str = "mean") 
     method = _check_method(method)
     if isinstance(members, (str, os.PathLike, nn.Module)) or not isinstance(members, Sequence) or len(members) < 2:
         raise ValueError(f"members must be a list of at least 2 trainers / checkpoints / models; got {members!r:.80}")
+    with contextlib.ExitStack() as held:  # on an Apple GPU, live runs pause while their copies are evaluated here
+        for m in members:
+            tr = m if hasattr(m, "exclusive") else getattr(m, "trainer", None)
+            if callable(getattr(tr, "exclusive", None)):
+                held.enter_context(tr.exclusive())
+        return _ensemble(members, data, method)
+
+
+def _ensemble(members: Sequence[Any], data: Any, method: str) -> EnsembleResult:
     names, models, vals = [], [], []
     for i, m in enumerate(members):
         name, model, val = _member(m, i)

@@ -18,6 +18,7 @@ swept in place and its exact weights and buffers are restored afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +31,7 @@ from torch import nn
 
 from . import data as data_mod
 from . import optim, regularizers, rng
-from .sanity import model_copy, small_model_threads, train_tensors, trainer_of
+from .sanity import holding, model_copy, small_model_threads, train_tensors, trainer_of
 
 __all__ = ["LRFinderResult", "find_lr"]
 
@@ -145,6 +146,7 @@ def find_lr(target: Any = None, *, data: Any = None, start_lr: float = 1e-7, end
 
     restore: dict[str, torch.Tensor] | None = None
     owned_trainer = None
+    hold: contextlib.AbstractContextManager = contextlib.nullcontext()
     if isinstance(target, nn.Module):
         if data is None:
             raise ValueError("find_lr(model, data=...): a bare nn.Module needs data (a dataset name or an (X, y) pair)")
@@ -167,9 +169,17 @@ def find_lr(target: Any = None, *, data: Any = None, start_lr: float = 1e-7, end
         trainer, owned = trainer_of(target, fields)
         owned_trainer = trainer if owned else None
         cfg = trainer.config
-        model = model_copy(trainer, weights)
-        seed = cfg.seed if seed is None else seed
-        X, y = train_tensors(trainer, None, seed=seed)
+        hold = holding(trainer)  # on an Apple GPU the run pauses while the copy trains here
+        hold.__enter__()
+        try:
+            model = model_copy(trainer, weights)
+            seed = cfg.seed if seed is None else seed
+            X, y = train_tensors(trainer, None, seed=seed)
+        except BaseException:
+            hold.__exit__(None, None, None)
+            if owned_trainer is not None:
+                owned_trainer.close()
+            raise
         opt_name = optimizer or cfg.optimizer
         wd = cfg.weight_decay if weight_decay is None else weight_decay
         bs, l1, l2, momentum = batch_size or cfg.batch_size, cfg.l1, cfg.l2, cfg.momentum
@@ -210,6 +220,7 @@ def find_lr(target: Any = None, *, data: Any = None, start_lr: float = 1e-7, end
                 total.backward()
                 opt.step()
     finally:
+        hold.__exit__(None, None, None)
         if restore is not None:
             model.load_state_dict(restore)
             model.train(was_training)

@@ -59,15 +59,15 @@ class Streams:
 
     def __init__(self, seed: int, device: torch.device | str = "cpu"):
         self.seed = int(seed)
-        self.device_type = torch.device(device)
+        self.on = torch.device(device)  # where ``device`` draws (its index included)
         self.cpu = make_generator("cpu", self.seed * 1_000_003 + 11)
-        self.device = make_generator(self.device_type, self.seed * 1_000_003 + 17)
+        self.device = make_generator(self.on, self.seed * 1_000_003 + 17)
 
     def for_device(self, device: torch.device | str) -> torch.Generator | None:
         """The generator for draws on ``device``: ``device`` when it lives there, ``cpu`` for CPU tensors,
         else None (a tensor on some other device: torch's generator of that device)."""
         device = torch.device(device)
-        own = self.device.device
+        own = self.on
         if device.type == own.type and (device.index is None or own.index is None or device.index == own.index):
             return self.device
         if device.type == "cpu":
@@ -82,7 +82,7 @@ class Streams:
         self.device.set_state(state["device"])
 
     def __repr__(self) -> str:
-        return f"Streams(seed={self.seed}, device={str(self.device.device)!r})"
+        return f"Streams(seed={self.seed}, device={str(self.on)!r})"
 
 
 def current() -> Streams | None:
@@ -179,7 +179,7 @@ class _Isolated(TorchFunctionMode):
             gen = self.streams.for_device(_device_of(func, args, kwargs))
             if gen is None:
                 raise RuntimeError(f"{getattr(func, '__name__', func)} on {_device_of(func, args, kwargs)} inside "
-                                   f"rng.isolated() with streams for {self.streams.device.device}")
+                                   f"rng.isolated() with streams for {self.streams.on}")
             kwargs["generator"] = gen
         elif func in _DROPOUT:
             x, rest = args[0], list(args[1:])
@@ -210,7 +210,7 @@ def isolated(source: Streams | torch.Generator | int) -> Iterator[Streams]:
             if source.device.type == "cpu":
                 streams.cpu = streams.device = source
             else:
-                streams.device = source
+                streams.device, streams.on = source, source.device
         else:
             streams = Streams(int(source), "cpu")
     with use(streams), _Isolated(streams):

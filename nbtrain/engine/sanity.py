@@ -91,6 +91,13 @@ def trainer_of(target: Any, fields: Mapping[str, Any]) -> tuple[Any, bool]:
     raise ValueError(f"expected a Trainer or a Lab (or config fields to build one), got {type(target).__name__}")
 
 
+def holding(trainer: Any) -> contextlib.AbstractContextManager:
+    """``trainer.exclusive()``: the training device held while a tool runs a model copy in this thread
+    (pauses the run on an Apple GPU only, see ``Trainer.exclusive``)."""
+    hold = getattr(trainer, "exclusive", None)
+    return hold() if callable(hold) else contextlib.nullcontext()
+
+
 def model_copy(trainer: Any, weights: str = "initial") -> nn.Module:
     """A deep copy of the trainer's model, taken between two steps; ``weights="initial"`` loads the run's
     initial weights into it (what the model was at step 0), ``"current"`` keeps the live ones."""
@@ -183,6 +190,8 @@ def check_initial_loss(target: Any = None, *, weights: str = "initial", examples
     if isinstance(examples, bool) or not isinstance(examples, int) or examples < 1:
         raise ValueError(f"examples={examples!r} must be an integer ≥ 1")
     trainer, owned = trainer_of(target, fields)
+    hold = holding(trainer)
+    hold.__enter__()
     try:
         cfg = trainer.config
         C = int(trainer.data.num_classes)
@@ -236,6 +245,7 @@ def check_initial_loss(target: Any = None, *, weights: str = "initial", examples
         return CheckResult("initial loss", False, f"{head}: suspiciously low ({loss / log_c:.2f}× log C)", evidence,
                            advice)
     finally:
+        hold.__exit__(None, None, None)
         if owned:
             trainer.close()
 
@@ -267,6 +277,8 @@ def overfit_small(target: Any = None, *, batches: int = 5, batch_size: int | Non
     if lr is not None and not (isinstance(lr, (int, float)) and 0 < lr <= 100):
         raise ValueError(f"lr={lr!r} must be a number in (0, 100]")
     trainer, owned = trainer_of(target, fields)
+    hold = holding(trainer)
+    hold.__enter__()
     try:
         cfg = trainer.config
         bs = batch_size or cfg.batch_size
@@ -337,5 +349,6 @@ def overfit_small(target: Any = None, *, batches: int = 5, batch_size: int | Non
                            ["train longer (max_steps) or raise the learning rate",
                             "if it still cannot fit a few batches the model is too small or mis-wired"], curve)
     finally:
+        hold.__exit__(None, None, None)
         if owned:
             trainer.close()

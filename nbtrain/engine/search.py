@@ -39,6 +39,7 @@ import pandas as pd
 
 from .config import ConfigError, TrainConfig
 
+GPU_WORKERS_PER_DEVICE = 2  # trials sharing one GPU: its host-side work overlaps, its memory is not exhausted
 METRICS = {"val_acc": "val_acc", "val_loss": "val_loss", "train_acc": "train_acc", "train_loss": "train_eval_loss"}
 LIST_FIELDS = ("hidden",)
 STATUSES = ("pending", "finished", "early_stopped", "diverged", "cancelled", "timeout", "error")
@@ -417,6 +418,69 @@ def _is_dask(executor: Any) -> bool:
     return type(executor).__module__.startswith("distributed") and hasattr(executor, "scheduler_info")
 
 
+def _dask_gpu_resources(executor: Any) -> bool:
+    """True when some worker of a Dask cluster declares a ``GPU`` resource (``dask worker --resources GPU=1``,
+    each worker seeing its own device): trials then ask for one and train on their worker's device."""
+    try:
+        workers = executor.scheduler_info().get("workers", {})
+    except Exception:
+        return False
+    return any("GPU" in (w.get("resources") or {}) for w in workers.values())
+
+
+def gpu_plan(device: Any, n_trials: int, executor: Any = None) -> tuple[list[str], int | None, dict[str, Any]]:
+    """Where the trials run: (device of each trial, default number of workers, extra ``submit`` keywords).
+
+    On CUDA (``device="cuda"``/``"auto"`` with GPUs) trial *i* trains on ``cuda:{i % n}`` for the *n*
+    visible devices and a local pool defaults to ``GPU_WORKERS_PER_DEVICE`` workers per device (not one
+    per core: each worker holds a CUDA context and its model's memory on its device); ``"cuda:k"`` puts
+    every trial on device *k*. With a Dask cluster whose workers declare a ``GPU`` resource each trial asks
+    for one (``resources={"GPU": 1}``) and uses its worker's current device. Elsewhere: ``device`` for all,
+    and the CPU defaults (None).
+    """
+    plain = [str(device)] * n_trials
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency
+        return plain, None, {}
+    name = str(device)
+    if name == "auto":
+        if not torch.cuda.is_available():
+            return plain, None, {}
+        dev = torch.device("cuda")
+    else:
+        try:
+            dev = torch.device(name)
+        except (RuntimeError, TypeError):
+            return plain, None, {}  # the trial reports the bad device
+    if dev.type != "cuda" or not torch.cuda.is_available():
+        return plain, None, {}
+    if executor is not None and _is_dask(executor) and dev.index is None and _dask_gpu_resources(executor):
+        return ["cuda"] * n_trials, None, {"resources": {"GPU": 1}}
+    if dev.index is not None:
+        return [f"cuda:{dev.index}"] * n_trials, GPU_WORKERS_PER_DEVICE, {}
+    n = max(1, torch.cuda.device_count())
+    return [f"cuda:{i % n}" for i in range(n_trials)], GPU_WORKERS_PER_DEVICE * n, {}
+
+
+def _shippable(obj: Any) -> Any:
+    """What travels to a trial's process: a module or (X, y) tensors on an accelerator are copied to the
+    CPU first (else they would travel by CUDA IPC, pinning the sender's device memory); the trial's
+    Trainer moves them to its own device."""
+    try:
+        import torch
+        from torch import nn
+    except ImportError:  # pragma: no cover
+        return obj
+    if isinstance(obj, nn.Module):
+        if any(t.device.type != "cpu" for t in (*obj.parameters(), *obj.buffers())):
+            return copy.deepcopy(obj).to("cpu")
+        return obj
+    if isinstance(obj, (tuple, list)) and len(obj) == 2 and any(isinstance(t, torch.Tensor) and t.device.type != "cpu" for t in obj):
+        return type(obj)(t.detach().cpu() if isinstance(t, torch.Tensor) else t for t in obj)
+    return obj
+
+
 # ----------------------------------------------------------------------------------------------------
 # the search
 # ----------------------------------------------------------------------------------------------------
@@ -453,6 +517,7 @@ class Search:
     # ---- running ------------------------------------------------------------------------------------
     def _start(self) -> Search:
         submit_kw = {"pure": False} if _is_dask(self._executor) else {}
+        submit_kw.update(getattr(self, "_submit_kw", {}))
         for spec in self._specs:
             i = spec["trial"]
             try:
@@ -680,23 +745,27 @@ def _launch(kind: str, points: list[dict[str, Any]], dims: dict[str, Dim], *, ba
         raise ValueError("a search needs a budget per trial: give max_steps=… or max_epochs=…")
     if base_cfg["patience"] and metric != base_cfg["early_stop_metric"] and metric in ("val_loss", "val_acc"):
         base_cfg["early_stop_metric"] = metric
+    if executor in ("sequential", "inline"):
+        executor = InlineExecutor()
+    devices, gpu_workers, gpu_submit = gpu_plan(device, len(points), executor)
+    if gpu_workers is not None:  # trials on GPUs: shipped from the CPU, to their own device
+        model, data, val_data = _shippable(model), _shippable(data), _shippable(val_data)
     cancel_dir = tempfile.mkdtemp(prefix="nbtrain-search-")
     specs = []
     for i, params in enumerate(points):
         specs.append({"trial": i, "params": params, "config": {**base_cfg, **params}, "metric": metric, "model": model,
-                      "data": data, "val_data": val_data, "device": device, "timeout_s": timeout_s,
+                      "data": data, "val_data": val_data, "device": devices[i], "timeout_s": timeout_s,
                       "cancel_path": os.path.join(cancel_dir, "cancel"), "curve_points": curve_points,
                       "num_threads": 1})
     owns = False
     if executor is None:
-        executor, owns = local_pool(min(max_workers or _cores(), len(specs))), True
-    elif executor in ("sequential", "inline"):
-        executor = InlineExecutor()
+        executor, owns = local_pool(min(max_workers or gpu_workers or _cores(), len(specs))), True
     elif isinstance(executor, str) or not callable(getattr(executor, "submit", None)):
         raise ValueError(f"executor={executor!r} must have a submit() method (a concurrent.futures pool, a "
                          "dask.distributed.Client), or be None (a local process pool) or 'sequential'")
     search = Search(kind, dims, specs, metric=metric, mode=mode, executor=executor, owns_executor=owns,
                     cancel_dir=cancel_dir)
+    search._submit_kw = gpu_submit
     if on_result is not None:
         search.subscribe(on_result)
     search._start()
@@ -709,10 +778,13 @@ _DOC_COMMON = """
     Each trial trains ``TrainConfig(base, **fields, **params)`` headless for ``max_steps``/``max_epochs``
     (``patience`` > 0 adds early stopping on the metric) and reports the best evaluated ``metric``
     (``val_acc`` by default, maximised; losses are minimised). ``executor``: None (a local process pool,
-    one worker per core, shut down at the end), ``"sequential"`` (in this process), any object with
-    ``submit`` (``concurrent.futures`` pools, ``dask.distributed.Client``). ``model``/``data``/``val_data``
-    are sent to every trial (an ``nn.Module`` is copied; a class defined in a notebook needs Dask, whose
-    cloudpickle ships it). ``wait=False`` returns at once: the search runs in the background; use
+    one worker per core, or ``GPU_WORKERS_PER_DEVICE`` per GPU when trials run on GPUs; shut down at the
+    end), ``"sequential"`` (in this process), any object with ``submit`` (``concurrent.futures`` pools,
+    ``dask.distributed.Client``). ``device``: ``"cpu"``, ``"cuda"`` (trial *i* on ``cuda:{i % n}`` of the n
+    GPUs; with Dask workers declaring a ``GPU`` resource, one GPU per trial from its worker), ``"cuda:k"``
+    or ``"auto"`` (see ``gpu_plan``). ``model``/``data``/``val_data`` are sent to every trial (an
+    ``nn.Module`` is copied, from the CPU when it lives on a GPU; a class defined in a notebook needs Dask,
+    whose cloudpickle ships it). ``wait=False`` returns at once: the search runs in the background; use
     ``search.results``, ``search.cancel()``, ``search.wait()``.
 """
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import atexit
 import bisect
+import contextlib
 import itertools
 import json
 import math
@@ -89,19 +90,67 @@ class CheckpointError(RuntimeError):
     """A checkpoint file that cannot be read (truncated, corrupt, or not an nbtrain checkpoint)."""
 
 
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` → CUDA if available, else Apple MPS, else CPU; anything else is passed to torch."""
+def resolve_device(device: str | torch.device = "auto", model: nn.Module | None = None) -> torch.device:
+    """The ``torch.device`` a run trains on, with its index.
+
+    ``"auto"``: where the user's ``model`` already is when that is an accelerator, else CUDA if available,
+    else Apple MPS, else CPU. ``"cuda"`` (no index) is the *current* CUDA device
+    (``torch.cuda.current_device()``, what ``torch.cuda.set_device`` chose), so ``cuda:1`` after
+    ``set_device(1)``; anything else is passed to torch.
+    """
     if str(device) == "auto":
+        on = _model_device(model)
+        if on is not None and on.type != "cpu":
+            return _with_index(on)
         if torch.cuda.is_available():
-            return torch.device("cuda")
+            return _with_index(torch.device("cuda"))
         mps = getattr(torch.backends, "mps", None)
         if mps is not None and mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
     try:
-        return torch.device(device)
+        dev = torch.device(device)
     except (RuntimeError, TypeError) as exc:
         raise ValueError(f"device={device!r} is not a torch device; use 'auto', 'cpu', 'cuda', 'cuda:1', 'mps'") from exc
+    return _with_index(dev)
+
+
+def _with_index(dev: torch.device) -> torch.device:
+    if dev.type == "cuda" and torch.cuda.is_available():
+        n = torch.cuda.device_count()
+        if dev.index is None:
+            return torch.device("cuda", torch.cuda.current_device())
+        if not 0 <= dev.index < n:
+            raise ValueError(f"device={str(dev)!r}: this machine has {n} CUDA device(s), cuda:0 … cuda:{n - 1}")
+    return dev
+
+
+def _model_device(model: Any) -> torch.device | None:
+    """The device of a module's first parameter (or buffer), None for a module without any."""
+    if model is None or not hasattr(model, "parameters"):
+        return None
+    for t in (*model.parameters(), *model.buffers()):
+        return t.device
+    return None
+
+
+def _enter_device(device: torch.device) -> None:
+    """Make ``device`` this thread's current CUDA device (the training thread's first act), so that
+    whatever its steps create without naming a device lands on it too."""
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+
+
+def _device_scope(device: torch.device) -> contextlib.AbstractContextManager:
+    """Work on the run's model from another thread (commands, checkpoints): on the training device and its
+    stream (the device's default stream, the one the training thread runs on), whatever is current in
+    the caller's thread; nothing to do off CUDA."""
+    if device.type != "cuda":
+        return contextlib.nullcontext()
+    stack = contextlib.ExitStack()
+    stack.enter_context(torch.cuda.device(device))
+    stack.enter_context(torch.cuda.stream(torch.cuda.default_stream(device)))
+    return stack
 
 
 @dataclass
@@ -175,6 +224,8 @@ class _LiveBatchSampler(torch.utils.data.Sampler):
 def _run_thread(ref: weakref.ReferenceType[Trainer], cv: threading.Condition) -> None:
     """Thread body. Holds the trainer only weakly between chunks, so a deleted trainer ends its thread."""
     trainer = ref()
+    if trainer is not None:
+        _enter_device(trainer.device)
     if trainer is not None and trainer._cpu_threads():
         # thread-local with OpenMP: the caller's torch threads are left as they are
         torch.set_num_threads(trainer._cpu_threads())
@@ -193,6 +244,13 @@ class Trainer:
     ``nn.Module`` mapping a batch of inputs to class logits. ``data`` is a dataset name, an ``(X, y)``
     pair, a ``Dataset`` or a ``DataLoader``; ``val_data`` likewise (default: a split of ``data``).
     Config fields may be given as keywords (``Trainer(lr=0.05, activation="tanh")``).
+
+    ``device``: ``"auto"`` (where your model is, else CUDA, MPS, CPU), ``"cuda"`` (the current CUDA device,
+    with its index), ``"cuda:1"``, ``"mps"``, ``"cpu"``. The run draws every random number (shuffling,
+    dropout/DropConnect masks, augmentation, mixup) from its own generators seeded from ``config.seed``
+    (``nbtrain.rng``): other runs and tools in the process, or your own ``torch.manual_seed``, do not change
+    it. ``deterministic=True`` turns on the process-wide deterministic mode (``nbtrain.deterministic``) for
+    exact replay on a GPU, at a cost in speed.
     """
 
     def __init__(
@@ -206,8 +264,11 @@ class Trainer:
         resident: bool | None = None,
         num_workers: int = 0,
         threads: int | None = None,
+        deterministic: bool = False,
         **config_fields: Any,
     ):
+        if deterministic:  # opt-in exact replay on a GPU (process-wide; see nbtrain.deterministic)
+            rng.deterministic(True)
         self.config = config if config is not None else TrainConfig()
         if isinstance(model, str):  # a builder name, e.g. Trainer(model="cnn")
             config_fields.setdefault("model", model)
@@ -216,7 +277,7 @@ class Trainer:
             config_fields.setdefault("data", data)
         if config_fields:
             self.config.update(**config_fields)
-        self.device = resolve_device(device)
+        self.device = resolve_device(device, model if isinstance(model, nn.Module) else None)
         self._user_model = model
         self._user_data = None if data is None or isinstance(data, str) else data
         self._user_val = val_data
@@ -284,6 +345,10 @@ class Trainer:
     # ------------------------------------------------------------------------------------------------
     def _build(self) -> None:
         """(Re)build data, model, optimizer and schedule from the config; clears the history."""
+        with _device_scope(self.device):
+            self._build_here()
+
+    def _build_here(self) -> None:
         cfg = self.config
         # the run's own random streams (dropout/DropConnect masks, augmentation, mixup); nothing here
         # reads or advances torch's global generators
@@ -329,9 +394,11 @@ class Trainer:
         self._best: tuple[float, int, dict] | None = None
         self._finite_snapshot: tuple[int, dict] | None = None
         self._last_eval_step = -(10**12)
-        self.message = ""
+        self.message = "; ".join(self.data.notes)  # what loading changed (e.g. float64 → float32)
         self.needs_reset = []
         self.metrics.clear()
+        for note in self.data.notes:
+            self.metrics.log_event(0, "data", None, note)
         self._slots = models.activation_slots(self.model)
         self.metrics.layer_names = [f"{i}: {activation_name(m) or type(m).__name__}" for i, (_, _, m) in enumerate(self._slots)]
         self.model.train()  # the thread keeps it in train mode; eval/submit switch back after themselves
@@ -565,6 +632,37 @@ class Trainer:
         """
         return self._command("call", fn)
 
+    def _needs_exclusive(self) -> bool:
+        """Apple GPUs (MPS): two threads running work at once can abort the process."""
+        return self.device.type == "mps"
+
+    @contextlib.contextmanager
+    def exclusive(self):
+        """Hold the training device while this thread works on it with a copy of the model (the sanity
+        checks, the LR finder and ensembles do): on an Apple GPU (MPS), where two threads running work at
+        once can abort the process, the run pauses after its current step for the block and goes on after
+        it; elsewhere nothing changes. Work on the live model itself goes through :meth:`submit`.
+        """
+        if not self._needs_exclusive() or self._thread is threading.current_thread():
+            yield self
+            return
+        with self._cv:
+            was_running, budget = self._state == "running", self._budget
+            if was_running:
+                self._state = "paused"
+                self._cv.notify_all()
+            while self._busy:  # the step under way ends first
+                self._cv.wait(0.05)
+        try:
+            yield self
+        finally:
+            if was_running:
+                with self._cv:
+                    if self._state == "paused" and not self._closed:
+                        self._set_running()
+                        self._budget = budget
+            self._notify()
+
     def restore_finite(self) -> int:
         """Load the last weights known to give a finite loss (kept when a NaN/Inf paused training)."""
         if self._finite_snapshot is None:
@@ -693,6 +791,10 @@ class Trainer:
         return fut
 
     def _do_command(self, kind: str, arg: Any, fut: Future) -> None:
+        with _device_scope(self.device):  # also from the caller's thread: the training device and stream
+            self._run_command(kind, arg, fut)
+
+    def _run_command(self, kind: str, arg: Any, fut: Future) -> None:
         try:
             if kind == "reinit":
                 scheme, params = arg
@@ -983,6 +1085,8 @@ class Trainer:
             xb, yb = next(self._iter)[:2]
         self._loader_pos += 1
         nb = self.device.type == "cuda"
+        if xb.dtype == torch.float64:  # a user's loader of float64 inputs (noted at load): float32 on the way
+            return xb.to(self.device, torch.float32, non_blocking=nb), yb.to(self.device, non_blocking=nb)
         return xb.to(self.device, non_blocking=nb), yb.to(self.device, non_blocking=nb)
 
     def _train_step(self) -> None:
@@ -1326,5 +1430,6 @@ def _loss_acc(model: nn.Module, tensors: tuple[torch.Tensor, torch.Tensor], chun
 
 def _materialise(dataset: torch.utils.data.Dataset) -> tuple[torch.Tensor, torch.Tensor]:
     xs, ys = zip(*(dataset[i][:2] for i in range(len(dataset))))
-    return torch.stack([torch.as_tensor(x) for x in xs]), torch.as_tensor(ys, dtype=torch.long)
+    X = torch.stack([torch.as_tensor(x) for x in xs])
+    return X.float() if X.dtype == torch.float64 else X, torch.as_tensor(ys, dtype=torch.long)
 

@@ -185,6 +185,7 @@ class Lab(widgets.VBox):
         self._data_view: Any = None
         self._model_view: Any = None
         self._grid: Any = None
+        self._grid_on_device: dict[str, Any] = {}  # the grid copied to the training device, by the job
         self._boundary_future: Any = None
         self._boundary_version = -1
         self._boundary_t = 0.0
@@ -1111,7 +1112,9 @@ class Lab(widgets.VBox):
         r = self.boundary_resolution
         gx, gy = np.linspace(x0, x1, r), np.linspace(y0, y1, r)
         xx, yy = np.meshgrid(gx, gy)
-        self._grid = torch.as_tensor(np.stack([xx.ravel(), yy.ravel()], axis=1), dtype=torch.float32).to(self.trainer.device)
+        # on the CPU here; moved to the training device inside the submitted job (the training thread's
+        # work: no device work from this thread, which on an Apple GPU could collide with a step)
+        self._grid = torch.as_tensor(np.stack([xx.ravel(), yy.ravel()], axis=1), dtype=torch.float32)
         k = max(int(data.num_classes), 2)
         strong = [style.CLASSES[i % len(style.CLASSES)] for i in range(k)]
         shades = [c for s in strong for c in (style.tint(s, 0.9), style.tint(s, 0.45))]
@@ -1164,12 +1167,15 @@ class Lab(widgets.VBox):
                 and now - self._boundary_t >= self.boundary_interval):
             self._boundary_version, self._boundary_t, self._boundary_submitted = version, now, now
             self._boundary_step_at = self.trainer.global_step
-            grid, k = self._grid, max(int(self._data_view.num_classes), 2)
+            grid, k, cache = self._grid, max(int(self._data_view.num_classes), 2), self._grid_on_device
 
             def predict(model: Any) -> tuple[np.ndarray, np.ndarray, int]:
                 import torch
 
-                p = torch.softmax(model(grid).float(), dim=1)
+                dev = next(iter(model.parameters()), grid).device
+                if cache.get("grid") is not grid or cache.get("device") != dev:
+                    cache.update(grid=grid, device=dev, on=grid.to(dev))
+                p = torch.softmax(model(cache["on"]).float(), dim=1)
                 conf, cls = p.max(dim=1)
                 return cls.cpu().numpy().astype(np.float32), conf.cpu().numpy().astype(np.float32), k
 

@@ -189,3 +189,36 @@ def test_resume_from_a_checkpoint_continues_the_runs_streams(tmp_path):
     with nt.Trainer.load(path, device="cpu") as resumed:
         resumed.start().wait(timeout=60)
         assert resumed.history["train_loss"].equals(want)
+
+
+# ---- the opt-in deterministic mode -------------------------------------------------------------------
+
+def test_deterministic_mode_sets_torchs_flags_and_is_undone(monkeypatch):
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    assert not rng.deterministic_enabled()
+    bench = torch.backends.cudnn.benchmark
+    try:
+        assert rng.deterministic(True) is False
+        assert torch.are_deterministic_algorithms_enabled()
+        assert torch.is_deterministic_algorithms_warn_only_enabled()
+        assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
+        import os
+
+        assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
+        assert rng.deterministic_enabled()
+    finally:
+        assert rng.deterministic(False) is True
+        torch.backends.cudnn.benchmark = bench
+    assert not torch.are_deterministic_algorithms_enabled() and not torch.backends.cudnn.deterministic
+
+
+def test_a_trainer_can_turn_the_deterministic_mode_on_and_its_run_is_unchanged_on_the_cpu():
+    fields = {**RUNS["mlp"], "max_steps": 40}
+    plain, _ = _run(fields)
+    try:
+        with nt.Trainer(device="cpu", deterministic=True, **fields) as tr:
+            assert rng.deterministic_enabled()
+            tr.start().wait(timeout=60)
+            assert tr.history["train_loss"].equals(plain["train_loss"])
+    finally:
+        nt.deterministic(False)
