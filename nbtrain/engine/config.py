@@ -19,14 +19,28 @@ from __future__ import annotations
 
 import json
 import math
+import threading
+import weakref
 from collections.abc import Callable
 from typing import Any
 
 from traitlets import Bool, Dict, Float, HasTraits, Int, List, TraitError, Unicode, validate
 
+from . import rules
+
 
 class ConfigError(TraitError, ValueError):
     """A configuration value outside its allowed range (a ``ValueError`` and a traitlets ``TraitError``)."""
+
+
+def _fields() -> frozenset[str]:
+    global _FIELD_SET
+    if _FIELD_SET is None:
+        _FIELD_SET = frozenset(TrainConfig.class_trait_names())
+    return _FIELD_SET
+
+
+_FIELD_SET: frozenset[str] | None = None
 
 
 def _num(x: Any) -> bool:
@@ -118,7 +132,8 @@ class TrainConfig(HasTraits):
     data = Unicode("spiral", help="dataset name (a registry entry); user data is passed to Trainer directly")
     n_samples = Int(None, allow_none=True, help="examples to generate for toy sets (None: dataset default)")
     noise = Float(None, allow_none=True, help="noise of toy sets (None: dataset default)")
-    val_split = Float(0.2, help="fraction held out for validation when no val_data is given")
+    val_split = Float(0.2, allow_none=True,
+                      help="fraction held out for validation when no val_data is given (None: no validation set)")
     preprocess = Unicode("none", help="preprocessing fitted on the training split")
     augment = Bool(False, help="label-safe random augmentation of image batches, per dataset (digits: shifts, "
                                 "small rotations/zoom, no flips; colour images: also flips and colour jitter)")
@@ -170,7 +185,17 @@ class TrainConfig(HasTraits):
             raise ConfigError(
                 f"TrainConfig has no field(s) {', '.join(unknown)}; allowed: {', '.join(self.field_names())}"
             )
-        super().__init__(**kwargs)
+        super().__init__()
+        self.__dict__["_snapshot"] = {name: getattr(self, name) for name in self.field_names()}
+        if kwargs:
+            self.update(**kwargs)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # a single field is a one-field transaction: checked with every rule against the whole new config
+        if name in _fields():
+            self.update(**{name: value})
+        else:
+            super().__setattr__(name, value)
 
     # ---- validation -------------------------------------------------------------------------------
     def _fail(self, name: str, value: Any, allowed: str) -> ConfigError:
@@ -192,24 +217,14 @@ class TrainConfig(HasTraits):
         reg = _NAMED[name]()
         if value not in reg:
             raise self._fail(name, value, f"one of {', '.join(reg.names())}")
-        canonical = reg.resolve(value)
-        if name == "schedule":
-            self._check_schedule(canonical, self.schedule_params)
-        return canonical
+        return reg.resolve(value)
 
     @validate("schedule_params")
     def _check_schedule_params(self, proposal):
         value = proposal["value"]
-        self._check_schedule(self.schedule, value)
-        return value
-
-    def _check_schedule(self, schedule: str, params: dict) -> None:
-        from . import schedules
-
-        try:
-            schedules.make(schedule, self.lr, self.total_steps or self.max_steps or 1000, **params)
-        except (TypeError, ValueError) as exc:
-            raise self._fail("schedule_params" if params else "schedule", params or schedule, str(exc)) from None
+        if not all(isinstance(k, str) for k in value):
+            raise self._fail("schedule_params", value, "a dict of parameter name -> value")
+        return dict(value)
 
     @validate("model")
     def _check_model(self, proposal):
@@ -248,9 +263,15 @@ class TrainConfig(HasTraits):
     def live_fields(cls) -> list[str]:
         return list(cls.class_trait_names(live=True))
 
+    def _values(self) -> dict[str, Any]:
+        """Every field's value as of the last completed assignment (never a half-applied ``update()``);
+        lock-free, so it may be read from any thread, including while holding a trainer's lock."""
+        snap = self.__dict__.get("_snapshot")
+        return dict(snap) if snap is not None else {name: getattr(self, name) for name in self.field_names()}
+
     def to_dict(self) -> dict[str, Any]:
-        """All fields as plain Python values (lists/dicts copied)."""
-        return {name: json.loads(json.dumps(getattr(self, name))) for name in self.field_names()}
+        """All fields as plain Python values (lists/dicts copied), read as one consistent snapshot."""
+        return {name: json.loads(json.dumps(v)) for name, v in self._values().items()}
 
     def to_json(self, **kw: Any) -> str:
         try:
@@ -267,32 +288,117 @@ class TrainConfig(HasTraits):
         return cls.from_dict(json.loads(s))
 
     def copy(self, **changes: Any) -> TrainConfig:
-        d = self.to_dict()
+        d = self._values()
+        d = {k: (list(v) if isinstance(v, list) else dict(v) if isinstance(v, dict) else v) for k, v in d.items()}
         d.update(changes)
         return type(self)(**d)
 
+    # ---- transactions -----------------------------------------------------------------------------
+    @property
+    def _lock(self) -> threading.RLock:
+        lock = self.__dict__.get("_lock_")
+        if lock is None:
+            lock = self.__dict__.setdefault("_lock_", threading.RLock())
+        return lock
+
     def update(self, **changes: Any) -> None:
-        """Set several fields at once, atomically: all are validated first; on error nothing changes.
+        """Set several fields as one transaction (thread-safe): each value is checked, then the whole new
+        config against every cross-field rule (:mod:`nbtrain.engine.rules`); on any error nothing changes.
 
         Observers are notified after all values are in place (so ``schedule`` and ``schedule_params``
-        can change together).
+        can change together); an observer that refuses a change (raises) rolls the whole update back.
         """
         unknown = sorted(set(changes) - set(self.field_names()))
         if unknown:
             raise ConfigError(f"TrainConfig has no field(s) {', '.join(unknown)}; allowed: {', '.join(self.field_names())}")
-        trial = self.copy()
-        with trial.hold_trait_notifications():
-            for k, v in changes.items():
-                setattr(trial, k, v)
-        self._updating = True  # observers may wait for the whole batch (see ``on_update_done``)
+        with self._lock:
+            trial = self._trial()
+            for k, v in changes.items():  # one field at a time: range and registry checks
+                HasTraits.__setattr__(trial, k, v)
+            new = {k: getattr(trial, k) for k in changes}
+            changed = {k for k, v in new.items() if v != getattr(self, k) or type(v) is not type(getattr(self, k))}
+            if not changed:
+                return
+            candidate = {name: getattr(trial, name) for name in self.field_names()}
+            msg = rules.check(candidate, self._facts(), changed)
+            if msg:
+                if len(changes) == 1:
+                    (k, v), = changes.items()
+                    raise self._fail(k, v, msg)
+                args = ", ".join(f"{k}={v!r}" for k, v in changes.items())
+                raise ConfigError(f"TrainConfig.update({args}) is not allowed: {msg}")
+            old = {k: getattr(self, k) for k in changed}
+            try:
+                self._apply({k: new[k] for k in changed})
+            except BaseException as exc:
+                self._apply(old, notify=True, quiet=True)  # observers see the values go back
+                if isinstance(exc, (ConfigError, TraitError)):
+                    raise
+                raise ConfigError(f"{', '.join(sorted(changed))} could not be applied, nothing was changed: "
+                                  f"{type(exc).__name__}: {exc}") from exc
+
+    def _trial(self) -> TrainConfig:
+        """A copy that shares this config's values and none of its observers (for checking a change)."""
+        trial = TrainConfig.__new__(TrainConfig)
+        HasTraits.__init__(trial)
+        for name in self.field_names():
+            trial.set_trait(name, getattr(self, name))
+        return trial
+
+    def _apply(self, values: dict[str, Any], notify: bool = True, quiet: bool = False) -> None:
+        """Assign checked values under the lock; observers (and ``on_update_done`` callbacks) run after all."""
+        self._updating = True
         try:
             with self.hold_trait_notifications():
-                for k in changes:
-                    setattr(self, k, getattr(trial, k))
+                for k, v in values.items():
+                    HasTraits.__setattr__(self, k, v)
+                self.__dict__["_snapshot"] = {name: getattr(self, name) for name in self.field_names()}
+        except BaseException:
+            if not quiet:
+                raise
         finally:
             self._updating = False
-            for callback in list(self._update_done):
+        for callback in list(self._update_done):
+            try:
                 callback()
+            except BaseException:
+                if not quiet:
+                    raise
+
+    def check(self) -> None:
+        """Check the whole config against every rule and the facts of the trainers using it."""
+        with self._lock:
+            msg = rules.check(self._values(), self._facts())
+        if msg:
+            raise ConfigError(msg)
+
+    def revert(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Set fields back to earlier values (a change the training thread could not apply) without the
+        rules — for each field only if it still holds ``values[field][1]``. Returns what was reverted."""
+        with self._lock:
+            back = {k: old for k, (old, new) in values.items() if getattr(self, k) == new}
+            if back:
+                self._apply(back, quiet=True)
+            return back
+
+    def add_facts(self, provider: Callable[[], dict[str, Any] | None]) -> None:
+        """Register ``provider() -> facts`` (a trainer's model/data facts; None when it is gone) for the rules.
+        Held weakly when it is a bound method."""
+        ref = weakref.WeakMethod(provider) if hasattr(provider, "__self__") else (lambda: provider)
+        self.__dict__.setdefault("_fact_providers", []).append(ref)
+
+    def remove_facts(self, provider: Callable[[], dict[str, Any] | None]) -> None:
+        providers = self.__dict__.get("_fact_providers", [])
+        providers[:] = [r for r in providers if r() is not None and r() != provider]
+
+    def _facts(self) -> list[dict[str, Any]]:
+        out = []
+        for ref in list(self.__dict__.get("_fact_providers", [])):
+            fn = ref()
+            facts = fn() if fn is not None else None
+            if facts is not None:
+                out.append(facts)
+        return out or [{}]
 
     _updating = False
 
@@ -314,7 +420,7 @@ class TrainConfig(HasTraits):
         return self.__dict__.setdefault("_update_done_list", [])
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, TrainConfig) and self.to_dict() == other.to_dict()
+        return isinstance(other, TrainConfig) and self._values() == other._values()
 
     __hash__ = None  # type: ignore[assignment]
 

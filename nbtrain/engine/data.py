@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, IterableDataset, Subset, TensorDataset
 
+from . import rules
 from .registry import Registry
 
 datasets = Registry("dataset")
@@ -966,14 +967,21 @@ class Data:
         return self.preprocessor.transform(X) if self.preprocessor is not None else torch.as_tensor(X).float()
 
     def __repr__(self) -> str:
-        val = len(self.val) if self.val is not None else None
+        val = _len_or_none(self.val) if self.val is not None else None
         pre = self.preprocessor.name if self.preprocessor is not None else "none"
         extra = ", loader" if self.loader is not None else ""
         extra += ", augment" if self.augment is not None else ""
         return (
-            f"Data({self.name!r}, train={len(self.train)}, val={val}, num_classes={self.num_classes}, "
+            f"Data({self.name!r}, train={_len_or_none(self.train)}, val={val}, num_classes={self.num_classes}, "
             f"input_shape={self.input_shape}, preprocess={pre!r}{extra})"
         )
+
+
+def _len_or_none(ds: Any) -> int | None:
+    try:
+        return len(ds)
+    except TypeError:  # an IterableDataset has no length
+        return None
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -1220,6 +1228,10 @@ def _finish(
     )
     inferred = max(top + 1, len(classes) if classes else 0)
     if num_classes is None:
+        present = torch.unique(torch.cat([labels, val_labels]) if val_labels is not None else labels)
+        msg = None if classes else rules.class_count(inferred, len(present), top)
+        if msg:
+            raise ValueError(msg)
         num_classes = inferred
     else:
         num_classes = _check_int("num_classes", num_classes, 1)

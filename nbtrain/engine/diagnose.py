@@ -108,8 +108,8 @@ def _curves(source: Any) -> _Curves:
         c = _from_frame(h, ev)
         c.events = list(trainer.metrics.events)
         data = trainer.data
-        c.n_val = len(data.val) if data.val is not None else None
-        c.n_train = len(data.train) if data.train is not None else None
+        c.n_val = _len(data.val)
+        c.n_train = _len(data.train)
         # the engine reshuffles its own data each epoch; a user's DataLoader keeps its own order
         c.shuffle = bool(trainer.config.shuffle) if data.loader is None else None
         c.model = trainer.model
@@ -492,3 +492,11 @@ def diagnose(source: Any, *, min_steps: int = 20) -> Findings:
             findings.append(f)
     findings.sort(key=lambda f: SEVERITIES.index(f.severity))
     return Findings(findings)
+
+
+def _len(ds: Any) -> int | None:
+    """len(ds), None for no split or one without a length (an IterableDataset)."""
+    try:
+        return len(ds) if ds is not None else None
+    except TypeError:
+        return None

@@ -27,6 +27,7 @@ import tempfile
 import threading
 import time
 import traceback
+import warnings
 import weakref
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -39,7 +40,7 @@ from torch import nn
 
 from . import data as data_mod
 from . import init as init_mod
-from . import models, optim, regularizers, rng, schedules
+from . import models, optim, regularizers, rng, rules, schedules
 from .activations import name_of as activation_name
 from .config import ConfigError, TrainConfig
 from .history import History
@@ -112,6 +113,13 @@ def resolve_device(device: str | torch.device = "auto", model: nn.Module | None 
         dev = torch.device(device)
     except (RuntimeError, TypeError) as exc:
         raise ValueError(f"device={device!r} is not a torch device; use 'auto', 'cpu', 'cuda', 'cuda:1', 'mps'") from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r}: no CUDA GPU is available here (torch.cuda.is_available() is False); "
+                         f"use device='auto' (CUDA when present, else MPS or CPU) or device='cpu'")
+    if dev.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise ValueError(f"device={device!r}: Apple MPS is not available here; use device='auto' or 'cpu'")
     return _with_index(dev)
 
 
@@ -177,13 +185,17 @@ class _Sampler:
         self.pos = n  # forces a new permutation on the first draw
         self.epochs_done = -1
 
-    def next(self, batch_size: int, shuffle: bool) -> torch.Tensor:
+    def next(self, batch_size: int, shuffle: bool, merge_single: bool = False) -> torch.Tensor:
+        """The next batch's indices; ``merge_single``: a last batch of one example joins this one instead."""
         if self.pos >= self.n:
             self.perm = torch.randperm(self.n, generator=self.gen) if shuffle else torch.arange(self.n)
             self.pos = 0
             self.epochs_done += 1
             self.perm_dev = self.perm.to(self.device)
-        idx = self.perm_dev[self.pos : self.pos + batch_size]
+        end = self.pos + batch_size
+        if merge_single and self.n - end == 1:
+            end += 1
+        idx = self.perm_dev[self.pos : end]
         self.pos += len(idx)
         return idx
 
@@ -213,9 +225,11 @@ class _LiveBatchSampler(torch.utils.data.Sampler):
         perm = torch.randperm(self.n, generator=self.gen) if self.live["shuffle"] else torch.arange(self.n)
         pos = 0
         while pos < self.n:
-            bs = self.live["batch_size"]
-            yield perm[pos : pos + bs].tolist()
-            pos += bs
+            end = pos + self.live["batch_size"]
+            if self.live["batch_norm"] and self.n - end == 1:  # no last batch of one under batch-norm: merge it
+                end += 1
+            yield perm[pos:end].tolist()
+            pos = end
 
     def __len__(self) -> int:
         return math.ceil(self.n / self.live["batch_size"])
@@ -315,10 +329,22 @@ class Trainer:
         self.scene_player: Any = None  # the ScenePlayer of a scene played on this trainer (engine/script.py)
 
         self._created = time.monotonic()
+        self._to_revert: dict[str, tuple[Any, Any]] = {}  # changes the thread could not apply: config goes back
+        self._applied: tuple[int, dict[str, tuple[Any, Any]], int] | None = None  # (step, changes, schedule start)
+        self._resetting = False
+        # Trainer(my_module) without data=: only allowed where the module fits the default dataset (then it says so)
+        self._default_data = model is not None and data is None and config is None and "data" not in config_fields
         self._build()
+        if self._default_data:
+            warnings.warn(f"Trainer(model) without data=: training {type(model).__name__} on the built-in "
+                          f"{self.data.name!r} dataset ({self._n_train} training examples, input shape "
+                          f"{tuple(self.data.input_shape)}, {self.data.num_classes} classes); pass data=(X, y) "
+                          f"(or a Dataset/DataLoader) to train on yours", UserWarning, stacklevel=2)
         _LIVE.add(self)
         if self._user_model is not None:
             self._sync_config_from_model()
+        self.config.add_facts(self._facts)
+        self.config.check()  # the whole config against the rules, now that the model and data are known
         # observe the config through a weak reference: no cycle, so a dropped trainer is freed at once
         # and its finaliser ends the thread
         ref = weakref.ref(self)
@@ -383,8 +409,9 @@ class Trainer:
             self._init_weights(cfg.init, cfg.init_std)
             self.model.to(self.device)
         self.initial_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-        self._live = {name: getattr(cfg, name) for name in cfg.field_names()}
+        self._live = cfg._values()
         self._setup_data()
+        self._check_model_and_data()
         self._make_optimizer()
         self._sched_start = 0
         self._make_schedule()
@@ -424,6 +451,118 @@ class Trainer:
             changes["dropout"] = drops[0]
         self.config.update(**changes)
         self._live.update(changes)
+
+    def _facts(self) -> dict[str, Any] | None:
+        """What the config's cross-field rules need to know about this trainer's model and data."""
+        if self._closed or getattr(self, "model", None) is None:
+            return None
+        loader = self.data.loader if getattr(self, "data", None) is not None else None
+        return {
+            "model": type(self.model).__name__,
+            "n_train": self._n_train,
+            "has_val": self._val is not None,
+            "batch_norm_blocks": models.supports_batch_norm(self.model),
+            "activation_slots": bool(self._slots),
+            "can_swap_in": lambda name, model=self.model: models.can_swap_in(model, name),
+            "activation": self._live.get("activation"),
+            "loader_batch_size": getattr(loader, "batch_size", None) if loader is not None else None,
+        }
+
+    def _check_model_and_data(self) -> None:
+        """Check a user's model/data before any training step: finite inputs (train and validation) and,
+        for a user model, one dry forward pass on a few examples (eval mode, no gradient, weights and
+        batch-norm statistics untouched): logits of shape (N, C) with C ≥ the number of classes, inputs the
+        model can take. Errors name the problem and the fix; a model with more outputs than classes warns."""
+        if self._user_model is None and self._user_data is None and self._user_val is None:
+            return  # built-in model and data: consistent by construction
+        d = self.data
+        train = self._X if self._X is not None else (d.tensors("train") or (None,))[0]
+        val = self._val[0] if self._val is not None else None
+        for split, X in (("training", train), ("validation", val)):
+            if X is not None and X.is_floating_point() and not bool(torch.isfinite(X).all()):
+                bad = (~torch.isfinite(X.reshape(len(X), -1))).any(1)
+                first = int(bad.nonzero()[0, 0])
+                raise ValueError(f"the {split} inputs contain NaN/Inf values in {int(bad.sum())} of {len(X)} examples "
+                                 f"(the first at index {first}): drop or repair those rows (e.g. torch.nan_to_num) "
+                                 f"before training — a NaN input makes every loss NaN")
+        if self._user_model is None:
+            return
+        xb, yb = self._sample_batch(8)
+        if xb is None:
+            return
+        name = type(self.model).__name__
+        was = self.model.training
+        self.model.eval()
+        try:
+            with torch.no_grad():
+                out = self.model(xb)
+        except Exception as exc:  # noqa: BLE001 - explained and re-raised
+            if self._default_data:
+                raise ValueError(f"Trainer({name}) needs data=: without it the built-in {d.name!r} dataset would be "
+                                 f"used (input shape {tuple(d.input_shape)}, {d.num_classes} classes), which {name} "
+                                 f"cannot take ({type(exc).__name__}: {exc}); pass Trainer(model, data=(X, y)) or "
+                                 f"a Dataset/DataLoader") from exc
+            raise ValueError(f"{name} cannot take the data's inputs: a batch of shape {tuple(xb.shape)} (input shape "
+                             f"{tuple(d.input_shape)}) raised {type(exc).__name__}: {exc}. Make the model's first layer "
+                             f"take inputs of this shape, or reshape the data") from exc
+        finally:
+            self.model.train(was)
+        if not isinstance(out, torch.Tensor) or not out.is_floating_point():
+            raise ValueError(f"{name} must return a float tensor of logits, got {type(out).__name__}"
+                             f"{f' of dtype {out.dtype}' if isinstance(out, torch.Tensor) else ''}")
+        msg = rules.model_outputs(tuple(out.shape), len(xb), d.num_classes, name)
+        if msg:
+            if self._default_data:
+                msg += f" (no data= was given, so the default dataset {d.name!r} was used: pass your data)"
+            raise ValueError(msg)
+        rules.warn_extra_outputs(int(out.shape[1]), d.num_classes, name)
+
+    def _sample_batch(self, n: int) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """A few training examples on the device, without touching the batch order."""
+        if self._X is not None:
+            return self._X[:n], self._Y[:n]
+        d = self.data
+        t = d.tensors("train")
+        if t is not None:
+            return t[0][:n].to(self.device), t[1][:n].to(self.device)
+        if d.loader is not None:
+            first = next(iter(d.loader))
+            return torch.as_tensor(first[0]).to(self.device), torch.as_tensor(first[1]).to(self.device)
+        xs, ys = zip(*(d.train[i][:2] for i in range(min(n, len(d.train)))))
+        return torch.stack([torch.as_tensor(x) for x in xs]).to(self.device), torch.as_tensor(ys).to(self.device)
+
+    def in_use(self) -> dict[str, Any]:
+        """The live fields as the engine runs them, read from the model, optimizer and schedule themselves
+        where they hold the value (activation, dropout, batch-norm, optimizer, momentum, weight decay, lr and
+        schedule), else from the values the training thread uses. After every accepted change has reached a
+        step boundary, ``trainer.in_use() == {f: config[f] for f in config.live_fields()}``."""
+        with self._cv:
+            out = {name: self._live[name] for name in self.config.live_fields()}
+            model = self.model
+            act = models.current_activation(model) if self._slots else None
+            if act is not None:
+                out["activation"] = act
+            drops = [m.p for m in model.modules() if isinstance(m, nn.Dropout)]
+            if drops and self._user_model is None:
+                out["dropout"] = drops[0]
+            if models.supports_batch_norm(model):
+                out["batch_norm"] = any(getattr(b, "use_norm", False) for b in model.modules() if isinstance(b, models.Block))
+            opt = self.optimizer
+            g = opt.param_groups[0]
+            kind = {torch.optim.SGD: "sgd", torch.optim.Adagrad: "adagrad", torch.optim.RMSprop: "rmsprop",
+                    torch.optim.Adadelta: "adadelta", torch.optim.Adam: "adam", torch.optim.AdamW: "adamw"}.get(type(opt))
+            if kind == "sgd":
+                kind = "nesterov" if g.get("nesterov") else "momentum" if out["optimizer"] == "momentum" else "sgd"
+                if kind != "sgd":
+                    out["momentum"] = g["momentum"]
+            if kind is not None:
+                out["optimizer"] = kind
+            out["weight_decay"] = g["weight_decay"]
+            sched = self.schedule
+            out["lr"] = sched.base_lr
+            out["schedule"] = sched.name
+            out["warmup_steps"] = getattr(sched, "warmup_steps", 0)
+            return out
 
     def _init_weights(self, scheme: str, std: float | None) -> None:
         params = {}
@@ -473,7 +612,9 @@ class Trainer:
             self._train_eval = (tensors[0][sub].to(self.device), tensors[1][sub].to(self.device))
         else:
             self._train_eval = None
-        self._n_train = len(d.train) if d.train is not None else None
+        self._n_train = _safe_len(d.train) if d.train is not None else None
+        self._user_bn = self._user_model is not None and any(
+            isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.model.modules())
 
     def _make_optimizer(self) -> None:
         self._lr_set = math.nan  # param groups get the lr at the next step
@@ -596,13 +737,48 @@ class Trainer:
         start); otherwise data and model are rebuilt from the config (fresh weights from the seed; a
         new seed gives new weights). Pending structural changes (hidden, data, ...) take effect here.
         """
-        self.stop(timeout=60)
         with self._cv:
-            if self._thread is not None:
+            self._resetting = True  # start()/step() from other threads wait until the rebuild is done
+        try:
+            self.stop(timeout=60)
+            self._reset_locked(same_init)
+        finally:
+            with self._cv:
+                self._resetting = False
+                self._cv.notify_all()
+        self._notify()
+        return self
+
+    def _reset_locked(self, same_init: bool) -> None:
+        with self._cv:
+            deadline = time.monotonic() + 60
+            while self._thread is not None and self._thread.is_alive() and time.monotonic() < deadline:
+                if self._state in ("running", "paused"):
+                    self._state = "stopped"
+                self._cv.notify_all()
+                self._cv.wait(0.05)
+            if self._thread is not None and self._thread.is_alive():
                 raise RuntimeError("reset(): the training thread did not finish its step within 60 s")
+            self._thread = None
+            saved, n_script = dict(self.__dict__), len(self._script_log)
             self._log_script(reset=bool(same_init))
             self._segment += 1
             self._hooks = []  # a scene or replay of the old run does not carry over
+            try:
+                self._rebuild(same_init)
+            except BaseException as exc:
+                del self._script_log[n_script:]
+                self.__dict__.clear()
+                self.__dict__.update(saved)  # the run as it was: a failed rebuild loses nothing
+                if isinstance(exc, Exception):
+                    raise ConfigError(f"reset() could not rebuild the run from the config: {type(exc).__name__}: "
+                                      f"{exc}; nothing was changed (fix the field named above and reset again)") from exc
+                raise
+            self._state = "idle"
+            self.error, self.error_traceback = None, ""
+
+    def _rebuild(self, same_init: bool) -> None:
+        with self._cv:
             if same_init:
                 initial = self.initial_state
                 self._build()
@@ -610,10 +786,6 @@ class Trainer:
                 self.initial_state = initial
             else:
                 self._build()
-            self._state = "idle"
-            self.error, self.error_traceback = None, ""
-        self._notify()
-        return self
 
     def reinit(self, scheme: str | None = None, **params: Any) -> Future:
         """Re-initialise the weights with ``scheme`` (default ``config.init``) at the next step boundary.
@@ -745,7 +917,7 @@ class Trainer:
     def epoch(self) -> float:
         if self._sampler is not None:
             return self._sampler.epoch
-        n = len(self._loader) if self._loader is not None and hasattr(self._loader, "__len__") else 0
+        n = (_safe_len(self._loader) or 0) if self._loader is not None else 0
         return self._loader_epoch + (self._loader_pos / n if n else 0.0)
 
     @property
@@ -768,6 +940,10 @@ class Trainer:
 
     def _set_running(self) -> None:
         """Enter the running state, starting the thread if there is none (caller holds the lock)."""
+        deadline = time.monotonic() + 120
+        while self._resetting and time.monotonic() < deadline:  # a reset() in another thread: start after it
+            self._cv.wait(0.05)
+        self._check_usable()
         if self._state == "error":
             self.error, self.error_traceback = None, ""
         self._state = "running"
@@ -829,18 +1005,10 @@ class Trainer:
             fut.set_exception(exc)
 
     def _on_config_change(self, change: dict) -> None:
-        """Config observer (caller's thread): validate against the model, then queue for the boundary."""
+        """Config observer (caller's thread, config lock held): queue a live change for the next boundary.
+
+        The change was already checked against the whole config and this trainer's facts (``rules``)."""
         name, old, new = change["name"], change["old"], change["new"]
-        if name == "batch_norm" and new and not models.supports_batch_norm(self.model):
-            self.config.set_trait(name, old)
-            raise ConfigError(f"TrainConfig.batch_norm = True is not allowed: {type(self.model).__name__} has no batch-norm blocks")
-        if name == "activation" and not models.can_swap_in(self.model, new):
-            self.config.set_trait(name, old)
-            raise ConfigError(f"TrainConfig.activation = {new!r} is not allowed: {type(self.model).__name__} has "
-                              "activations outside nbtrain blocks, and maxout needs the layer in front of it")
-        if name == "activation" and not models.activation_slots(self.model):
-            self.config.set_trait(name, old)
-            raise ConfigError(f"TrainConfig.activation = {new!r} is not allowed: {type(self.model).__name__} has no swappable activations")
         if not self.config.trait_metadata(name, "live"):
             with self._cv:
                 self._log_script(set={name: new})
@@ -852,7 +1020,9 @@ class Trainer:
             return
         with self._cv:
             prev = self._pending.get(name)
-            self._pending[name] = (prev[0] if prev else old, new)
+            if prev is None and new == self._live.get(name) and type(new) is type(self._live.get(name)):
+                return  # the engine runs this value already (e.g. a rollback of a change it never applied)
+            self._pending[name] = (prev[0] if prev else self._live.get(name, old), new)
         if not self.config.updating:  # an update() applies its changes together, when it is done
             self._apply_pending_now()
 
@@ -866,25 +1036,55 @@ class Trainer:
         self._notify()
 
     def _apply_pending(self) -> None:
-        """Apply queued config changes (at a step boundary, or now when no step runs)."""
+        """Apply queued config changes (at a step boundary, or now when no step runs), all or none.
+
+        If one cannot be applied, the ones already applied are undone; in the caller's thread this raises
+        (the config's update rolls back), in the training thread the config is set back (``_to_revert``) and
+        the run pauses with the reason. Either way config and engine agree again."""
         if not self._pending or self.config.updating:
             return
         pending, self._pending = self._pending, {}
-        rebuild_opt = rebuild_sched = False
-        applied = {name: new for name, (old, new) in pending.items() if old != new}
-        if applied:
-            self._log_script(set=applied)
+        pending = {k: v for k, v in pending.items() if v[0] != v[1] or type(v[0]) is not type(v[1])}
+        if not pending:
+            return
+        saved, sched_start = dict(self._live), self._sched_start
+        done: list[str] = []
+        try:
+            self._apply_changes(pending, done)
+        except Exception as exc:
+            undo = {k: (pending[k][1], pending[k][0]) for k in reversed(done)}
+            self._live.update(saved)
+            try:
+                self._apply_changes(undo, [], log=False)
+            except Exception:  # noqa: BLE001 - best effort; the live values are restored above
+                pass
+            self._live.update(saved)
+            if self._sched_start != sched_start:
+                self._sched_start = sched_start
+                self._make_schedule()
+            what = ", ".join(f"{k} {pending[k][0]!r} → {pending[k][1]!r}" for k in pending)
+            msg = f"could not apply {what}: {type(exc).__name__}: {exc}; the change was rolled back"
+            if threading.current_thread() is not self._thread:
+                raise ConfigError(msg) from exc
+            self._to_revert.update(pending)
+            self.message = msg + " and the run paused"
+            if self._state == "running":
+                self._state = "paused"
+            self._budget = None
+            self._cv.notify_all()
+            return
+        self._applied = (self.global_step, pending, sched_start)
+        self._log_script(set={name: new for name, (old, new) in pending.items()})
+
+    def _apply_changes(self, pending: dict[str, tuple[Any, Any]], done: list[str], log: bool = True) -> None:
+        rebuild_opt = rebuild_groups = rebuild_sched = False
         for name, (old, new) in pending.items():
-            if old == new:
-                continue
             self._live[name] = new
             if name == "activation":
-                new_params = models.set_activation(self.model, new)
+                models.set_activation(self.model, new)
                 self._slots = models.activation_slots(self.model)
                 self.metrics.layer_names = [f"{i}: {new}" for i in range(len(self._slots))]
-                if new_params:
-                    self.optimizer.add_param_group({"params": new_params})
-                    self._lr_set = math.nan
+                rebuild_groups = True
             elif name == "dropout":
                 models.set_dropout(self.model, new)
             elif name == "dropconnect":
@@ -901,14 +1101,39 @@ class Trainer:
                 rebuild_sched = True
                 if name == "schedule":  # a schedule chosen mid-run starts now, not at step 0
                     self._sched_start = self.global_step
-            self.metrics.log_event(self.global_step, name, old, new)
+            done.append(name)
         if rebuild_opt:
             self._make_optimizer()
+        elif rebuild_groups:
+            self._rebuild_param_groups()
         if rebuild_sched:
             self._make_schedule()
+        if log:
+            for name, (old, new) in pending.items():
+                self.metrics.log_event(self.global_step, name, old, new)
+
+    def _rebuild_param_groups(self) -> None:
+        """A new optimizer over the model's parameters as they are now (e.g. after an activation swap added
+        or removed PReLU slopes), keeping the state (momentum, Adam moments) of every parameter that survived."""
+        old = self.optimizer
+        self._make_optimizer()
+        alive = {p for g in self.optimizer.param_groups for p in g["params"]}
+        for p, state in old.state.items():
+            if p in alive:
+                self.optimizer.state[p] = state
+
+    def _flush_reverts(self) -> None:
+        """Set the config back for changes the training thread had to roll back (never under ``_cv``: the
+        config's lock comes first, then ours)."""
+        if not self._to_revert:
+            return
+        with self._cv:
+            back, self._to_revert = self._to_revert, {}
+        self.config.revert(back)
 
     def _run_chunk(self) -> bool:
         """Run steps for up to ~50 ms (or wait while paused). Returns False when the thread should end."""
+        self._flush_reverts()
         with self._cv:
             if self._state == "paused" and not self._commands and not self._pending:
                 # wait here, then return so that _run_thread drops its strong reference now and then
@@ -966,6 +1191,30 @@ class Trainer:
         except BaseException as exc:  # surfaced through state/error/wait(); never printed from this thread
             with self._cv:
                 self._busy = False
+                applied = self._applied
+                if applied is not None and applied[0] == self.global_step and isinstance(exc, Exception):
+                    # the first step after a live change failed: the change is the cause; undo it and pause
+                    self._applied = None
+                    changes = applied[1]
+                    undo = {k: (new, old) for k, (old, new) in changes.items()}
+                    try:
+                        self._apply_changes(undo, [], log=False)
+                    except Exception:  # noqa: BLE001 - the live values below are what counts
+                        pass
+                    self._live.update({k: old for k, (old, _new) in changes.items()})
+                    if self._sched_start != applied[2]:
+                        self._sched_start = applied[2]
+                        self._make_schedule()
+                    self._to_revert.update(changes)
+                    what = ", ".join(f"{k} {old!r} → {new!r}" for k, (old, new) in changes.items())
+                    self.message = (f"step {self.global_step} failed right after changing {what} "
+                                    f"({type(exc).__name__}: {exc}); the change was rolled back and the run paused")
+                    self.metrics.log_event(self.global_step, "rollback", None, what)
+                    self._state = "paused"
+                    self._budget = None
+                    self._cv.notify_all()
+                    self._notify()
+                    return True
                 self.error = exc
                 self.error_traceback = traceback.format_exc()
                 self._state = "error"
@@ -1072,22 +1321,29 @@ class Trainer:
     def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         live = self._live
         if self._sampler is not None:
-            idx = self._sampler.next(live["batch_size"], live["shuffle"])
+            idx = self._sampler.next(live["batch_size"], live["shuffle"], merge_single=self._bn_active())
             return self._X[idx], self._Y[idx]
-        if self._iter is None:
-            self._iter = iter(self._loader)
-        try:
-            xb, yb = next(self._iter)[:2]
-        except StopIteration:
-            self._loader_epoch += 1
-            self._loader_pos = 0
-            self._iter = iter(self._loader)
-            xb, yb = next(self._iter)[:2]
-        self._loader_pos += 1
+        for _ in range(3):  # a user DataLoader's batch of one example is skipped while batch-norm trains
+            if self._iter is None:
+                self._iter = iter(self._loader)
+            try:
+                xb, yb = next(self._iter)[:2]
+            except StopIteration:
+                self._loader_epoch += 1
+                self._loader_pos = 0
+                self._iter = iter(self._loader)
+                xb, yb = next(self._iter)[:2]
+            self._loader_pos += 1
+            if len(yb) > 1 or not self._bn_active() or self.data.loader is None:
+                break
         nb = self.device.type == "cuda"
         if xb.dtype == torch.float64:  # a user's loader of float64 inputs (noted at load): float32 on the way
             return xb.to(self.device, torch.float32, non_blocking=nb), yb.to(self.device, non_blocking=nb)
         return xb.to(self.device, non_blocking=nb), yb.to(self.device, non_blocking=nb)
+
+    def _bn_active(self) -> bool:
+        """True when a batch-norm layer trains on the batches (ours switched on, or any in a user model)."""
+        return bool(self._live["batch_norm"]) or self._user_bn
 
     def _train_step(self) -> None:
         live, model = self._live, self.model
@@ -1426,6 +1682,14 @@ def _loss_acc(model: nn.Module, tensors: tuple[torch.Tensor, torch.Tensor], chun
         correct += (out.argmax(1) == Y[i : i + chunk]).sum()
     n = max(len(Y), 1)
     return (total_loss / n).item(), (correct / n).item()
+
+
+def _safe_len(obj: Any) -> int | None:
+    """len(obj), or None for what has no length (an IterableDataset, a DataLoader over one)."""
+    try:
+        return len(obj)
+    except TypeError:
+        return None
 
 
 def _materialise(dataset: torch.utils.data.Dataset) -> tuple[torch.Tensor, torch.Tensor]:
