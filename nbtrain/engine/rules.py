@@ -208,4 +208,4 @@ def warn_extra_outputs(n_out: int, num_classes: int, model: str) -> None:
     if n_out > num_classes:
         warnings.warn(f"{model} outputs {n_out} logits per example but the data has {num_classes} classes (labels "
                       f"0..{num_classes - 1}): the extra {n_out - num_classes} outputs are never a target; make the "
-                      f"last layer output {num_classes}", UserWarning, stacklevel=4)
+                      f"last layer output {num_classes}", UserWarning, stacklevel=5)

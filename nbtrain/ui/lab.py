@@ -94,6 +94,11 @@ class Lab(widgets.VBox):
     trainer), ``boundary_interval`` (seconds between decision-boundary refreshes) and
     ``boundary_resolution`` (grid cells per side).
 
+    One Lab per cell: re-running the cell that made a Lab closes the previous Lab, its publisher and the
+    trainer it built (a ``trainer=`` passed in keeps running); Labs made by one execution of a cell coexist.
+    The cell is recognised by the cell id the front end sends (JupyterLab, Notebook 7, VS Code) or, where
+    none is sent (nbclient, Voilà), by its source text. ``nbtrain.ui.lab.live_labs()`` lists the open ones.
+
     Widgets are attributes, so tests and lecture scripts can drive them: ``controls`` (config field ->
     widget; schedule parameters as ``"schedule.<name>"``), ``buttons``, ``figures``, ``marks``,
     ``loss_lines`` / ``acc_lines`` (``{"train", "val"}``), ``status``, ``progress``.
@@ -112,12 +117,14 @@ class Lab(widgets.VBox):
             raise ValueError(f"interval={interval!r} must be a number of seconds > 0")
         if int(max_points) < 5:
             raise ValueError(f"max_points={max_points!r} must be an integer ≥ 5")
+        self._owns_trainer = trainer is None
         if trainer is not None:
             if model is not None or data is not None or val_data is not None or config is not None or trainer_kw:
                 raise ValueError("Lab(trainer=...) wraps an existing trainer; pass no model/data/config arguments too")
         else:
             trainer = Trainer(model, data, val_data, config, device, **trainer_kw)
         self.trainer = trainer
+        self._cell_key = None
         self.close_stops = bool(close_stops)
         self.max_points = int(max_points)
         self.boundary_interval = float(boundary_interval)
@@ -168,6 +175,7 @@ class Lab(widgets.VBox):
         self._draw_preview()
         self.publish(force=True)
         self._publisher = Publisher(self._tick, interval=interval, name="nbtrain-lab-publisher").start()
+        _replace_labs_of_this_cell(self)  # re-running this cell: the previous Lab (and its trainer) is closed
 
     # ------------------------------------------------------------------------------------------------
     # construction
@@ -1407,12 +1415,13 @@ class Lab(widgets.VBox):
         self._stop_publishing()
         for branch in list(getattr(self, "forks", [])):
             branch.close()
-        close_all([self, *self._param_boxes.values()], keep=[self])  # + parameter boxes not shown now
+        # + parameter boxes and the loss scale not shown now (log/linear: one of them is off-screen)
+        close_all([self, *self._param_boxes.values(), *getattr(self, "_loss_scales", {}).values()], keep=[self])
         super().close()
 
     def _all_widgets(self) -> list[widgets.Widget]:
         """Every widget reachable from the Lab (children, layouts, marks, scales, ...) plus cached ones."""
-        return all_widgets([self, *getattr(self, "_param_boxes", {}).values()])
+        return all_widgets([self, *getattr(self, "_param_boxes", {}).values(), *getattr(self, "_loss_scales", {}).values()])
 
     def __repr__(self) -> str:
         tr = getattr(self, "trainer", None)
@@ -1427,6 +1436,79 @@ def _views_of(trainer: Trainer) -> weakref.WeakSet:
     if views is None:
         views = trainer._nbtrain_views = weakref.WeakSet()
     return views
+
+
+# ---- one Lab per cell -----------------------------------------------------------------------------------
+# ipywidgets keeps every open widget alive, so re-running ``lab = nt.Lab(...)`` would leave the previous Lab
+# (its publisher thread and its trainer) running unseen. Labs are therefore registered by the notebook cell
+# that created them: the cell id JupyterLab/Notebook 7/VS Code send with each execute request
+# (``metadata.cellId``), or, for front ends that send none (nbclient, Voilà), the cell's source. A Lab made by a
+# *later* execution of the same cell closes the Labs of the earlier execution, and their trainers when the Lab
+# built them (a trainer passed in with ``trainer=`` is the caller's and keeps running, unless the new Lab wraps
+# it too). Several Labs made by one execution coexist. Outside a kernel nothing is registered.
+_CELL_LABS: dict[str, tuple[str, list[Any]]] = {}  # cell key -> (execution msg_id, weak refs to its Labs)
+_CELL_LOCK = threading.Lock()
+
+
+def _current_cell() -> tuple[str, str] | None:
+    """(cell key, execution id) of the cell the kernel is executing now, or None (no kernel, no cell)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with ipywidgets
+        return None
+    shell = get_ipython()
+    kernel = getattr(shell, "kernel", None) if shell is not None else None
+    if kernel is None or not hasattr(kernel, "get_parent"):
+        return None
+    try:
+        parent = kernel.get_parent("shell")
+    except TypeError:  # older ipykernel: get_parent() without a channel
+        parent = kernel.get_parent()
+    if not parent or parent.get("header", {}).get("msg_type") != "execute_request":
+        return None  # e.g. a comm message (a button click) creating a Lab: not a cell execution
+    msg_id = str(parent["header"].get("msg_id", ""))
+    meta = parent.get("metadata") or {}
+    cell_id = meta.get("cellId") or meta.get("cell_id")
+    if cell_id:
+        return f"cell:{cell_id}", msg_id
+    code = (parent.get("content") or {}).get("code")
+    if code:
+        import hashlib
+
+        return "code:" + hashlib.sha256(code.encode()).hexdigest(), msg_id
+    return None
+
+
+def _replace_labs_of_this_cell(lab: Lab) -> None:
+    cell = _current_cell()
+    if cell is None:
+        return
+    key, msg_id = cell
+    import weakref
+
+    with _CELL_LOCK:
+        prev_id, refs = _CELL_LABS.get(key, ("", []))
+        old = [r() for r in refs] if prev_id != msg_id else []
+        refs = [r for r in refs if r() is not None] if prev_id == msg_id else []
+        refs.append(weakref.ref(lab))
+        _CELL_LABS[key] = (msg_id, refs)
+    lab._cell_key = key
+    for other in old:
+        if other is None or other is lab:
+            continue
+        keep = other.trainer is lab.trainer or not other._owns_trainer
+        if keep:
+            other.close_stops = False  # the trainer lives on (in the new Lab, or with whoever passed it in)
+        other.close()
+        if not keep:
+            other.trainer.close()
+
+
+def live_labs() -> list[Lab]:
+    """The Labs registered by notebook cells that are still open (newest execution of each cell)."""
+    with _CELL_LOCK:
+        labs = [r() for _, refs in _CELL_LABS.values() for r in refs]
+    return [lab for lab in labs if lab is not None and not lab._closed]
 
 
 def _multi_line(xs: list[np.ndarray], ys: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
