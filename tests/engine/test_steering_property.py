@@ -23,6 +23,7 @@ FIELD_VALUES = {
     "dropout": st.one_of(st.floats(0, 0.9, **finite), st.just(1.5)),
     "init": st.sampled_from(["he_normal", "xavier_uniform", "lecun_normal", "bogus"]),
     "init_std": st.one_of(st.none(), st.floats(0.001, 1, **finite), st.just(-1.0)),
+    "head_init_scale": st.sampled_from([0.01, 1.0, -1.0]),
     "optimizer": st.sampled_from(["sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad", "fancy"]),
     "lr": st.one_of(st.sampled_from([0.001, 0.01, 0.03, 0.1, 0.3]), st.just(0.0), st.just(-1.0)),
     "momentum": st.one_of(st.sampled_from([0.0, 0.5, 0.9]), st.just(1.0)),

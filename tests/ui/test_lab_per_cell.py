@@ -5,7 +5,7 @@ front end sends with each execute request); tests/test_lab_per_cell_notebook.py 
 
 import types
 
-import ipywidgets as widgets
+from ipywidgets.widgets.widget import _instances
 import pytest
 from ui_helpers import FAST, nbtrain_threads, wait_until
 
@@ -126,14 +126,14 @@ def test_no_kernel_or_a_comm_message_registers_nothing(monkeypatch, labs):
 
 
 def test_close_closes_every_widget_the_lab_made_including_the_unused_loss_scale(labs):
-    before = set(widgets.Widget._active_widgets)
+    before = set(_instances)
     lab = new_lab(labs)
-    made = set(widgets.Widget._active_widgets) - before
+    made = set(_instances) - before
     assert lab._loss_scales["log"].model_id in made
     lab.close()
     lab.trainer.close()
-    assert set(widgets.Widget._active_widgets) - before == set(), [
-        type(widgets.Widget._active_widgets[m]).__name__ for m in set(widgets.Widget._active_widgets) - before]
+    assert set(_instances) - before == set(), [
+        type(_instances[m]).__name__ for m in set(_instances) - before]
 
 
 def test_a_refused_combination_shows_in_the_status_and_the_control_keeps_the_value_in_use(labs):
