@@ -341,8 +341,9 @@ class TrainConfig(HasTraits):
         """A copy that shares this config's values and none of its observers (for checking a change)."""
         trial = TrainConfig.__new__(TrainConfig)
         HasTraits.__init__(trial)
+        values = trial._trait_values
         for name in self.field_names():
-            trial.set_trait(name, getattr(self, name))
+            values[name] = getattr(self, name)  # already checked: no need to validate again
         return trial
 
     def _apply(self, values: dict[str, Any], notify: bool = True, quiet: bool = False) -> None:

@@ -564,6 +564,14 @@ class Trainer:
             out["warmup_steps"] = getattr(sched, "warmup_steps", 0)
             return out
 
+    def _restore_architecture(self, saved: TrainConfig) -> None:
+        """A user's module comes back as the user built it; live swaps of the saved run (activation,
+        dropout, batch-norm) are applied again so that its saved weights fit (e.g. PReLU slopes)."""
+        changes = {k: getattr(saved, k) for k in ("activation", "dropout", "batch_norm")
+                   if getattr(saved, k) != getattr(self.config, k)}
+        if changes and self._user_model is not None:
+            self.config.update(**changes)
+
     def _init_weights(self, scheme: str, std: float | None) -> None:
         params = {}
         if std is not None and "std" in init_mod.registry.get(scheme).params:
@@ -1619,6 +1627,7 @@ class Trainer:
             raise CheckpointError(f"{os.fspath(path)!r} is not an nbtrain checkpoint (format {CHECKPOINT_FORMAT})")
         config = TrainConfig.from_json(state["config"])
         tr = cls(model=model, data=data, val_data=val_data, config=config, device=device, **kw)
+        tr._restore_architecture(TrainConfig.from_json(state["config"]))
         tr.model.load_state_dict(state["model"])
         tr.initial_state = {k: v.to(tr.device) for k, v in state["initial"].items()}
         tr.optimizer.load_state_dict(state["optimizer"])

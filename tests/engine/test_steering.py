@@ -402,3 +402,22 @@ def test_a_failed_reset_keeps_the_run(trainer):
     tr.config.val_split = 0.2
     tr.reset()
     assert tr.global_step == 0
+
+
+def test_a_user_model_with_a_swapped_activation_saves_and_loads(tmp_path):
+    def net():
+        torch.manual_seed(0)
+        return nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+
+    tr = nt.Trainer(net(), data=(X4, Y3), device="cpu", optimizer="adam")
+    try:
+        tr.step(3).wait(timeout=20)
+        tr.config.activation = "prelu"
+        tr.step(3).wait(timeout=20)
+        again = nt.Trainer.load(tr.save(tmp_path / "user.pt"), model=net(), data=(X4, Y3), device="cpu")
+        assert again.config.activation == "prelu" and isinstance(again.model[1], nn.PReLU)
+        assert torch.equal(again.model[1].weight, tr.model[1].weight) and again.global_step == 6
+        assert len(again.optimizer.param_groups) == 1 and again.step(2).wait(timeout=20) == "paused"
+        again.close()
+    finally:
+        tr.close()
