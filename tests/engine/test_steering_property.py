@@ -29,6 +29,8 @@ FIELD_VALUES = {
     "momentum": st.one_of(st.sampled_from([0.0, 0.5, 0.9]), st.just(1.0)),
     "weight_decay": st.one_of(st.sampled_from([0.0, 1e-4, 1e-2]), st.just(-1.0)),
     "l1": st.sampled_from([0.0, 1e-4, -1.0]),
+    "l1_mode": st.sampled_from(["proximal", "subgradient", "lasso"]),
+    "restore_best": st.booleans(),
     "l2": st.sampled_from([0.0, 1e-3, 20.0]),
     "schedule": st.sampled_from(["constant", "cyclic", "step", "cosine", "sgdr", "nope"]),
     "schedule_params": st.sampled_from([{}, {"min_lr": 0.05}, {"min_lr": 0.001}, {"eta_min": 0.05}, {"gamma": 0.5},
