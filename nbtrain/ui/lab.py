@@ -1484,7 +1484,6 @@ def _replace_labs_of_this_cell(lab: Lab) -> None:
     if cell is None:
         return
     key, msg_id = cell
-    import weakref
 
     with _CELL_LOCK:
         prev_id, refs = _CELL_LABS.get(key, ("", []))
