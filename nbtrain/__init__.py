@@ -27,6 +27,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "load_data": ("nbtrain.engine.data", "load_data"),
     "TrainConfig": ("nbtrain.engine.config", "TrainConfig"),
     "ConfigError": ("nbtrain.engine.config", "ConfigError"),
+    "CheckpointError": ("nbtrain.engine.checkpoint", "CheckpointError"),
     "Trainer": ("nbtrain.engine.trainer", "Trainer"),
     "History": ("nbtrain.engine.history", "History"),
     "Scene": ("nbtrain.engine.script", "Scene"),

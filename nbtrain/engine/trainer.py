@@ -20,10 +20,8 @@ import atexit
 import bisect
 import contextlib
 import itertools
-import json
 import math
 import os
-import tempfile
 import threading
 import time
 import traceback
@@ -38,16 +36,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import checkpoint, models, optim, regularizers, rng, rules, schedules
 from . import data as data_mod
 from . import init as init_mod
-from . import models, optim, regularizers, rng, rules, schedules
 from .activations import name_of as activation_name
+from .checkpoint import CheckpointError  # noqa: F401  (public here too)
 from .config import ConfigError, TrainConfig
 from .history import History
 
 STATES = ("idle", "running", "paused", "finished", "stopped", "error")
 RESIDENT_MAX_BYTES = 256 * 2**20  # datasets up to this size live on the device and are sampled by index
-CHECKPOINT_FORMAT = 1
 SNAPSHOT_EVERY = 100  # steps between copies of the weights kept for restore_finite()
 AUTO_EVAL_MIN, AUTO_EVAL_MAX = 100, 1000  # eval_every=0: once per epoch, but within these step bounds
 LR_NOTE_FRACTION = 1e-3  # Trainer.lr_note: the lr in use below this fraction of the base rate
@@ -85,10 +83,6 @@ def live_trainers() -> list[Trainer]:
 
 class TrainingError(RuntimeError):
     """Raised by ``wait()`` when the training thread failed; ``__cause__`` is the original exception."""
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint file that cannot be read (truncated, corrupt, or not an nbtrain checkpoint)."""
 
 
 def resolve_device(device: str | torch.device = "auto", model: nn.Module | None = None) -> torch.device:
@@ -1558,42 +1552,13 @@ class Trainer:
     def save(self, path: str | os.PathLike) -> str:
         """Write config, model, optimizer, schedule position, history and RNG states atomically.
 
-        The file holds only tensors and plain containers, so ``torch.load(weights_only=True)`` reads it.
+        The state is copied at one step boundary (the run goes on while the file is written); the file
+        holds only tensors and plain containers, so ``torch.load(weights_only=True)`` reads it, and a
+        content hash that ``load`` verifies. Raises :class:`CheckpointError` when it cannot be written
+        (disk full, no permission, a symbolic link or non-regular file at ``path``); an older file stays.
         """
-        state = self._command("call", lambda _m: self._checkpoint_state()).result(30)
-        path = os.fspath(path)
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix=".nbtrain-", suffix=".tmp", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                torch.save(state, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-        return path
-
-    def _checkpoint_state(self) -> dict[str, Any]:
-        hist = self.metrics.state_dict()
-        return {
-            "format": CHECKPOINT_FORMAT,
-            "config": self.config.to_json(),
-            "model": {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()},
-            "initial": {k: v.cpu().clone() for k, v in self.initial_state.items()},
-            "optimizer": self.optimizer.state_dict(),
-            "global_step": self.global_step,
-            "run_time": self._run_time,
-            "history": {"steps": torch.from_numpy(hist["steps"]), "evals": torch.from_numpy(hist["evals"]),
-                        "layers": torch.from_numpy(hist["layers"]), "events": json.dumps(hist["events"], default=repr),
-                        "layer_names": hist["layer_names"]},
-            "sampler": self._sampler.state() if self._sampler is not None else None,
-            "rng": self._rng_state(),
-            "evals_since_best": self._evals_since_best,
-            "last_eval_step": self._last_eval_step,  # the evaluation cadence resumes where it was
-        }
+        state = self._command("call", lambda _m: checkpoint.snapshot(self)).result(30)
+        return checkpoint.write(state, path)
 
     def _rng_state(self) -> dict[str, Any]:
         """The run's own random streams (not the process's global ones), for an exact resume."""
@@ -1615,38 +1580,10 @@ class Trainer:
         """Rebuild a trainer from ``save(path)`` and resume exactly where it was (paused state).
 
         Pass ``model``/``data`` again when the run used your own (only built-ins are rebuilt from the config).
+        The file is verified (hash, tensor sizes, shapes against the model) before anything is built from
+        it; :class:`CheckpointError` says what is wrong and what to pass.
         """
-        try:
-            state = torch.load(os.fspath(path), map_location="cpu", weights_only=True)
-        except FileNotFoundError:
-            raise
-        except Exception as exc:
-            raise CheckpointError(f"{os.fspath(path)!r} is not a readable nbtrain checkpoint "
-                                  f"(truncated or corrupt?): {type(exc).__name__}: {exc}") from exc
-        if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-            raise CheckpointError(f"{os.fspath(path)!r} is not an nbtrain checkpoint (format {CHECKPOINT_FORMAT})")
-        config = TrainConfig.from_json(state["config"])
-        tr = cls(model=model, data=data, val_data=val_data, config=config, device=device, **kw)
-        tr._restore_architecture(TrainConfig.from_json(state["config"]))
-        tr.model.load_state_dict(state["model"])
-        tr.initial_state = {k: v.to(tr.device) for k, v in state["initial"].items()}
-        tr.optimizer.load_state_dict(state["optimizer"])
-        tr.global_step = int(state["global_step"])
-        tr._run_time = float(state["run_time"])
-        h = state["history"]
-        tr.metrics.load_state_dict({"steps": h["steps"].numpy(), "evals": h["evals"].numpy(), "layers": h["layers"].numpy(),
-                                    "events": json.loads(h["events"]), "layer_names": h["layer_names"]})
-        starts = [int(e["step"]) for e in tr.metrics.events if e.get("field") == "schedule"]
-        tr._sched_start = starts[-1] if starts else 0  # a schedule chosen mid-run resumes where it was
-        tr._make_schedule()
-        if state["sampler"] is not None and tr._sampler is not None:
-            tr._sampler.load(state["sampler"])
-        tr._load_rng_state(state.get("rng"))
-        tr._evals_since_best = int(state["evals_since_best"])
-        if "last_eval_step" in state:
-            tr._last_eval_step = int(state["last_eval_step"])
-        tr._state = "paused" if tr.global_step else "idle"
-        return tr
+        return checkpoint.restore(cls, path, model=model, data=data, val_data=val_data, device=device, **kw)
 
     # ------------------------------------------------------------------------------------------------
     @staticmethod
