@@ -603,7 +603,8 @@ def restore(cls: type, path: str | os.PathLike, model: nn.Module | None = None, 
     except ConfigError as exc:  # e.g. the resource budget
         raise CheckpointError(f"{path!r} describes a run that is not allowed here: {exc}") from exc
     try:
-        tr._restore_architecture(config)  # live swaps of a user model (activation, ...) before its weights
+        # live swaps of a user model (activation, ...) before its weights; `config` is the trainer's own now
+        tr._restore_architecture(TrainConfig.from_dict(state["config"]))
         _load_into(tr, state, path, model)
     except BaseException:
         tr.close()
@@ -616,12 +617,12 @@ def _load_into(tr: Any, state: dict[str, Any], path: str, model: nn.Module | Non
     problems = _compare_weights(state["model"], model_state)
     if problems:
         raise _architecture_error(path, state, model, tr.model, problems)
-    for key in ("initial",):
-        p = _compare_weights(state[key], model_state)
-        if p:
-            raise _fail(path, f"its initial weights do not match its weights: {'; '.join(p)}")
-    if state.get("best") is not None and _compare_weights(state["best"]["weights"], model_state):
-        raise _fail(path, "its best-on-validation weights do not match its weights")
+    # weights kept from earlier in the run may predate a live swap (relu → prelu adds a slope): the tensors
+    # they share with the model must have its shapes
+    for what, kept in (("initial", state["initial"]), ("best-on-validation", (state.get("best") or {}).get("weights", {}))):
+        shapes = [k for k, v in kept.items() if k in model_state and tuple(v.shape) != tuple(model_state[k].shape)]
+        if shapes:
+            raise _fail(path, f"its {what} weights do not fit the model ({', '.join(shapes[:4])})")
     _check_optimizer_against(tr.optimizer, state["optimizer"], path)
     sampler = state["sampler"]
     if sampler is not None and tr._sampler is not None:

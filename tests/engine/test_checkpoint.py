@@ -545,7 +545,8 @@ def test_history_beyond_the_row_cap_is_refused(saved, monkeypatch):
     (lambda s: s["rng"]["streams"].update(cpu=torch.zeros(7, dtype=torch.uint8)), "CPU random stream has 7 bytes"),
     (lambda s: s.update(rng={"streams": 3}), "'rng' should hold the run's random streams"),
     (lambda s: s["history"].update(layer_names=[1, 2]), "layer_names"),
-    (lambda s: s.update(best={"value": 0.5, "step": 1, "weights": {"x": torch.zeros(1)}}), "best-on-validation"),
+    (lambda s: s.update(best={"value": 0.5, "step": 1, "weights": {"blocks.0.layer.bias": torch.zeros(3)}}),
+     r"best-on-validation weights do not fit the model \(blocks.0.layer.bias\)"),
     (lambda s: s.update(run_time=float("nan")), "run_time"),
     (lambda s: s.pop("optimizer"), "missing optimizer"),
 ])
