@@ -116,12 +116,15 @@ class SteeredRun(RuleBasedStateMachine):
     def save_and_load(self):
         import tempfile
 
+        from nbtrain.engine import checkpoint
+
         with tempfile.TemporaryDirectory() as d:
             path = self.tr.save(f"{d}/run.pt")
             again = nt.Trainer.load(path, device="cpu")
             try:
                 assert again.config == TrainConfig.from_json(again.config.to_json())
-                snap = TrainConfig.from_json(nt.engine.trainer.torch.load(path, weights_only=True)["config"])
+                saved = checkpoint.read(path)  # the config that trains, and changes waiting for a reset
+                snap = TrainConfig.from_dict({**saved["config"], **saved["config_changes"]})
                 assert again.config == snap
                 assert again.in_use() == {f: getattr(again.config, f) for f in again.config.live_fields()}
             finally:
