@@ -52,6 +52,7 @@ CHECKPOINT_FORMAT = 1
 SNAPSHOT_EVERY = 100  # steps between copies of the weights kept for restore_finite()
 FLUSH_EVERY = 32  # steps whose losses stay on the device before one device→host read brings them to the history
 AUTO_EVAL_MIN, AUTO_EVAL_MAX = 100, 1000  # eval_every=0: once per epoch, but within these step bounds
+EVAL_SHARE = 0.02  # eval_every=0: evaluations' share of the training work at most (see _auto_eval_every)
 LR_NOTE_FRACTION = 1e-3  # Trainer.lr_note: the lr in use below this fraction of the base rate
 
 
@@ -631,6 +632,7 @@ class Trainer:
         self._n_train = _safe_len(d.train) if d.train is not None else None
         self._user_bn = self._user_model is not None and any(
             isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.model.modules())
+        self._auto_every = None  # _auto_eval_every's cache: (batch size, steps)
 
     def _make_optimizer(self) -> None:
         self._lr_set = math.nan  # param groups get the lr at the next step
@@ -1532,11 +1534,21 @@ class Trainer:
         self._notify()
 
     def _auto_eval_every(self) -> int:
-        """Steps between evaluations for eval_every=0: one epoch, clamped to [50, 500] steps (tiny sets
-        would otherwise spend more time evaluating than training; huge ones would show no val curve)."""
+        """Steps between evaluations for eval_every=0: one epoch, but at least as many steps as keep the
+        evaluations' forward passes under EVAL_SHARE of the training work (an evaluation forwards n_eval
+        examples, about n_eval / (3 · batch) steps' worth), clamped to [AUTO_EVAL_MIN, AUTO_EVAL_MAX].
+        A pure function of the data sizes and the batch size, so a replay evaluates at the same steps."""
+        bs = self._live["batch_size"]
+        cached = self.__dict__.get("_auto_every")
+        if cached is not None and cached[0] == bs:
+            return cached[1]
         n = self._n_train or 0
-        per_epoch = math.ceil(n / self._live["batch_size"]) if n else AUTO_EVAL_MAX
-        return min(max(per_epoch, AUTO_EVAL_MIN), AUTO_EVAL_MAX)
+        per_epoch = math.ceil(n / bs) if n else AUTO_EVAL_MAX
+        n_eval = sum(len(t[1]) for t in (self._val, self._train_eval) if t is not None)
+        share = math.ceil(n_eval / (3 * bs) / EVAL_SHARE)
+        every = min(max(per_epoch, share, AUTO_EVAL_MIN), AUTO_EVAL_MAX)
+        self._auto_every = (bs, every)
+        return every
 
     @torch.no_grad()
     def _evaluate(self) -> None:
