@@ -28,7 +28,6 @@ import torch.nn.functional as F
 import nbtrain as nt
 
 
-
 def bare_loop(steps: int, device: torch.device, seed: int = 0, threads: int | None = None) -> float:
     """Steps/s of a plain PyTorch loop doing the same work as the trainer's step (in a thread of its own,
     with ``threads`` intra-op threads, as the trainer's thread uses for a small model on the CPU)."""
