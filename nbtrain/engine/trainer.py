@@ -845,12 +845,13 @@ class Trainer:
             yield self
             return
         with self._cv:
-            was_running, budget = self._state == "running", self._budget
+            was_running = self._state == "running"
             if was_running:
                 self._state = "paused"
                 self._cv.notify_all()
             while self._busy:  # the step under way ends first
                 self._cv.wait(0.05)
+            budget = self._budget  # after that step counted itself against a step(n) budget
         try:
             yield self
         finally:
@@ -1183,7 +1184,7 @@ class Trainer:
                     return True
                 self._busy = True  # from here until the steps are done, only this thread touches the model
             while True:
-                self._train_step()
+                took = self._train_step()
                 # Fast path: nothing was asked of this thread (reads of single attributes are atomic; a
                 # request that lands just after this check is served after the next step), so the next
                 # step follows without taking the lock.
@@ -1197,7 +1198,7 @@ class Trainer:
                     self._busy = False
                     if self._wake_step is not None or self._commands:
                         self._flush(act=False)  # a waiting caller or a command (save, submit) reads the history now
-                    if self._budget is not None:
+                    if self._budget is not None and took:  # (not when the step was skipped: early stop, pause)
                         self._budget -= 1
                         if self._budget <= 0:
                             self._budget = None
@@ -1383,13 +1384,14 @@ class Trainer:
         """True when a batch-norm layer trains on the batches (ours switched on, or any in a user model)."""
         return bool(self._live["batch_norm"]) or self._user_bn
 
-    def _train_step(self) -> None:
+    def _train_step(self) -> bool:
+        """One optimizer step; False when none was taken (an evaluation ended or paused the run first)."""
         live, model = self._live, self.model
         every = live["eval_every"] or self._auto_eval_every()
         if self.global_step - self._last_eval_step >= every:  # includes step 0: the initial loss
             self._evaluate()
             if self._state != "running":  # early stopping ended the run: no step after it
-                return
+                return False
         xb, yb = self._next_batch()
         step = self.global_step
         lr = self._lr_at(step)
@@ -1430,6 +1432,7 @@ class Trainer:
         self._pend.append(((step, self.epoch, self._run_time, lr), loss.detach()))
         if self.global_step % FLUSH_EVERY == 0:
             self._flush()
+        return True
 
     def _flush(self, act: bool = True, extra: torch.Tensor | None = None) -> list[float]:
         """Bring what the steps left on the device (losses, per-layer statistics, ``extra``) to the history in
