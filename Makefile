@@ -10,7 +10,7 @@ CHROMIUM ?= /usr/bin/chromium
 LABEXT_SOURCES := labextension/package.json labextension/package-lock.json labextension/tsconfig.json \
 	$(wildcard labextension/src/*.ts labextension/scripts/*.mjs labextension/schema/*.json labextension/style/* notebooks/*.ipynb)
 
-.PHONY: lab test test-binder install browser clean
+.PHONY: lab test test-binder install browser clean bench bench-gpu
 
 $(STAMP): pyproject.toml constraints.txt $(LABEXT_SOURCES)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,14 @@ test: $(STAMP) browser
 # Opt-in, slow: a fresh virtualenv from exactly binder/'s files, every notebook executed in it.
 test-binder: $(STAMP)
 	NBTRAIN_BINDER_TEST=1 $(PY) -m pytest tests/test_binder_env.py -v
+
+# Timings (never part of the tests): ratios against a baseline measured side by side in the same run.
+bench: $(STAMP)
+	$(PY) bench/overhead.py
+
+# The same on a CUDA GPU (all parts in a few minutes): run it on a machine that has one.
+bench-gpu: $(STAMP)
+	$(PY) bench/overhead.py --device cuda --rounds 3
 
 clean:
 	rm -rf $(VENV) build dist labextension/node_modules labextension/lib nbtrain/labextension tests/artifacts

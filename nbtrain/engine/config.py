@@ -316,11 +316,13 @@ class TrainConfig(HasTraits):
             for k, v in changes.items():  # one field at a time: range and registry checks
                 HasTraits.__setattr__(trial, k, v)
             new = {k: getattr(trial, k) for k in changes}
-            changed = {k for k, v in new.items() if v != getattr(self, k) or type(v) is not type(getattr(self, k))}
+            # in the order given (a list, not a set): observers, the trainer's events and a replay of its
+            # script then see the fields in the same order every time
+            changed = [k for k, v in new.items() if v != getattr(self, k) or type(v) is not type(getattr(self, k))]
             if not changed:
                 return
             candidate = {name: getattr(trial, name) for name in self.field_names()}
-            msg = rules.check(candidate, self._facts(), changed)
+            msg = rules.check(candidate, self._facts(), set(changed))
             if msg:
                 if len(changes) == 1:
                     (k, v), = changes.items()

@@ -554,11 +554,16 @@ def mixup(
     alpha: float,
     num_classes: int,
     generator: torch.Generator | None = None,
+    *,
+    lam: float | None = None,
+    check: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Mixup: x̃ = λx + (1−λ)x[π], ỹ = λ·onehot(y) + (1−λ)·onehot(y[π]), λ ~ Beta(α, α), π a permutation.
 
     One λ per batch; ``y`` may be class indices (N,) or soft targets (N, C). ``ỹ`` rows sum to 1 and work
-    with ``F.cross_entropy(logits, ỹ)``.
+    with ``F.cross_entropy(logits, ỹ)``. ``lam`` given: that λ (the trainer draws it on the host, so a
+    training step reads nothing back from the device); ``check=False`` skips the label-range check (a read of
+    the labels; the trainer checked them once at load).
 
     >>> x, y = torch.randn(8, 2), torch.arange(8) % 2
     >>> xm, ym = mixup(x, y, alpha=0.4, num_classes=2, generator=torch.Generator().manual_seed(0))
@@ -571,7 +576,7 @@ def mixup(
     if len(x) != len(y):
         raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
     if y.ndim == 1:
-        if len(y) and (int(y.min()) < 0 or int(y.max()) >= num_classes):
+        if check and len(y) and (int(y.min()) < 0 or int(y.max()) >= num_classes):
             raise ValueError(f"labels must be in [0, {num_classes - 1}], got range [{int(y.min())}, {int(y.max())}]")
         target = torch.nn.functional.one_hot(y.long(), num_classes)
     elif y.ndim == 2 and y.shape[1] == num_classes:
@@ -580,7 +585,10 @@ def mixup(
         raise ValueError(f"y must be class indices (N,) or soft targets (N, {num_classes}), got {tuple(y.shape)}")
     dtype = x.dtype if x.is_floating_point() else torch.float32
     target = target.to(dtype)
-    lam = float(np.random.default_rng(_draw_seed(generator)).beta(alpha, alpha))
+    if lam is None:
+        lam = float(np.random.default_rng(_draw_seed(generator)).beta(alpha, alpha))
+    elif not 0.0 <= lam <= 1.0:
+        raise ValueError(f"mixup lam={lam!r} must be in [0, 1]")
     gen_device = generator.device if generator is not None else "cpu"
     perm = torch.randperm(len(x), generator=generator, device=gen_device).to(x.device)
     return lam * x + (1.0 - lam) * x[perm], lam * target + (1.0 - lam) * target[perm]

@@ -119,6 +119,13 @@ class History:
             self.steps.append((step, epoch, time, loss, lr))
             self.version += 1
 
+    def log_steps(self, rows: Sequence[tuple[int, float, float, float, float]]) -> None:
+        """Several per-step rows at once (the trainer flushes its device-side losses in chunks)."""
+        with self.lock:
+            for r in rows:
+                self.steps.append(r)
+            self.version += 1
+
     def log_eval(self, step: int, epoch: float, val_loss: float, val_acc: float, train_loss: float, train_acc: float) -> None:
         with self.lock:
             self.evals.append((step, epoch, val_loss, val_acc, train_loss, train_acc))

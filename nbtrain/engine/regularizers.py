@@ -74,8 +74,9 @@ def penalty(model: nn.Module, l1: float = 0.0, l2: float = 0.0) -> torch.Tensor 
 
 
 @torch.no_grad()
-def soft_threshold_(weights, amount: float) -> int:
-    """Proximal step of λ·Σ|w| in place: w ← sign(w)·max(|w| − amount, 0), amount = lr·λ; returns #zeros.
+def soft_threshold_(weights, amount: float, count: bool = True) -> int | None:
+    """Proximal step of λ·Σ|w| in place: w ← sign(w)·max(|w| − amount, 0), amount = lr·λ; returns #zeros
+    (``count=False``: None, and no read of the weights back to the host — the training step's way).
 
     This is how L1 makes weights *exactly* zero: a subgradient step w − lr·λ·sign(w) only jumps across 0
     (it never lands on it), the proximal (soft-threshold) step sets every |w| ≤ lr·λ to 0.
@@ -86,11 +87,12 @@ def soft_threshold_(weights, amount: float) -> int:
     zeros = 0
     for w in weights:
         w.copy_(torch.sign(w) * torch.clamp(w.abs() - amount, min=0.0))
-        zeros += int((w == 0).sum())
-    return zeros
+        if count:
+            zeros += int((w == 0).sum())
+    return zeros if count else None
 
 
-def proximal_l1_(optimizer: torch.optim.Optimizer, model: nn.Module, l1: float) -> None:
+def proximal_l1_(optimizer: torch.optim.Optimizer, model: nn.Module, l1: float, count: bool = False) -> None:
     """After ``optimizer.step()``: soft-threshold every penalised weight by its group's lr × ``l1``."""
     if not l1:
         return
@@ -98,7 +100,7 @@ def proximal_l1_(optimizer: torch.optim.Optimizer, model: nn.Module, l1: float) 
     for group in optimizer.param_groups:
         ws = [p for p in group["params"] if id(p) in targets]
         if ws:
-            soft_threshold_(ws, group["lr"] * l1)
+            soft_threshold_(ws, group["lr"] * l1, count=count)
 
 
 def _check_p(p: float) -> float:

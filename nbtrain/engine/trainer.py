@@ -32,6 +32,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -47,7 +48,9 @@ from .history import History
 STATES = ("idle", "running", "paused", "finished", "stopped", "error")
 RESIDENT_MAX_BYTES = 256 * 2**20  # datasets up to this size live on the device and are sampled by index
 SNAPSHOT_EVERY = 100  # steps between copies of the weights kept for restore_finite()
+FLUSH_EVERY = 32  # steps whose losses stay on the device before one device→host read brings them to the history
 AUTO_EVAL_MIN, AUTO_EVAL_MAX = 100, 1000  # eval_every=0: once per epoch, but within these step bounds
+EVAL_SHARE = 0.02  # eval_every=0: evaluations' share of the training work at most (see _auto_eval_every)
 LR_NOTE_FRACTION = 1e-3  # Trainer.lr_note: the lr in use below this fraction of the base rate
 
 
@@ -306,6 +309,7 @@ class Trainer:
         self._pending: dict[str, tuple[Any, Any]] = {}  # field -> (old, new), applied at a boundary
         self._budget: int | None = None  # steps left before pausing (step(n))
         self._busy = False  # True while the thread runs a step (outside the lock)
+        self.host_reads = 0  # device→host reads on the training path (one per _flush): bench, tests
         self._wake_step: int | None = None  # a wait(steps=) caller wants a notify at this step
         self._subscribers: list[Callable[[Update], None]] = []
         self._dispatch_event = threading.Event()
@@ -373,6 +377,8 @@ class Trainer:
         # the run's own random streams (dropout/DropConnect masks, augmentation, mixup); nothing here
         # reads or advances torch's global generators
         self._rng = rng.Streams(cfg.seed, self.device)
+        # mixup's λ ~ Beta(α, α) per batch, drawn on the host from the run's own numpy stream: no device read
+        self._lam_rng = np.random.default_rng([int(cfg.seed) % 2**63, 0x6D6978])
         spec = self._user_data if self._user_data is not None else cfg.data
         self.data = data_mod.load_data(
             spec, self._user_val, n=cfg.n_samples, noise=cfg.noise, val_split=cfg.val_split,
@@ -414,6 +420,9 @@ class Trainer:
         self._evals_since_best = 0
         self._best: tuple[float, int, dict] | None = None
         self._finite_snapshot: tuple[int, dict] | None = None
+        self._snapshot_candidate: tuple[int, dict] | None = None  # kept once its loss is known finite
+        self._pend: list[tuple[tuple[int, float, float, float], torch.Tensor]] = []  # (step, epoch, time, lr), loss
+        self._pend_layers: list[tuple[int, list[list[Any]], torch.Tensor]] = []
         self._last_eval_step = -(10**12)
         self.message = "; ".join(self.data.notes)  # what loading changed (e.g. float64 → float32)
         self.needs_reset = []
@@ -617,6 +626,7 @@ class Trainer:
         self._n_train = _safe_len(d.train) if d.train is not None else None
         self._user_bn = self._user_model is not None and any(
             isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.model.modules())
+        self._auto_every = None  # _auto_eval_every's cache: (batch size, steps)
 
     def _make_optimizer(self) -> None:
         self._lr_set = math.nan  # param groups get the lr at the next step
@@ -701,14 +711,22 @@ class Trainer:
         return self.start()
 
     def pause(self) -> Trainer:
-        """Stop stepping after the current step; the thread waits, nothing is lost."""
+        """Stop stepping after the current step; the thread waits, nothing is lost. Returns once the step in
+        flight (if any) has ended, so that the step count and the history agree (at most ~1 s)."""
         with self._cv:
             if self._state == "running":
                 self._state = "paused"
                 self._budget = None
                 self._cv.notify_all()
+            self._await_step_in_flight()
         self._notify()
         return self
+
+    def _await_step_in_flight(self, timeout: float = 1.0) -> None:
+        """(lock held) Wait until the training thread is between steps, unless we are that thread."""
+        end = time.monotonic() + timeout
+        while self._busy and self._thread is not threading.current_thread() and time.monotonic() < end:
+            self._cv.wait(0.005)
 
     def step(self, n: int = 1) -> Trainer:
         """Run exactly ``n`` optimizer steps in the background, then pause. ``wait()`` blocks until done."""
@@ -821,12 +839,13 @@ class Trainer:
             yield self
             return
         with self._cv:
-            was_running, budget = self._state == "running", self._budget
+            was_running = self._state == "running"
             if was_running:
                 self._state = "paused"
                 self._cv.notify_all()
             while self._busy:  # the step under way ends first
                 self._cv.wait(0.05)
+            budget = self._budget  # after that step counted itself against a step(n) budget
         try:
             yield self
         finally:
@@ -873,6 +892,7 @@ class Trainer:
                 if steps is not None:
                     self._wake_step = steps if self._wake_step is None else min(self._wake_step, steps)
                 if self._state not in ("running",):
+                    self._await_step_in_flight(1.0 if deadline is None else max(deadline - time.monotonic(), 0.0))
                     return self._state
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
@@ -1154,10 +1174,11 @@ class Trainer:
             with self._cv:
                 self._boundary()
                 if self._state != "running":
+                    self._flush()
                     return True
                 self._busy = True  # from here until the steps are done, only this thread touches the model
             while True:
-                self._train_step()
+                took = self._train_step()
                 # Fast path: nothing was asked of this thread (reads of single attributes are atomic; a
                 # request that lands just after this check is served after the next step), so the next
                 # step follows without taking the lock.
@@ -1169,7 +1190,9 @@ class Trainer:
                     continue
                 with self._cv:
                     self._busy = False
-                    if self._budget is not None:
+                    if self._wake_step is not None or self._commands:
+                        self._flush(act=False)  # a waiting caller or a command (save, submit) reads the history now
+                    if self._budget is not None and took:  # (not when the step was skipped: early stop, pause)
                         self._budget -= 1
                         if self._budget <= 0:
                             self._budget = None
@@ -1182,17 +1205,25 @@ class Trainer:
                         self._cv.notify_all()
                     if time.perf_counter() > deadline:
                         self._boundary()
+                        if self._state != "running":
+                            self._flush()
                         self._cv.notify_all()
                         self._notify()
                         return True
                     self._boundary()
                     if self._state != "running":
+                        self._flush()  # stepping stops: every pending loss is read, a NaN/Inf among them acted on
+                        self._cv.notify_all()
                         self._notify()
                         return True
                     self._busy = True
         except BaseException as exc:  # surfaced through state/error/wait(); never printed from this thread
             with self._cv:
                 self._busy = False
+                try:
+                    self._flush(act=False)  # the steps before the error stay in the history
+                except Exception:
+                    self._pend, self._pend_layers = [], []
                 applied = self._applied
                 if applied is not None and applied[0] == self.global_step and isinstance(exc, Exception):
                     # the first step after a live change failed: the change is the cause; undo it and pause
@@ -1347,13 +1378,14 @@ class Trainer:
         """True when a batch-norm layer trains on the batches (ours switched on, or any in a user model)."""
         return bool(self._live["batch_norm"]) or self._user_bn
 
-    def _train_step(self) -> None:
+    def _train_step(self) -> bool:
+        """One optimizer step; False when none was taken (an evaluation ended or paused the run first)."""
         live, model = self._live, self.model
         every = live["eval_every"] or self._auto_eval_every()
         if self.global_step - self._last_eval_step >= every:  # includes step 0: the initial loss
             self._evaluate()
             if self._state != "running":  # early stopping ended the run: no step after it
-                return
+                return False
         xb, yb = self._next_batch()
         step = self.global_step
         lr = self._lr_at(step)
@@ -1365,7 +1397,9 @@ class Trainer:
             xb = self._augmented(xb)
         target = yb
         if live["mixup"] > 0:
-            xb, target = data_mod.mixup(xb, yb, live["mixup"], self.data.num_classes, generator=self._rng.device)
+            lam = float(self._lam_rng.beta(live["mixup"], live["mixup"]))
+            xb, target = data_mod.mixup(xb, yb, live["mixup"], self.data.num_classes, generator=self._rng.device,
+                                        lam=lam, check=False)
         stats_every = live["stats_every"]
         hooks = self._attach_stats() if stats_every and step % stats_every == 0 else None
         t0 = time.perf_counter()
@@ -1376,24 +1410,72 @@ class Trainer:
         total = loss + penalty if penalty is not None else loss
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
-        loss_value = loss.item()
-        if not math.isfinite(loss_value):
-            self._on_nonfinite(loss_value, lr)
-            if hooks is not None:
-                self._detach_stats(hooks, None)
-            return
+        # no device→host read here: the loss stays a device tensor until _flush (every FLUSH_EVERY steps, at an
+        # evaluation, or when stepping stops), so a GPU's launch queue never drains at a step
         if live["grad_clip"] > 0:
             nn.utils.clip_grad_norm_(model.parameters(), live["grad_clip"])
         if hooks is not None:
             self._detach_stats(hooks, step)
-        if step % SNAPSHOT_EVERY == 0:
-            self._finite_snapshot = (step, {k: v.detach().clone() for k, v in model.state_dict().items()})
+        if step % SNAPSHOT_EVERY == 0:  # kept by restore_finite() once this step's loss is known to be finite
+            self._snapshot_candidate = (step, {k: v.detach().clone() for k, v in model.state_dict().items()})
         self.optimizer.step()
         if proximal:
-            regularizers.proximal_l1_(self.optimizer, model, live["l1"])
+            regularizers.proximal_l1_(self.optimizer, model, live["l1"], count=False)
         self._run_time += time.perf_counter() - t0
         self.global_step = step + 1
-        self.metrics.log_step(step, self.epoch, self._run_time, loss_value, lr)
+        self._pend.append(((step, self.epoch, self._run_time, lr), loss.detach()))
+        if self.global_step % FLUSH_EVERY == 0:
+            self._flush()
+        return True
+
+    def _flush(self, act: bool = True, extra: torch.Tensor | None = None) -> list[float]:
+        """Bring what the steps left on the device (losses, per-layer statistics, ``extra``) to the history in
+        ONE device→host read; returns ``extra``'s values. A NaN/Inf loss among them pauses the run (``act``:
+        at the deterministic points — every FLUSH_EVERY steps, evaluations, when stepping stops — so a
+        replay pauses where the run did); otherwise only the finite steps before it are logged for now.
+
+        Detection lags the bad step by at most FLUSH_EVERY steps; those steps were taken (the weights may
+        have become NaN), and restore_finite() goes back to the last snapshot whose loss was finite.
+        """
+        pend, layers = self._pend, self._pend_layers
+        if not pend and not layers and extra is None:
+            return []
+        parts = [torch.stack([t for _, t in pend]).float().reshape(-1)] if pend else []
+        parts += [t for _, _, t in layers]
+        if extra is not None:
+            parts.append(extra.detach().float().reshape(-1))
+        values = (torch.cat(parts) if len(parts) > 1 else parts[0]).tolist()
+        self.host_reads += 1
+        n = len(pend)
+        losses = values[:n]
+        bad = next((i for i, v in enumerate(losses) if not math.isfinite(v)), None)
+        bad_step = pend[bad][0][0] if bad is not None else None
+        good = pend if bad is None else pend[:bad]
+        if good:
+            self.metrics.log_steps([(r[0], r[1], r[2], v, r[3]) for (r, _), v in zip(good, losses)])
+        pos = n
+        kept_layers = []
+        for entry in layers:
+            step, cells, t = entry
+            k = t.numel()
+            if bad_step is None or step < bad_step:
+                vals = values[pos : pos + k]
+                self.metrics.log_layers(step, [[vals[v] if isinstance(v, int) else v for v in row] for row in cells])
+            else:
+                kept_layers.append(entry)
+            pos += k
+        cand = self._snapshot_candidate
+        if cand is not None and (bad_step is None or cand[0] < bad_step) and (not good or cand[0] <= good[-1][0][0]):
+            self._finite_snapshot, self._snapshot_candidate = cand, None
+        if bad is None or act:
+            self._pend, self._pend_layers = [], []
+        else:
+            self._pend, self._pend_layers = pend[bad:], kept_layers
+        if bad is not None and act:
+            if self._snapshot_candidate is not None and self._snapshot_candidate[0] >= bad_step:
+                self._snapshot_candidate = None  # taken from weights that already gave a NaN/Inf loss
+            self._on_nonfinite(losses[bad], pend[bad][0][3], bad_step)
+        return values[pos:]
 
     def _augmented(self, xb: torch.Tensor) -> torch.Tensor:
         """The batch through the augmentation, drawing from the run's device stream (a callable without a
@@ -1423,7 +1505,7 @@ class Trainer:
             start = step
         return table[step - start]
 
-    def _on_nonfinite(self, value: float, lr: float) -> None:
+    def _on_nonfinite(self, value: float, lr: float, step: int | None = None) -> None:
         what = "NaN" if math.isnan(value) else "Inf"
         live = self._live
         if lr >= (1.0 if live["optimizer"] in ("sgd", "momentum", "nesterov", "adadelta") else 0.05):
@@ -1438,7 +1520,9 @@ class Trainer:
             self._log_script(nonfinite=True)
             if self._hooks and self._hooks[0][3] and self._hooks[0][0] == self.global_step:
                 self._hooks.pop(0)  # a replay met the pause its script went through
-            self.message = f"loss became {what} at step {self.global_step} — {cause}{kept}"
+            at = self.global_step if step is None else step
+            seen = f" (seen at step {self.global_step})" if at != self.global_step else ""
+            self.message = f"loss became {what} at step {at}{seen} — {cause}{kept}"
             self.metrics.log_event(self.global_step, "nonfinite_loss", None, what)
             if self._state == "running":
                 self._state = "paused"
@@ -1447,11 +1531,21 @@ class Trainer:
         self._notify()
 
     def _auto_eval_every(self) -> int:
-        """Steps between evaluations for eval_every=0: one epoch, clamped to [50, 500] steps (tiny sets
-        would otherwise spend more time evaluating than training; huge ones would show no val curve)."""
+        """Steps between evaluations for eval_every=0: one epoch, but at least as many steps as keep the
+        evaluations' forward passes under EVAL_SHARE of the training work (an evaluation forwards n_eval
+        examples, about n_eval / (3 · batch) steps' worth), clamped to [AUTO_EVAL_MIN, AUTO_EVAL_MAX].
+        A pure function of the data sizes and the batch size, so a replay evaluates at the same steps."""
+        bs = self._live["batch_size"]
+        cached = self.__dict__.get("_auto_every")
+        if cached is not None and cached[0] == bs:
+            return cached[1]
         n = self._n_train or 0
-        per_epoch = math.ceil(n / self._live["batch_size"]) if n else AUTO_EVAL_MAX
-        return min(max(per_epoch, AUTO_EVAL_MIN), AUTO_EVAL_MAX)
+        per_epoch = math.ceil(n / bs) if n else AUTO_EVAL_MAX
+        n_eval = sum(len(t[1]) for t in (self._val, self._train_eval) if t is not None)
+        share = math.ceil(n_eval / (3 * bs) / EVAL_SHARE)
+        every = min(max(per_epoch, share, AUTO_EVAL_MIN), AUTO_EVAL_MAX)
+        self._auto_every = (bs, every)
+        return every
 
     @torch.no_grad()
     def _evaluate(self) -> None:
@@ -1459,10 +1553,13 @@ class Trainer:
         was = model.training
         model.eval()
         try:
-            vl, va = _loss_acc(model, self._val) if self._val is not None else (math.nan, math.nan)
-            tl, ta = _loss_acc(model, self._train_eval) if self._train_eval is not None else (math.nan, math.nan)
+            nan = torch.full((2,), math.nan)
+            v = _loss_acc_tensors(model, self._val) if self._val is not None else nan
+            t = _loss_acc_tensors(model, self._train_eval) if self._train_eval is not None else nan
         finally:
             model.train(was)
+        # the evaluation's four numbers and the steps' pending losses: one device→host read
+        vl, va, tl, ta = self._flush(extra=torch.cat([v.to(self.device), t.to(self.device)]))
         self.metrics.log_eval(self.global_step, self.epoch, vl, va, tl, ta)
         self._last_eval_step = self.global_step
         metric = self._live["early_stop_metric"]
@@ -1531,9 +1628,10 @@ class Trainer:
                 else:
                     row.append(float(v))
             cells.append(row)
-        values = torch.stack(tensors).tolist() if tensors else []
-        rows = [[values[v] if isinstance(v, int) else v for v in row] for row in cells]
-        self.metrics.log_layers(step, rows)
+        if tensors:  # read at the next _flush, with the losses
+            self._pend_layers.append((step, cells, torch.stack(tensors)))
+        else:
+            self.metrics.log_layers(step, cells)
 
     # ------------------------------------------------------------------------------------------------
     # subscribers
@@ -1557,17 +1655,23 @@ class Trainer:
         content hash that ``load`` verifies. Raises :class:`CheckpointError` when it cannot be written
         (disk full, no permission, a symbolic link or non-regular file at ``path``); an older file stays.
         """
-        state = self._command("call", lambda _m: checkpoint.snapshot(self)).result(30)
+        def snap(_m: nn.Module) -> dict[str, Any]:
+            self._flush(act=False)  # the steps whose losses are still on the device belong in the file
+            return checkpoint.snapshot(self)
+
+        state = self._command("call", snap).result(30)
         return checkpoint.write(state, path)
 
     def _rng_state(self) -> dict[str, Any]:
         """The run's own random streams (not the process's global ones), for an exact resume."""
-        return {"streams": self._rng.state_dict()}
+        return {"streams": self._rng.state_dict(), "mixup": json.dumps(self._lam_rng.bit_generator.state)}
 
     def _load_rng_state(self, state: dict[str, Any] | None) -> None:
         if not state:  # older files kept the global generators' states instead: fresh streams from the seed
             return
         streams = state["streams"]
+        if "mixup" in state:
+            self._lam_rng.bit_generator.state = json.loads(state["mixup"])
         self._rng.cpu.set_state(streams["cpu"])
         try:
             self._rng.device.set_state(streams["device"])
@@ -1619,6 +1723,12 @@ def _dispatch_thread(ref: weakref.ReferenceType[Trainer], event: threading.Event
 
 
 def _loss_acc(model: nn.Module, tensors: tuple[torch.Tensor, torch.Tensor], chunk: int = 4096) -> tuple[float, float]:
+    loss, acc = _loss_acc_tensors(model, tensors, chunk).tolist()
+    return loss, acc
+
+
+def _loss_acc_tensors(model: nn.Module, tensors: tuple[torch.Tensor, torch.Tensor], chunk: int = 4096) -> torch.Tensor:
+    """Mean loss and accuracy as one device tensor of 2 (no host read)."""
     X, Y = tensors
     total_loss = torch.zeros((), device=X.device)
     correct = torch.zeros((), device=X.device)
@@ -1627,7 +1737,7 @@ def _loss_acc(model: nn.Module, tensors: tuple[torch.Tensor, torch.Tensor], chun
         total_loss += F.cross_entropy(out.float(), Y[i : i + chunk], reduction="sum")
         correct += (out.argmax(1) == Y[i : i + chunk]).sum()
     n = max(len(Y), 1)
-    return (total_loss / n).item(), (correct / n).item()
+    return torch.stack([total_loss / n, correct.float() / n])
 
 
 def _safe_len(obj: Any) -> int | None:

@@ -229,6 +229,7 @@ class Publisher:
         self.errors = 0
         self.last_error: BaseException | None = None
         self.last_cost = 0.0  # CPU seconds of the last call
+        self.cpu_total = 0.0  # CPU seconds of all calls (bench/overhead.py: the publisher's share of a core)
 
     def start(self) -> Publisher:
         self._thread.start()
@@ -259,4 +260,5 @@ class Publisher:
             del fn
             self.calls += 1
             self.last_cost = time.thread_time() - t0
+            self.cpu_total += self.last_cost
             delay = max(self.interval, self.last_cost / self.budget)

@@ -1,0 +1,77 @@
+"""The training step never waits for the device: device→host reads on the training thread are counted by
+wrapping every Tensor method that reads values back, and stay at one per chunk of steps."""
+
+import math
+import threading
+
+import pytest
+import torch
+
+import nbtrain as nt
+from nbtrain.engine.trainer import FLUSH_EVERY
+
+READERS = ("item", "tolist", "cpu", "numpy", "__float__", "__int__", "__bool__", "__index__")
+
+
+@pytest.fixture
+def reads(monkeypatch):
+    """Counts device→host reads made on nbtrain's training threads."""
+    count = {"n": 0}
+    for name in READERS:
+        original = getattr(torch.Tensor, name)
+
+        def wrapper(self, *a, __original=original, **kw):
+            if threading.current_thread().name == "nbtrain-trainer":
+                count["n"] += 1
+            return __original(self, *a, **kw)
+
+        monkeypatch.setattr(torch.Tensor, name, wrapper)
+    return count
+
+
+@pytest.mark.parametrize("kw", [
+    dict(data="spiral", hidden=[64, 64]),                                   # default per-layer stats (every 50)
+    dict(data="spiral", hidden=[32], dropout=0.2, mixup=0.2, grad_clip=1.0, l1=1e-4, schedule="cosine"),
+    dict(data="digits", model="cnn", hidden=[16], batch_size=64),
+])
+def test_reads_per_1000_steps_are_at_most_the_chunk_count(reads, kw):
+    tr = nt.Trainer(**kw, lr=0.05, max_steps=1000, seed=0)
+    tr.start()
+    assert tr.wait(timeout=240) == "finished", tr.message
+    evals = int(tr.metrics.evals.n)
+    chunks = math.ceil(1000 / FLUSH_EVERY) + evals  # a flush every FLUSH_EVERY steps, one more per evaluation
+    assert reads["n"] == tr.host_reads, "every read on the training path goes through Trainer._flush"
+    assert reads["n"] <= chunks, (reads["n"], chunks)
+    assert reads["n"] <= 1000 / FLUSH_EVERY + 12  # ≈ 31 + evaluations, against 1000+ reads of a loop that .item()s
+    h = tr.history
+    assert h["train_loss"].count() == 1000 and h["step"].is_monotonic_increasing
+    tr.close()
+
+
+def test_wait_and_step_n_stay_exact_with_losses_on_the_device():
+    tr = nt.Trainer(data="spiral", hidden=[16], lr=0.1, seed=0)
+    tr.step(45).wait()  # not a multiple of the chunk: the rest is read when stepping stops
+    assert tr.global_step == 45 and len(tr.metrics.steps.column("step")) == 45
+    tr.start()
+    tr.wait(steps=77)
+    steps = tr.metrics.steps.column("step")
+    assert len(steps) >= 77 - 1 and tr.global_step >= 77  # rows up to the waited-for step are in the history
+    tr.pause()
+    assert len(tr.metrics.steps.column("step")) == tr.global_step  # pause returns with the history caught up
+    tr.close()
+
+
+def test_nan_is_detected_within_one_chunk_and_restore_finite_goes_back_before_it():
+    tr = nt.Trainer(data="spiral", hidden=[16, 16], lr=0.1, seed=0)
+    tr.step(150).wait()
+    tr.reinit("large_gaussian", std=1e16).result(10)
+    tr.start()
+    assert tr.wait(timeout=60) == "paused"
+    assert "loss became NaN at step 150" in tr.message or "loss became Inf at step 150" in tr.message, tr.message
+    assert 150 <= tr.global_step <= 150 + FLUSH_EVERY
+    h = tr.history
+    assert h["train_loss"].count() == 150 and h["train_loss"].notna().all() is not None  # only finite steps logged
+    step = tr.restore_finite()
+    assert step == 100  # the last snapshot whose loss was finite
+    assert all(torch.isfinite(p).all() for p in tr.model.parameters())
+    tr.close()
