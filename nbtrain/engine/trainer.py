@@ -20,6 +20,7 @@ import atexit
 import bisect
 import contextlib
 import itertools
+import json
 import math
 import os
 import threading
