@@ -1432,10 +1432,15 @@ class Trainer:
     def _on_nonfinite(self, value: float, lr: float) -> None:
         what = "NaN" if math.isnan(value) else "Inf"
         live = self._live
-        if lr >= (1.0 if live["optimizer"] in ("sgd", "momentum", "nesterov", "adadelta") else 0.05):
-            cause = f"learning rate {lr:g} is likely too high; try 10× smaller"
-        elif self._X is not None and not torch.isfinite(self._X).all():
+        from .diagnose import INPUT_RMS_LIMIT, input_rms
+
+        rms = input_rms(self.data)
+        if rms is not None and not math.isfinite(rms):
             cause = "the training inputs contain NaN/Inf values"
+        elif rms is not None and rms > INPUT_RMS_LIMIT:
+            cause = f"the inputs are not normalised (RMS {rms:.3g}): normalise the inputs, preprocess='normalize'"
+        elif lr >= (1.0 if live["optimizer"] in ("sgd", "momentum", "nesterov", "adadelta") else 0.05):
+            cause = f"learning rate {lr:g} is likely too high; try 10× smaller"
         else:
             cause = f"check the weight init ({live['init']}) and the data scale; a lower learning rate ({lr:g} now) may help"
         snap = self._finite_snapshot[0] if self._finite_snapshot else None
