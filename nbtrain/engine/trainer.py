@@ -801,7 +801,14 @@ class Trainer:
         The run goes on from the new weights (an event marks it); optimizer state is reset.
         """
         scheme = init_mod.registry.resolve(scheme or self.config.init)
-        init_mod.registry.make(scheme, **params)  # validate parameters now, in the caller's thread
+        # validate parameters now, in the caller's thread (gain="auto": the model's activation)
+        init_mod.make(scheme, activation=models.current_activation(self.model), **params)
+        left = init_mod.skipped(self.model)
+        if left:
+            import warnings
+
+            warnings.warn(f"reinit({scheme!r}) re-initialises only Linear/Conv/ConvTranspose weights; left as they "
+                          f"were: {', '.join(left)}", UserWarning, stacklevel=2)
         return self._command("reinit", (scheme, params))
 
     def submit(self, fn: Callable[[nn.Module], Any]) -> Future:
@@ -986,7 +993,7 @@ class Trainer:
                 if self.config.init_std is not None and "std" in init_mod.registry.get(scheme).params:
                     params = {"std": self.config.init_std, **params}
                 self._log_script(reinit=scheme, params=dict(arg[1]))
-                init_mod.apply(self.model, scheme, generator=gen, **params)
+                init_mod.apply(self.model, scheme, generator=gen, warn_skipped=False, **params)
                 if self._user_model is None:
                     models.scale_output_layer(self.model, self.config.head_init_scale)
                 self._make_optimizer()
