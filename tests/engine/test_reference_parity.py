@@ -417,3 +417,12 @@ def test_convention_adamw_default_decay_is_torchs_but_the_trainer_starts_at_zero
         tr.config.weight_decay = 0.01
         tr.step(1).wait(timeout=10)
         assert tr.optimizer.param_groups[0]["weight_decay"] == 0.01
+
+
+def test_the_reference_table_lists_every_schedule_initializer_and_optimizer():
+    import pathlib
+
+    doc = (pathlib.Path(__file__).parents[2] / "docs" / "reference.md").read_text()
+    rows = {line.split("|")[1].strip() for line in doc.splitlines() if line.startswith("| `")}
+    names = {r.split("`")[1] for r in rows}
+    assert set(schedules.names()) | set(init_mod.names()) | set(nt.optimizers.names()) <= names
