@@ -193,6 +193,8 @@ class DeadReluResult:
 
     dead_before / dead_after: (layers,) units whose pre-activation is ≤ 0 on every training sample.
     loss: (steps_run + 1,) cross-entropy before each step and after the last; ``diverged`` if it blew up.
+    inputs, labels: the training set; initial_weights: [(weight, bias), …] of each Linear before training
+    (hidden layers, then the output layer), so the run can be redone with any other code.
     """
 
     lr: float
@@ -202,6 +204,9 @@ class DeadReluResult:
     dead_after: np.ndarray
     loss: np.ndarray
     diverged: bool
+    inputs: np.ndarray | None = None
+    labels: np.ndarray | None = None
+    initial_weights: tuple[tuple[np.ndarray, np.ndarray], ...] = ()
 
 
 def dead_relu_data(
@@ -241,6 +246,8 @@ def dead_relu_data(
     with torch.no_grad():
         for block in net.blocks:
             block.layer.bias.fill_(bias)
+    start = tuple((m.weight.detach().numpy().copy(), m.bias.detach().numpy().copy())
+                  for m in [*(b.layer for b in net.blocks), net.head])
 
     def count_dead() -> np.ndarray:
         out, h = [], x
@@ -271,7 +278,8 @@ def dead_relu_data(
                 losses.append(float(F.cross_entropy(net(x), y)))
             diverged = not np.isfinite(losses[-1])
     return DeadReluResult(lr=lr, bias=bias, width=width, dead_before=before, dead_after=count_dead(),
-                          loss=np.array(losses), diverged=diverged)
+                          loss=np.array(losses), diverged=diverged, inputs=x.numpy(), labels=y.numpy(),
+                          initial_weights=start)
 
 
 def saturation(activation: str = "tanh", init: str = "xavier_normal", scale: float = 1.0, depth: int = 6,

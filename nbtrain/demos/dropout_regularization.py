@@ -59,13 +59,20 @@ class Curves:
 
 @dataclass(frozen=True)
 class DropoutResult:
-    """Curves for each variant: ``none`` (no regularization), ``dropout`` (rate p), ``l2`` (strength l2)."""
+    """Curves for each variant: ``none`` (no regularization), ``dropout`` (rate p), ``l2`` (strength l2).
+
+    val_points / val_labels: the validation draw; initial_weights: [(weight, bias), …] of each Linear at the
+    common start (hidden layers, then the output layer), so the runs can be redone with any other code.
+    """
 
     p: float
     l2: float
     curves: dict[str, Curves]
     train_points: np.ndarray
     train_labels: np.ndarray
+    val_points: np.ndarray | None = None
+    val_labels: np.ndarray | None = None
+    initial_weights: tuple[tuple[np.ndarray, np.ndarray], ...] = ()
 
 
 def dropout_data(
@@ -118,7 +125,10 @@ def dropout_data(
             strength = l2 if variant == "l2" else 0.0
             curves[variant] = _train(variant, net, strength, steps, lr, eval_every, seed,
                                      (x_train, y_train), (x_val, y_val))
-    return DropoutResult(p=p, l2=l2, curves=curves, train_points=x_train.numpy(), train_labels=y_train.numpy())
+    initial = tuple((m.weight.detach().numpy().copy(), m.bias.detach().numpy().copy())
+                    for m in [*(b.layer for b in start.blocks), start.head])
+    return DropoutResult(p=p, l2=l2, curves=curves, train_points=x_train.numpy(), train_labels=y_train.numpy(),
+                         val_points=x_val.numpy(), val_labels=y_val.numpy(), initial_weights=initial)
 
 
 def _evaluate(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:

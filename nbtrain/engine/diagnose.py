@@ -11,6 +11,12 @@ and val getting worse (warning) · ``keep_training`` a gap, but both still impro
 (warning) · ``noisy_val`` a tiny validation set (info) · ``activation_before_softmax`` the logits pass
 through a non-linearity (warning; needs the model).
 
+Guards: ``overfitting`` needs a training accuracy clearly above chance (a third of the way from 1/C to
+100 %) and a gap that holds over the last three evaluations and exceeds the validation set's noise, not
+one noisy evaluation. Findings that contradict a more specific one are dropped (:data:`SUPPRESSED_BY`): a
+run that made no progress is not also "under-fitting" or "over-fitting". A NaN/Inf finding first looks at
+the inputs: non-finite or unnormalised inputs (RMS > 100) are named as the cause before the learning rate.
+
 >>> import numpy as np, pandas as pd, nbtrain as nt
 >>> steps = np.arange(400)
 >>> h = pd.DataFrame({"step": steps, "train_loss": np.r_[np.linspace(2, 1, 200), np.full(200, np.nan)], "lr": 0.1})
@@ -32,6 +38,22 @@ __all__ = ["Finding", "Findings", "diagnose", "RULES"]
 SEVERITIES = ("error", "warning", "info")
 RULES = ("nan", "rising_loss", "no_progress", "bad_init_plateau", "plateau", "decay_too_early", "overfitting",
          "keep_training", "underfitting", "unshuffled", "noisy_val", "activation_before_softmax")
+
+#: rule -> the findings that, when present, make it contradictory or moot (it is then not shown)
+SUPPRESSED_BY: dict[str, frozenset[str]] = {
+    "plateau": frozenset({"nan", "rising_loss", "no_progress"}),
+    "decay_too_early": frozenset({"nan", "rising_loss", "no_progress"}),
+    "overfitting": frozenset({"nan", "rising_loss", "no_progress"}),
+    "keep_training": frozenset({"nan", "rising_loss", "no_progress", "plateau", "overfitting"}),
+    "underfitting": frozenset({"nan", "rising_loss", "no_progress", "bad_init_plateau", "overfitting"}),
+}
+
+#: inputs whose root-mean-square exceeds this are "not normalised" (the nan rule and the trainer's message)
+INPUT_RMS_LIMIT = 100.0
+#: overfitting needs train accuracy ≥ chance + this share of the way from chance to 100 % (3 classes: 56 %)
+ABOVE_CHANCE = 1 / 3
+#: ... and the gap in each of this many last evaluations
+SUSTAINED_EVALS = 3
 
 
 @dataclass
@@ -93,6 +115,8 @@ class _Curves:
     shuffle: bool | None = None
     model: Any = None
     message: str = ""
+    n_classes: int | None = None
+    input_rms: float | None = None  # root-mean-square of (a sample of) the training inputs; inf if non-finite
 
 
 EVAL_COLUMNS = ("val_loss", "val_acc", "train_eval_loss", "train_acc")
@@ -114,14 +138,36 @@ def _curves(source: Any) -> _Curves:
         c.shuffle = bool(trainer.config.shuffle) if data.loader is None else None
         c.model = trainer.model
         c.message = trainer.message
+        c.n_classes = int(data.num_classes) if getattr(data, "num_classes", None) else None
+        c.input_rms = input_rms(data)
         return c
     if isinstance(source, pd.DataFrame):
         if "train_loss" not in source.columns:
             raise ValueError(f"a history needs a 'train_loss' column; got columns {list(source.columns)}")
         c = _from_frame(source, None)
         c.events = list(source.attrs.get("events", []))
+        c.n_classes = source.attrs.get("num_classes")
         return c
     raise ValueError(f"diagnose() takes a Trainer, a Lab or a history DataFrame, got {type(source).__name__}")
+
+
+def input_rms(data: Any, limit: int = 2048) -> float | None:
+    """Root-mean-square of up to ``limit`` training inputs (``inf`` if any is NaN/Inf), None if unreadable."""
+    import torch
+
+    try:
+        t = data.tensors("train")
+        if t is not None:
+            x = t[0][:limit]
+        else:
+            n = min(len(data.train), 256)
+            x = torch.stack([torch.as_tensor(data.train[i][0]) for i in range(n)])
+        x = x.double()
+        if not torch.isfinite(x).all():
+            return math.inf
+        return float(x.square().mean().sqrt()) if x.numel() else None
+    except Exception:  # noqa: BLE001 - a user dataset we cannot sample: no input check
+        return None
 
 
 def _from_frame(h: pd.DataFrame, ev: pd.DataFrame | None) -> _Curves:
@@ -183,10 +229,21 @@ def _rule_nan(c: _Curves) -> Finding | None:
         evidence["lr"] = lr
     if len(finite):
         evidence["last_finite_loss"] = float(finite[-1])
+    restore = "trainer.restore_finite() goes back to the last finite weights"
+    if c.input_rms is not None and not math.isfinite(c.input_rms):
+        evidence["inputs"] = "contain NaN/Inf"
+        return Finding("nan", "error", f"the loss became {value} at step {step}: the training inputs contain NaN/Inf",
+                       evidence, "clean the data: drop or impute the non-finite values (torch.nan_to_num, or "
+                       "filter the rows) before training")
+    if c.input_rms is not None and c.input_rms > INPUT_RMS_LIMIT:
+        evidence["input_rms"] = c.input_rms
+        return Finding("nan", "error", f"the loss became {value} at step {step}: the inputs are not normalised "
+                       f"(their RMS is {c.input_rms:.3g})", evidence,
+                       "normalise the inputs: preprocess='normalize' (zero mean, unit variance per feature, fitted "
+                       f"on the training split); a lower learning rate only hides it; {restore}")
     lr_hint = f"try lr={lr / 10:g} (10× smaller)" if lr else "lower the learning rate 10×"
     return Finding("nan", "error", f"the loss became {value} at step {step}", evidence,
-                   f"learning rate too high: {lr_hint}; or a bad init (weights too large); "
-                   "trainer.restore_finite() goes back to the last finite weights")
+                   f"learning rate too high: {lr_hint}; or a bad init (weights too large); {restore}")
 
 
 def _rule_rising(c: _Curves, s: np.ndarray) -> Finding | None:
@@ -327,10 +384,28 @@ def _rule_gap(c: _Curves, fired: set[str]) -> Finding | None:
     if vl is not None:
         evidence.update(val_loss=float(vl[last]), best_val_loss=float(vl[i_best]), best_val_step=int(steps[i_best]))
     worse = val_worse or acc_fall
-    if gap is not None:
-        overfit = gap > 0.1 or (gap > 0.03 and worse) or (gap > 0.05 and ta[last] >= 0.99)
-    else:
-        overfit = loss_gap is not None and loss_gap > 0.3 and worse
+
+    def overfit_at(i: int) -> bool:
+        if ta is not None and va is not None:
+            g = float(ta[i] - va[i])
+            return g > 0.1 or (g > 0.03 and worse) or (g > 0.05 and ta[i] >= 0.99)
+        return vl is not None and tl is not None and float(vl[i] - tl[i]) > 0.3 and worse
+
+    k_sus = min(SUSTAINED_EVALS, m)
+    recent = range(m - k_sus, m)
+    sustained = all(overfit_at(i) for i in recent)
+    chance = 1.0 / c.n_classes if c.n_classes else None
+    if chance is None and ta is not None and ev["step"].iloc[0] == 0 and math.isfinite(ta[0]):
+        chance = float(ta[0])  # the untrained model's accuracy: about chance
+    above_chance = True
+    if ta is not None:
+        floor = (chance if chance is not None else 0.0)
+        above_chance = bool(ta[last] >= floor + ABOVE_CHANCE * (1.0 - floor))
+    beyond_noise = True
+    if gap is not None and c.n_val:
+        p = min(max(float(va[last]), 0.05), 0.95)
+        beyond_noise = gap > 2.0 * math.sqrt(p * (1 - p) / c.n_val)  # two standard errors of val accuracy
+    overfit = sustained and above_chance and beyond_noise
     if overfit:
         what = (f" and val loss rising since step {int(steps[i_best])}" if val_worse
                 else " and val accuracy falling" if acc_fall else "")
@@ -344,7 +419,7 @@ def _rule_gap(c: _Curves, fired: set[str]) -> Finding | None:
     if gap is not None and gap > 0.05 and improving and not val_worse:
         return Finding("keep_training", "info", f"a train/val gap of {gap:.2f} but validation is still improving",
                        evidence, "train longer (more max_steps / max_epochs) before changing anything else")
-    if gap is not None and abs(gap) < 0.05 and ta[last] < 0.9:
+    if gap is not None and abs(gap) < 0.05 and ta[last] < 0.9 and fired.isdisjoint(SUPPRESSED_BY["underfitting"]):
         return Finding("underfitting", "info", f"train ≈ val ({ta[last]:.2f} vs {va[last]:.2f}): no gap at a low accuracy",
                        evidence, "the model is too weak for the task: a bigger model, a higher learning rate, or "
                        "train longer")
@@ -490,6 +565,8 @@ def diagnose(source: Any, *, min_steps: int = 20) -> Findings:
         f = rule(c)
         if f is not None:
             findings.append(f)
+    present = {f.rule for f in findings}
+    findings = [f for f in findings if present.isdisjoint(SUPPRESSED_BY.get(f.rule, ()))]
     findings.sort(key=lambda f: SEVERITIES.index(f.severity))
     return Findings(findings)
 

@@ -1,8 +1,16 @@
 """Weight initializers applied to any module, by name.
 
-``apply(module, scheme, **params)`` re-initialises every ``nn.Linear`` / ``nn.Conv*`` weight in place
-(biases to zero) and returns the module. Variance formulas are in the docstrings; tests check the
-empirical std of a 1000×1000 layer against them.
+``apply(module, scheme, **params)`` re-initialises every ``nn.Linear`` / ``nn.Conv*`` / ``nn.ConvTranspose*``
+weight in place (biases to zero) and returns the module; other weight-bearing layers (Embedding, Bilinear,
+RNN/LSTM/GRU, attention in-projections) keep their own initialisation and are named in a warning
+(:func:`skipped`). Variance formulas are in the docstrings; tests check the empirical std of a 1000×1000
+layer against them and every draw against ``torch.nn.init`` (docs/reference.md maps each scheme to it).
+
+``gain="auto"`` (xavier_*, orthogonal) takes the gain of the activation: ``torch.nn.init.calculate_gain``
+(sigmoid 1, tanh 5/3, relu √2, leaky_relu √(2/(1 + slope²)), identity 1), except for selu, where it is 1
+(Var = 1/fan_in for a square layer) as torch's documentation advises for self-normalising networks instead
+of calculate_gain's 3/4; prelu uses leaky_relu's gain at its initial slope 0.25; activations torch has no
+gain for (elu, gelu, silu, maxout) get 1.
 
 >>> import torch, nbtrain as nt
 >>> layer = nt.initializers.apply(torch.nn.Linear(1000, 1000), "he_normal")
@@ -25,15 +33,30 @@ registry = Registry("initializer")
 names = registry.names
 
 WeightFn = Callable[[torch.Tensor], None]
-_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
+_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
 
 
-def _gain_for(activation: str | None) -> float:
-    """Recommended gain of ``torch.nn.init.calculate_gain`` for a registry activation name."""
-    table = {"sigmoid": "sigmoid", "tanh": "tanh", "relu": "relu", "leaky_relu": "leaky_relu",
-             "selu": "selu", "identity": "linear"}
-    key = table.get(activation or "", None)
-    return nn.init.calculate_gain(key) if key else 1.0
+def gain_for(activation: str | None, negative_slope: float | None = None) -> float:
+    """The gain ``gain="auto"`` uses for a registry activation name (see the module docstring).
+
+    >>> round(gain_for("tanh"), 4), round(gain_for("relu"), 4), gain_for("selu")
+    (1.6667, 1.4142, 1.0)
+    """
+    name = activation or "identity"
+    if name in ("leaky_relu", "prelu"):
+        slope = negative_slope if negative_slope is not None else (0.01 if name == "leaky_relu" else 0.25)
+        return nn.init.calculate_gain("leaky_relu", slope)
+    table = {"sigmoid": "sigmoid", "tanh": "tanh", "relu": "relu", "identity": "linear"}
+    return nn.init.calculate_gain(table[name]) if name in table else 1.0  # selu: 1 (torch's advice), others 1
+
+
+def _check_gain(scheme: str, gain: float | str) -> float:
+    if gain == "auto":
+        raise ValueError(f"initializer {scheme!r}: gain='auto' needs the activation; pass activation= to make(), "
+                         "or use apply(module, ...), which reads it from the module")
+    if isinstance(gain, bool) or not isinstance(gain, (int, float)) or not (math.isfinite(gain) and gain > 0):
+        raise ValueError(f"initializer {scheme!r}: gain={gain!r} must be a finite number > 0 or 'auto'")
+    return float(gain)
 
 
 @registry.register("zeros")
@@ -57,15 +80,30 @@ def large_gaussian(std: float = 1.0) -> WeightFn:
 
 
 @registry.register("xavier_normal", aliases=("xavier", "glorot", "glorot_normal"))
-def xavier_normal(gain: float = 1.0) -> WeightFn:
-    """Glorot: W ~ N(0, gain²·2/(fan_in+fan_out)); for a square layer Var = 1/fan_in (tanh)."""
-    return lambda w: nn.init.xavier_normal_(w, gain=gain)
+def xavier_normal(gain: float | str = 1.0) -> WeightFn:
+    """Glorot: W ~ N(0, gain²·2/(fan_in+fan_out)); for a square layer Var = 1/fan_in (tanh). gain="auto": per activation."""
+    g = _check_gain("xavier_normal", gain)
+    return lambda w: nn.init.xavier_normal_(w, gain=g)
 
 
 @registry.register("xavier_uniform", aliases=("glorot_uniform",))
-def xavier_uniform(gain: float = 1.0) -> WeightFn:
+def xavier_uniform(gain: float | str = 1.0) -> WeightFn:
     """Glorot: W ~ U(−a, a), a = gain·√(6/(fan_in+fan_out)); same variance as xavier_normal."""
-    return lambda w: nn.init.xavier_uniform_(w, gain=gain)
+    g = _check_gain("xavier_uniform", gain)
+    return lambda w: nn.init.xavier_uniform_(w, gain=g)
+
+
+@registry.register("lecun_normal", aliases=("lecun",))
+def lecun_normal() -> WeightFn:
+    """LeCun: W ~ N(0, 1/fan_in), untruncated (torch's kaiming_normal_(nonlinearity="linear")); with SELU
+    the activations self-normalise (mean 0, std 1 over depth). Keras's lecun_normal truncates at 2σ."""
+    return lambda w: nn.init.kaiming_normal_(w, nonlinearity="linear")
+
+
+@registry.register("lecun_uniform")
+def lecun_uniform() -> WeightFn:
+    """LeCun: W ~ U(−b, b), b = √(3/fan_in) (torch's kaiming_uniform_(nonlinearity="linear")); Var = 1/fan_in."""
+    return lambda w: nn.init.kaiming_uniform_(w, nonlinearity="linear")
 
 
 @registry.register("he_normal", aliases=("he", "kaiming", "kaiming_normal", "msra"))
@@ -81,9 +119,10 @@ def he_uniform(a: float = 0.0) -> WeightFn:
 
 
 @registry.register("orthogonal")
-def orthogonal(gain: float = 1.0) -> WeightFn:
+def orthogonal(gain: float | str = 1.0) -> WeightFn:
     """W = gain·Q with Q a random (semi-)orthogonal matrix: WᵀW = gain²·I; std = gain/√fan_in (square)."""
-    return lambda w: nn.init.orthogonal_(w, gain=gain)
+    g = _check_gain("orthogonal", gain)
+    return lambda w: nn.init.orthogonal_(w, gain=g)
 
 
 @registry.register("pytorch_default", aliases=("default",))
@@ -97,14 +136,42 @@ def _check_std(std: float) -> None:
         raise ValueError(f"initializer std={std!r} must be a finite number > 0")
 
 
-def make(name: str, **params) -> WeightFn:
-    """The in-place weight function of scheme ``name`` (``w -> None``)."""
+def make(name: str, activation: str | None = None, **params) -> WeightFn:
+    """The in-place weight function of scheme ``name`` (``w -> None``); ``gain="auto"`` takes
+    :func:`gain_for` ``(activation)``."""
+    if params.get("gain") == "auto":
+        params["gain"] = gain_for(activation)
     return registry.make(name, **params)
 
 
 def layers(module: nn.Module) -> list[nn.Module]:
-    """The weight layers (Linear/Conv) of ``module`` in forward-definition order."""
+    """The weight layers (Linear/Conv/ConvTranspose) of ``module`` in forward-definition order."""
     return [m for m in module.modules() if isinstance(m, _LAYERS)]
+
+
+def skipped(module: nn.Module) -> list[str]:
+    """Dotted names of the submodules with weights that :func:`apply` leaves alone (Embedding, Bilinear,
+    RNN/LSTM/GRU, MultiheadAttention's in-projection, …: any matrix-shaped ``*weight*`` parameter of a
+    module that is not a Linear/Conv/ConvTranspose). Norm layers' 1-D scales are not weights in this sense."""
+    out = []
+    for name, m in module.named_modules():
+        if isinstance(m, _LAYERS):
+            continue
+        if any("weight" in pname and p.dim() >= 2 for pname, p in m.named_parameters(recurse=False)):
+            out.append(f"{name or '(root)'} ({type(m).__name__})")
+    return out
+
+
+def _auto_gain_activation(module: nn.Module) -> tuple[str | None, float | None]:
+    from .models import activation_slots
+
+    slots = activation_slots(module)
+    if not slots:
+        return None, None
+    from .activations import name_of
+
+    act = slots[0][2]
+    return name_of(act), getattr(act, "negative_slope", None)
 
 
 @torch.no_grad()
@@ -115,16 +182,32 @@ def apply(
     generator: torch.Generator | None = None,
     zero_bias: bool = True,
     zero_init_residual: bool = False,
+    activation: str | None = None,
+    warn_skipped: bool = True,
     **params,
 ) -> nn.Module:
-    """Re-initialise every Linear/Conv weight of ``module`` with ``scheme`` (biases → 0); returns it.
+    """Re-initialise every Linear/Conv/ConvTranspose weight of ``module`` with ``scheme`` (biases → 0); returns it.
+
+    ``gain="auto"`` uses the gain of ``activation`` (default: the module's first activation module, see
+    :func:`gain_for`). Other weight-bearing layers are left as they are and named in a ``UserWarning``
+    (``warn_skipped=False`` silences it; :func:`skipped` lists them).
 
     ``zero_init_residual=True`` then zeroes the last layer of every residual block (any submodule that
     exposes ``residual_last`` or torchvision's ``BasicBlock.bn2``/``Bottleneck.bn3``), so each block
     starts as the identity map. With ``generator`` the draw is reproducible and the global RNG is neither
     read nor advanced (every random op of the scheme gets ``generator``, also in a custom scheme).
     """
+    if params.get("gain") == "auto":
+        name, slope = (activation, None) if activation is not None else _auto_gain_activation(module)
+        params["gain"] = gain_for(name, slope)
     fn = make(scheme, **params)
+    if warn_skipped:
+        left = skipped(module)
+        if left:
+            import warnings
+
+            warnings.warn(f"initializers.apply({scheme!r}) re-initialised only Linear/Conv/ConvTranspose weights; "
+                          f"left as they were: {', '.join(left)}", UserWarning, stacklevel=2)
     zero_init_residual = zero_init_residual or registry.resolve(scheme) == "zero_init_residual"
     for layer in layers(module):
         if generator is not None:

@@ -7,8 +7,11 @@ rising (too large). Two hints, ignoring the noisy first ``skip_start`` fraction 
 points: the *steepest descent* of the smoothed loss on the way down to its minimum, and the *minimum / 10*
 (a safe margin below the rate where the loss stops falling). They are hints: look at the curve (``result.plot()``).
 
-The sweep runs on a copy of a trainer's model (a running trainer is not disturbed); a bare ``nn.Module`` is
-swept in place and its exact weights and buffers are restored afterwards.
+The sweep runs on a copy of a trainer's model (a running trainer is not disturbed), at the run's *initial*
+weights by default: the range test answers "which rate trains this model from the start", and swept from
+trained weights it suggests a meaningless, tiny rate. ``weights="current"`` sweeps the live weights (with a
+warning once the run has trained). A bare ``nn.Module`` is swept in place from its current weights, and its
+exact weights and buffers are restored afterwards. ``result.settings["weights"]`` says which were swept.
 
 >>> import nbtrain as nt
 >>> r = nt.find_lr(data="moons", hidden=[32], num_iter=60)
@@ -76,7 +79,8 @@ class LRFinderResult:
     def __str__(self) -> str:
         lo, hi = (self.lrs[0], self.lrs[-1]) if len(self.lrs) else (math.nan, math.nan)
         sug = ", ".join(f"{k} {v:.3g}" for k, v in self.suggestions.items())
-        return (f"LR finder: {len(self.lrs)} iterations over lr {lo:.2g} … {hi:.2g} ({self.stopped}); "
+        swept = f" from {self.settings['weights']}" if self.settings.get("weights") else ""
+        return (f"LR finder: {len(self.lrs)} iterations over lr {lo:.2g} … {hi:.2g}{swept} ({self.stopped}); "
                 f"suggested: {sug}. Treat them as hints and read the curve: result.plot()")
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
@@ -118,11 +122,12 @@ def _check(name: str, value: Any, ok: bool, allowed: str) -> None:
 def find_lr(target: Any = None, *, data: Any = None, start_lr: float = 1e-7, end_lr: float = 10.0,
             num_iter: int = 100, smooth: float = 0.9, diverge: float = 4.0, skip_start: float = 0.1,
             skip_end: int = 5, batch_size: int | None = None, optimizer: str | None = None,
-            weight_decay: float | None = None, weights: str = "current", seed: int | None = None,
+            weight_decay: float | None = None, weights: str = "initial", seed: int | None = None,
             **fields: Any) -> LRFinderResult:
     """Exponential LR sweep from ``start_lr`` to ``end_lr`` over ``num_iter`` mini-batches.
 
-    ``target``: a Trainer or a Lab (its model is copied: weights ``"current"`` or ``"initial"``), an
+    ``target``: a Trainer or a Lab (its model is copied at its ``"initial"`` weights, the default, or its
+    ``"current"`` ones: a warning then says that a trained model's suggestion is not a training rate), an
     ``nn.Module`` with ``data`` (a dataset name or an ``(X, y)`` pair; swept in place, restored exactly),
     or nothing and config fields for a new trainer. ``optimizer``/``weight_decay``/``batch_size`` default to
     the trainer's config (the recipe keeps a small weight decay on). ``smooth`` is the factor β of the
@@ -163,6 +168,7 @@ def find_lr(target: Any = None, *, data: Any = None, start_lr: float = 1e-7, end
         X, y = X[perm], y[perm]
         opt_name, wd, bs, l1, l2, momentum = optimizer or "sgd", weight_decay or 0.0, batch_size or 32, 0.0, 0.0, 0.9
         seed = seed or 0
+        swept = "the module's current weights"
     else:
         if data is not None:
             fields = {**fields, "data": data}
@@ -180,6 +186,17 @@ def find_lr(target: Any = None, *, data: Any = None, start_lr: float = 1e-7, end
             if owned_trainer is not None:
                 owned_trainer.close()
             raise
+        step = trainer.global_step
+        if weights == "initial":
+            swept = "the run's initial weights (step 0)"
+        else:
+            swept = f"the current weights (step {step:,})"
+            if step > 0:
+                import warnings
+
+                warnings.warn(f"find_lr(weights='current') sweeps weights trained for {step:,} steps: the loss is "
+                              "already low, so the suggestion is a rate for fine-tuning them, not for training "
+                              "from the start (the default, weights='initial')", UserWarning, stacklevel=2)
         opt_name = optimizer or cfg.optimizer
         wd = cfg.weight_decay if weight_decay is None else weight_decay
         bs, l1, l2, momentum = batch_size or cfg.batch_size, cfg.l1, cfg.l2, cfg.momentum
@@ -250,4 +267,5 @@ def find_lr(target: Any = None, *, data: Any = None, start_lr: float = 1e-7, end
         stopped += f"; too few points ({len(lrs_a)}) for a suggestion: widen the range or raise num_iter"
     return LRFinderResult(lrs_a, losses_a, smoothed, suggestions, stopped, (first, max(first, last - 1)),
                           {"start_lr": start_lr, "end_lr": end_lr, "num_iter": num_iter, "optimizer": opt_name,
-                           "weight_decay": wd, "batch_size": bs, "smooth": smooth, "diverge": diverge})
+                           "weight_decay": wd, "batch_size": bs, "smooth": smooth, "diverge": diverge,
+                           "weights": swept})

@@ -1,7 +1,11 @@
-"""Optimizers, by name: ``make(name, params, lr, weight_decay=0.0, **hyper)`` -> ``torch.optim.Optimizer``.
+"""Optimizers, by name: ``make(name, params, lr, weight_decay=None, **hyper)`` -> ``torch.optim.Optimizer``.
 
 Update rules (g = gradient, η = lr) are in each docstring; hyper-parameters a factory does not know are
-rejected with the list of those it does.
+rejected with the list of those it does. Every factory builds the torch optimizer named in its docstring
+with torch's defaults (docs/reference.md has the mapping); ``weight_decay=None`` keeps the optimizer's own
+default: 0.01 for ``adamw`` (as ``torch.optim.AdamW``), 0 for the others. ``TrainConfig.weight_decay``
+is a number (default 0 for every optimizer): a Trainer with ``optimizer="adamw"`` decays only once
+``weight_decay`` is set, until then it is Adam.
 
 >>> import torch, nbtrain as nt
 >>> w = torch.nn.Parameter(torch.zeros(3))
@@ -66,15 +70,20 @@ def adam(params: Params, lr: float, weight_decay: float = 0.0, beta1: float = 0.
 
 
 @registry.register("adamw")
-def adamw(params: Params, lr: float, weight_decay: float = 0.0, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8) -> torch.optim.Optimizer:
-    """AdamW: Adam with decoupled weight decay: w ← w − η·(m̂/(√v̂ + ε) + λ·w)."""
+def adamw(params: Params, lr: float, weight_decay: float = 0.01, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8) -> torch.optim.Optimizer:
+    """AdamW: Adam with decoupled weight decay: w ← w − η·(m̂/(√v̂ + ε) + λ·w); λ = 0.01 by default (torch's)."""
     return torch.optim.AdamW(params, lr=lr, betas=(beta1, beta2), eps=eps, weight_decay=weight_decay)
 
 
-def make(name: str, params: Params, lr: float, weight_decay: float = 0.0, **hyper) -> torch.optim.Optimizer:
-    """Build optimizer ``name`` over ``params``; errors name the bad value and the allowed range."""
+def make(name: str, params: Params, lr: float, weight_decay: float | None = None, **hyper) -> torch.optim.Optimizer:
+    """Build optimizer ``name`` over ``params``; errors name the bad value and the allowed range.
+
+    ``weight_decay=None``: the optimizer's default (0.01 for adamw, like torch; 0 otherwise).
+    """
     if not lr > 0:
         raise ValueError(f"optimizer lr={lr!r} must be > 0")
+    if weight_decay is None:
+        return registry.make(name, params, lr=lr, **hyper)
     if not weight_decay >= 0:
         raise ValueError(f"optimizer weight_decay={weight_decay!r} must be ≥ 0")
     return registry.make(name, params, lr=lr, weight_decay=weight_decay, **hyper)

@@ -3,10 +3,17 @@
 A schedule is a pure, deterministic function of the global step: ``schedule(t) -> lr`` for t = 0, 1, 2, …
 (the lr used by update number t). In the formulas lr = ``base_lr`` and T = ``total_steps``.
 
-Conventions
-- Decaying schedules hold their final value for t ≥ T: they evaluate f(min(t, T)) (TensorFlow's convention;
-  ``polynomial``, ``cosine`` and the linear-cosines clamp at their ``decay_steps``, T by default). The periodic
-  ones (``cyclic``, ``sgdr``, ``polynomial`` with ``cycle=True``) keep cycling; ``lambda`` is whatever ``fn`` says.
+Conventions (docs/reference.md maps every schedule to torch.optim.lr_scheduler and Keras/TF)
+- Decaying schedules hold their final value for t ≥ T: they evaluate f(min(t, T)). This is nbtrain's rule
+  for all of them (``polynomial``, ``cosine`` and the linear-cosines clamp at their ``decay_steps``, T by
+  default). Keras/TF do the same only for PolynomialDecay, CosineDecay and the linear-cosines; their
+  ExponentialDecay / InverseTimeDecay / natural_exp_decay, and torch's StepLR / ExponentialLR, keep
+  decaying after T, and torch's CosineAnnealingLR rises again after T_max. ``one_cycle`` holds its minimum
+  where torch's OneCycleLR refuses to step past ``total_steps``. The periodic ones (``cyclic``, ``sgdr``,
+  ``polynomial`` with ``cycle=True``) keep cycling; ``lambda`` is whatever ``fn`` says.
+- ``piecewise`` switches at the boundary step itself (torch's MultiStepLR); Keras's PiecewiseConstantDecay
+  switches one step later (its value at step b is still the previous one).
+- In a Trainer, t counts from the step the schedule was chosen at (0 unless it was changed mid-run).
 - Every schedule works with defaults only; a parameter whose default is ``None`` is derived from T (or lr) and
   its resolved value is in ``schedule.params``, so ``make(s.name, s.base_lr, s.total_steps, **s.params)``
   rebuilds ``s``.
@@ -349,7 +356,9 @@ def piecewise(base_lr: float, total_steps: int, /, *, boundaries: Sequence[int] 
               values: Sequence[float] | None = None, multipliers: Sequence[float] | None = None) -> Schedule:
     """Piecewise constant: lr(t) = lr·m_i (or v_i) for b_{i−1} ≤ t < b_i, boundaries b, multipliers m / values v.
 
-    The new value starts at the boundary step itself (like torch's MultiStepLR). ``values`` are absolute lrs
+    The new value starts at the boundary step itself (like torch's MultiStepLR; Keras's PiecewiseConstantDecay,
+    despite the alias ``piecewise_constant``, switches one step later: at t = b it still gives the previous
+    value). Holds the last level after T like every decaying schedule. ``values`` are absolute lrs
     (``base_lr`` is then unused); ``multipliers`` scale ``base_lr``. Either needs ``len(boundaries) + 1`` entries.
     Defaults: boundaries at T/2 and 3T/4, multipliers 1, 0.1, 0.01.
 
@@ -673,7 +682,9 @@ def noisy_linear_cosine(base_lr: float, total_steps: int, /, *, decay_steps: int
 
     ε_t ~ N(0, v₀/(1 + t)^d) with v₀ = initial_variance, d = variance_decay (TF's noisy_linear_cosine_decay).
     The noise is a fixed function of (seed, t): the same step always gives the same lr. Unlike TF, the noisy
-    factor is clipped at 0, so lr(t) ≥ β·lr never goes negative.
+    factor is clipped at 0, so lr(t) ≥ β·lr never goes negative. The clip biases the mean rate upwards:
+    E[max(μ + σZ, 0)] = μ·Φ(μ/σ) + σ·φ(μ/σ) > μ, i.e. ×1.08 at t = 0 (μ = σ = 1 by default) and more as the
+    linear part μ = (D − t)/D falls towards the end (with β = 0 the mean is many times TF's near t = D).
 
     >>> s = make("noisy_linear_cosine", 1.0, 100, seed=1)
     >>> s(10) == s(10) == make("noisy_linear_cosine", 1.0, 100, seed=1)(10)

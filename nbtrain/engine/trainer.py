@@ -814,7 +814,14 @@ class Trainer:
         The run goes on from the new weights (an event marks it); optimizer state is reset.
         """
         scheme = init_mod.registry.resolve(scheme or self.config.init)
-        init_mod.registry.make(scheme, **params)  # validate parameters now, in the caller's thread
+        # validate parameters now, in the caller's thread (gain="auto": the model's activation)
+        init_mod.make(scheme, activation=models.current_activation(self.model), **params)
+        left = init_mod.skipped(self.model)
+        if left:
+            import warnings
+
+            warnings.warn(f"reinit({scheme!r}) re-initialises only Linear/Conv/ConvTranspose weights; left as they "
+                          f"were: {', '.join(left)}", UserWarning, stacklevel=2)
         return self._command("reinit", (scheme, params))
 
     def submit(self, fn: Callable[[nn.Module], Any]) -> Future:
@@ -1001,7 +1008,7 @@ class Trainer:
                 if self.config.init_std is not None and "std" in init_mod.registry.get(scheme).params:
                     params = {"std": self.config.init_std, **params}
                 self._log_script(reinit=scheme, params=dict(arg[1]))
-                init_mod.apply(self.model, scheme, generator=gen, **params)
+                init_mod.apply(self.model, scheme, generator=gen, warn_skipped=False, **params)
                 if self._user_model is None:
                     models.scale_output_layer(self.model, self.config.head_init_scale)
                 self._make_optimizer()
@@ -1509,10 +1516,15 @@ class Trainer:
     def _on_nonfinite(self, value: float, lr: float, step: int | None = None) -> None:
         what = "NaN" if math.isnan(value) else "Inf"
         live = self._live
-        if lr >= (1.0 if live["optimizer"] in ("sgd", "momentum", "nesterov", "adadelta") else 0.05):
-            cause = f"learning rate {lr:g} is likely too high; try 10× smaller"
-        elif self._X is not None and not torch.isfinite(self._X).all():
+        from .diagnose import INPUT_RMS_LIMIT, input_rms
+
+        rms = input_rms(self.data)
+        if rms is not None and not math.isfinite(rms):
             cause = "the training inputs contain NaN/Inf values"
+        elif rms is not None and rms > INPUT_RMS_LIMIT:
+            cause = f"the inputs are not normalised (RMS {rms:.3g}): normalise the inputs, preprocess='normalize'"
+        elif lr >= (1.0 if live["optimizer"] in ("sgd", "momentum", "nesterov", "adadelta") else 0.05):
+            cause = f"learning rate {lr:g} is likely too high; try 10× smaller"
         else:
             cause = f"check the weight init ({live['init']}) and the data scale; a lower learning rate ({lr:g} now) may help"
         snap = self._finite_snapshot[0] if self._finite_snapshot else None

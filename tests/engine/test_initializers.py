@@ -17,6 +17,8 @@ THEORY = {
     "he_normal": math.sqrt(2 / FAN),
     "he_uniform": math.sqrt(2 / FAN),
     "orthogonal": 1 / math.sqrt(FAN),
+    "lecun_normal": 1 / math.sqrt(FAN),
+    "lecun_uniform": 1 / math.sqrt(FAN),
     "pytorch_default": math.sqrt(1 / (3 * FAN)),
     "zero_init_residual": math.sqrt(2 / FAN),
 }

@@ -92,3 +92,18 @@ def test_bad_arguments_name_the_value_and_the_range(kw, match):
 def test_a_bare_module_needs_data():
     with pytest.raises(ValueError, match="needs data"):
         nt.find_lr(nn.Linear(2, 2))
+
+
+def test_a_trained_trainer_is_swept_from_its_initial_weights_and_the_result_says_so():
+    kw = dict(data="spiral", hidden=[32, 32], optimizer="momentum", lr=0.1, device="cpu", seed=0)
+    with nt.Trainer(**kw) as fresh, nt.Trainer(**kw) as trained:
+        trained.step(300).wait(timeout=60)
+        a, b = nt.find_lr(fresh, num_iter=60), nt.find_lr(trained, num_iter=60)
+        np.testing.assert_array_equal(a.losses, b.losses)  # the same sweep: from the same initial weights
+        assert b.settings["weights"] == "the run's initial weights (step 0)" and "initial weights" in str(b)
+        with pytest.warns(UserWarning, match="trained for 300 steps"):
+            c = nt.find_lr(trained, num_iter=60, weights="current")
+        assert c.settings["weights"] == "the current weights (step 300)"
+        assert c.losses[0] < 0.5 * b.losses[0]  # it started from a model that already fits the data
+    r = nt.find_lr(nn.Linear(2, 3), data="spiral", num_iter=20)
+    assert r.settings["weights"] == "the module's current weights"
