@@ -664,8 +664,12 @@ def _load_into(tr: Any, state: dict[str, Any], path: str, model: nn.Module | Non
     tr._state = "paused" if tr.global_step else "idle"
     changes = state["config_changes"]
     if changes:
+        from .budget import BudgetError
+
         try:
             tr.config.update(**changes)
+        except BudgetError as exc:  # a file must not ask a server for more than its budget, even for later
+            raise CheckpointError(f"{path!r} describes a run that is not allowed here: {exc}") from exc
         except (ConfigError, ValueError) as exc:
             warnings.warn(f"{path!r}: the config changes made after its last reset ({', '.join(changes)}) were "
                           f"not re-applied: {exc}", UserWarning, stacklevel=3)

@@ -157,6 +157,8 @@ class History:
         with self.lock:
             for r in rows:
                 self.steps.append(r)
+            if self.steps.n > self.max_rows:
+                self.steps = self._compact(self.steps)
             self.version += 1
 
     def log_eval(self, step: int, epoch: float, val_loss: float, val_acc: float, train_loss: float, train_acc: float) -> None:
