@@ -103,6 +103,7 @@ _NUMERIC: dict[str, tuple[Callable[[Any], bool], str]] = {
     "init_std": _range(0, 100, lo_open=True),
     "head_init_scale": _range(0, 10),
     "grad_clip": _range(0, None),
+    "max_norm": _range(0, 1000),
     "patience": _range(0, None, integer=True),
     "total_steps": _range(1, None, integer=True),
 }
@@ -124,7 +125,7 @@ class TrainConfig(HasTraits):
 
     Live fields (applied at the next step of a running trainer): activation, dropout, dropconnect,
     batch_norm, optimizer, lr, momentum, weight_decay, l1, l1_mode, l2, schedule, schedule_params, warmup_steps,
-    total_steps, batch_size, mixup, grad_clip, eval_every, stats_every, max_steps, max_epochs, patience,
+    total_steps, batch_size, mixup, grad_clip, max_norm, eval_every, stats_every, max_steps, max_epochs, patience,
     early_stop_metric, restore_best, shuffle, init, init_std, head_init_scale (the last three on the next ``reinit``).
     """
 
@@ -169,6 +170,7 @@ class TrainConfig(HasTraits):
     batch_size = Int(32, help="mini-batch size").tag(live=True)
     mixup = Float(0.0, help="mixup α (Beta(α, α) mixing of pairs); 0 = off").tag(live=True)
     grad_clip = Float(0.0, help="clip the global gradient norm to this value; 0 = off").tag(live=True)
+    max_norm = Float(0.0, help="max-norm constraint: each unit's incoming weights ‖w‖₂ ≤ c after every step; 0 = off").tag(live=True)
     shuffle = Bool(True, help="reshuffle the training set every epoch").tag(live=True)
     # live: run control and measurement
     max_steps = Int(None, allow_none=True, help="stop after this many steps (None: run until stopped)").tag(live=True)

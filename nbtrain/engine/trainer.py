@@ -1391,6 +1391,8 @@ class Trainer:
         self.optimizer.step()
         if proximal:
             regularizers.proximal_l1_(self.optimizer, model, live["l1"])
+        if live.get("max_norm"):
+            regularizers.max_norm_(model, live["max_norm"])
         self._run_time += time.perf_counter() - t0
         self.global_step = step + 1
         self.metrics.log_step(step, self.epoch, self._run_time, loss_value, lr)

@@ -8,7 +8,6 @@ import torch
 
 import nbtrain as nt
 
-
 # ---- step 4 of the recipe: "coarse grid, train for 1-5 epochs" ------------------------------------------
 
 @pytest.mark.parametrize("epochs", [1, 0.5, 2])
