@@ -40,6 +40,7 @@ FIELD_VALUES = {
     "batch_size": st.sampled_from([1, 2, 16, 32, 79, 159, 500, 0]),
     "mixup": st.sampled_from([0.0, 0.2, -1.0]),
     "grad_clip": st.sampled_from([0.0, 1.0, -1.0]),
+    "max_norm": st.sampled_from([0.0, 3.0, -1.0]),
     "shuffle": st.booleans(),
     "max_steps": st.sampled_from([None, 10**6, 0]),
     "max_epochs": st.sampled_from([None, 10**4, -1.0]),
