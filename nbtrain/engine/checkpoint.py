@@ -17,7 +17,9 @@ the run's random streams) and ``sha256`` its SHA-256: any changed byte of the pa
   :class:`CheckpointError` naming the cause.
 - :func:`read` checks the hash, then the structure of the state before anything is built from it: every
   tensor must be contiguous and exactly as large as its storage (a zero-stride ``expand()`` view of a few
-  bytes cannot make the loader allocate gigabytes), the history within :data:`MAX_HISTORY_ROWS` rows.
+  bytes cannot make the loader allocate gigabytes), the history within a row cap (the resource budget's
+  ``history_rows``). Before ``torch.load`` runs, the zip directory is read: entries must be stored, not
+  compressed (a compressed entry would be unpacked to any size it claims).
 - :func:`restore` builds the trainer through its constructor (so the config is validated, including the
   resource budget) and checks every weight, optimizer and sampler tensor against the model it built
   before loading them.
@@ -45,6 +47,7 @@ import os
 import stat
 import time
 import warnings
+import zipfile
 from collections.abc import Mapping
 from typing import Any
 
@@ -380,7 +383,8 @@ def _check_history(h: Any, path: str, max_rows: int) -> dict[str, Any]:
             raise _fail(path, f"history[{key!r}] has {t.shape[0]} columns, expected {len(cols)} ({', '.join(cols)})")
         if t.shape[1] > max_rows:
             raise _fail(path, f"history[{key!r}] has {t.shape[1]} rows, more than the limit of {max_rows} "
-                              f"(nbtrain.engine.checkpoint.MAX_HISTORY_ROWS)")
+                              f"(the resource budget's history_rows, NBTRAIN_BUDGET='history_rows=…' raises it; "
+                              f"at most nbtrain.engine.checkpoint.MAX_HISTORY_ROWS)")
         out[key] = t.numpy()
     events = _json(h.get("events"), "history['events']", path)
     if not isinstance(events, list) or not all(isinstance(e, dict) and isinstance(e.get("step"), int)
@@ -416,7 +420,7 @@ def read(path: str | os.PathLike, max_history_rows: int | None = None) -> dict[s
     Raises :class:`CheckpointError` for anything but a checkpoint ``Trainer.save`` wrote (and
     ``FileNotFoundError`` when there is no file)."""
     path = os.fspath(path)
-    max_rows = MAX_HISTORY_ROWS if max_history_rows is None else int(max_history_rows)
+    max_rows = history_row_cap() if max_history_rows is None else int(max_history_rows)
     try:
         # O_NONBLOCK: opening a FIFO must not hang; fstat then says what it is
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
@@ -447,7 +451,41 @@ def read(path: str | os.PathLike, max_history_rows: int | None = None) -> dict[s
     return validate(state, path, max_rows)
 
 
-def _torch_load(raw: bytes, path: str) -> Any:
+def history_row_cap() -> int:
+    """Rows per history table a checkpoint may hold: the resource budget's ``history_rows`` (a run keeps
+    at most that many, see :mod:`nbtrain.engine.budget`) when there is one, never above MAX_HISTORY_ROWS."""
+    try:
+        from .budget import history_rows
+    except ImportError:
+        return MAX_HISTORY_ROWS
+    return min(MAX_HISTORY_ROWS, int(history_rows()) + 4096)  # + a step's per-layer rows beyond the limit
+
+
+def _check_archive(raw: bytes, path: str, what: str) -> None:
+    """``raw`` must be a torch.save zip archive whose entries are stored, not compressed: torch.load would
+    inflate a compressed entry to whatever size it claims (a 256 KB file unpacks to 256 MiB) before any
+    check of ours could run. Reads only the zip's directory."""
+    if raw[:4] != b"PK\x03\x04":
+        raise CheckpointError(f"{path!r} is not an nbtrain checkpoint (not a torch.save zip archive)")
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as z:
+            infos = z.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError, IndexError) as exc:
+        raise CheckpointError(f"{path!r} is not a readable nbtrain checkpoint (truncated or corrupt?): "
+                              f"{type(exc).__name__}: {str(exc)[:200]}") from exc
+    total = 0
+    for info in infos:
+        if info.compress_type != zipfile.ZIP_STORED or info.file_size != info.compress_size:
+            raise _fail(path, f"{what} has a compressed entry ({info.filename[-60:]!r}, {info.file_size} bytes "
+                              f"unpacked); torch.save never compresses, and unpacking could take far more memory "
+                              f"than the file's size")
+        total += info.file_size
+    if total > len(raw) or len(infos) > 100_000:
+        raise _fail(path, f"{what}'s entries claim {total} bytes in a file of {len(raw)}")
+
+
+def _torch_load(raw: bytes, path: str, what: str = "the file") -> Any:
+    _check_archive(raw, path, what)
     try:
         return torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
     except Exception as exc:
@@ -473,7 +511,7 @@ def _unwrap(outer: Any, path: str) -> dict[str, Any]:
     del payload
     if isinstance(outer, dict):
         outer.clear()  # the caller's reference too: at most two copies of the payload are alive
-    state = _torch_load(blob, path)
+    state = _torch_load(blob, path, "the payload")
     if not isinstance(state, Mapping) or state.get("format") != FORMAT:
         raise _fail(path, "the payload is not an nbtrain run state")
     return dict(state)

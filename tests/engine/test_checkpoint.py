@@ -525,7 +525,7 @@ def test_the_zero_stride_checkpoint_is_refused_within_a_small_memory_bound(tmp_p
 
 def test_history_beyond_the_row_cap_is_refused(saved, monkeypatch):
     path, _, _ = saved
-    monkeypatch.setattr(checkpoint, "MAX_HISTORY_ROWS", 5)
+    monkeypatch.setattr(checkpoint, "MAX_HISTORY_ROWS", 5)  # the budget's history_rows, if lower, binds too
     with pytest.raises(CheckpointError, match=r"history\['steps'\] has 12 rows, more than the limit of 5"):
         nt.Trainer.load(path, device="cpu")
 
@@ -556,3 +556,45 @@ def test_inconsistent_contents_are_refused_with_the_reason(saved, edit, match):
     with pytest.raises(CheckpointError, match=match):
         nt.Trainer.load(path, device="cpu")
     assert not nbtrain_threads()
+
+
+@pytest.mark.parametrize("layer", ["file", "payload"])
+def test_a_compressed_zip_entry_is_refused_before_torch_load_unpacks_it(saved, monkeypatch, layer):
+    """torch.load inflates deflated entries to the size they claim (measured: a 256 KB file → 256 MiB);
+    nbtrain's files never compress, so a compressed entry is refused from the zip directory alone."""
+    import io
+    import zipfile
+
+    path, _, _ = saved
+
+    def deflate(raw):
+        src = zipfile.ZipFile(io.BytesIO(raw))
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+            for name in src.namelist():
+                z.writestr(name, src.read(name))
+        return out.getvalue()
+
+    raw = open(path, "rb").read()
+    if layer == "file":
+        open(path, "wb").write(deflate(raw))
+    else:
+        import hashlib
+
+        blob = deflate(torch.load(path, weights_only=True)["payload"].numpy().tobytes())
+        torch.save({"format": checkpoint.FORMAT, "sha256": hashlib.sha256(blob).hexdigest(),
+                    "payload": torch.frombuffer(bytearray(blob), dtype=torch.uint8)}, path)
+        real_load = torch.load
+        calls = []
+        monkeypatch.setattr(torch, "load", lambda *a, **k: calls.append(1) or real_load(*a, **k))
+    with pytest.raises(CheckpointError, match=f"{'the payload' if layer == 'payload' else 'the file'} has a compressed entry"):
+        nt.Trainer.load(path, device="cpu")
+    if layer == "payload":
+        assert len(calls) == 1  # the outer archive only: the payload was never unpickled
+
+
+def test_a_legacy_pickle_file_is_refused(tmp_path):
+    path = tmp_path / "old.pt"
+    torch.save({"format": 1}, path, _use_new_zipfile_serialization=False)
+    with pytest.raises(CheckpointError, match="not a torch.save zip archive"):
+        nt.Trainer.load(path, device="cpu")
