@@ -1294,7 +1294,20 @@ class Trainer:
                     continue
                 return
             self._hooks.pop(0)
+            self._call_unlocked(fn)
+
+    def _call_unlocked(self, fn: Callable[[Trainer], Any]) -> None:
+        """Run a step hook (a scene cue, a replayed change) at this boundary without holding our lock: it may
+        change the config, whose lock comes before ours (an observer of a change takes ours), so holding ours
+        while waiting for the config's could deadlock with another thread's change. The thread is not inside
+        a step, so commands and changes from other threads meanwhile apply at once; the hook's own changes
+        are applied before the next step."""
+        self._cv.release()
+        try:
             fn(self)
+        finally:
+            self._cv.acquire()
+        self._drain_commands()
 
     def _barrier_at(self, step: int) -> bool:
         with self._cv:

@@ -421,3 +421,30 @@ def test_a_user_model_with_a_swapped_activation_saves_and_loads(tmp_path):
         again.close()
     finally:
         tr.close()
+
+
+def test_a_step_hook_changing_the_config_while_another_thread_does_too_cannot_deadlock(trainer):
+    """Scene cues and replays change the config at step boundaries; a slider moved at the same moment
+    must not deadlock (the config's lock comes before the trainer's)."""
+    tr = trainer()
+    done = threading.Event()
+
+    def slider():
+        i = 0
+        while not done.is_set():
+            tr.config.lr = 0.05 + (i % 5) * 0.01
+            i += 1
+
+    t = threading.Thread(target=slider, daemon=True)
+    t.start()
+    for k in range(150):
+        tr._add_hook(k + 1, lambda t, k=k: t.config.update(dropout=0.1 * (k % 3)))
+    tr.step(200)
+    runner = threading.Thread(target=tr.wait, kwargs={"timeout": 60}, daemon=True)
+    runner.start()
+    runner.join(60)
+    done.set()
+    t.join(10)
+    assert not runner.is_alive() and not t.is_alive(), "deadlock between a step hook and a config change"
+    assert tr.global_step == 200 and tr.state == "paused"
+    assert tr.in_use() == live(tr.config)

@@ -149,3 +149,30 @@ def test_a_refused_combination_shows_in_the_status_and_the_control_keeps_the_val
     in_use = lab.trainer.in_use()
     assert in_use["lr"] == 0.1 and in_use["optimizer"] == "nesterov" and in_use["momentum"] == 0.9
     assert lab.state == "running"
+
+
+def test_a_change_rolled_back_by_the_training_thread_shows_in_the_lab(labs):
+    import torch
+    from torch import nn
+
+    class Picky(nn.Module):  # fails on its first step with tanh: only the training thread can tell
+        def __init__(self):
+            super().__init__()
+            self.l1, self.act, self.l2 = nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 3)
+
+        def forward(self, x):
+            if isinstance(self.act, nn.Tanh):
+                raise RuntimeError("no tanh here")
+            return self.l2(self.act(self.l1(x)))
+
+    X, y = torch.randn(120, 2), torch.arange(120) % 3
+    lab = nt.Lab(model=Picky(), data=(X, y), device="cpu", interval=0.05)
+    labs.append(lab)
+    lab.start()
+    assert wait_until(lambda: lab.global_step > 3)
+    lab.controls["activation"].value = "tanh"
+    assert wait_until(lambda: lab.state == "paused" and lab.config.activation == "relu")
+    assert wait_until(lambda: lab.controls["activation"].value == "relu")
+    lab.publish(force=True)
+    assert "rolled back" in lab.status.value and "no tanh here" in lab.status.value
+    assert lab.trainer.in_use()["activation"] == "relu" and lab.trainer.error is None
