@@ -821,12 +821,13 @@ class Trainer:
             yield self
             return
         with self._cv:
-            was_running, budget = self._state == "running", self._budget
+            was_running = self._state == "running"
             if was_running:
                 self._state = "paused"
                 self._cv.notify_all()
             while self._busy:  # the step under way ends first
                 self._cv.wait(0.05)
+            budget = self._budget  # read after that step counted itself against a step(n) budget
         try:
             yield self
         finally:
