@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("notebooks: give a destination folder (or --list)")
         try:
             copied = copy_notebooks(args.dest, args.names or None, overwrite=args.force)
-        except ValueError as exc:
+        except (ValueError, OSError) as exc:
             print(f"python -m nbtrain notebooks: {exc}", file=sys.stderr)
             return 2
         for path in copied:

@@ -17,6 +17,13 @@ Protocol (version 1; ``labextension/src/protocol.ts`` mirrors it):
 Actions without ``trainer`` address the *focus*: the newest running trainer, else the newest paused one,
 else the newest (at each rank one shown in a Lab first). This module imports nothing heavy: it looks trainers up only when the engine is loaded.
 
+Served notebooks (a visitor's page can open comms too): the target is not registered under Voilà unless
+the server's owner sets ``NBTRAIN_VOILA_COMM=1`` (:func:`nbtrain.serving.comm_allowed`); it accepts at
+most :data:`MAX_CHANNELS` open comms (more are closed at once); status goes only to comms that said
+``hello`` (or that the kernel opened itself); only trainers of a displayed ``Lab`` (or ones passed to
+:func:`expose`) are listed or addressed — a headless ``Trainer`` of the notebook's code cannot be reset
+or stepped from the page; messages carry no server paths (:func:`nbtrain.serving.visitor_text`).
+
 >>> register()  # outside a kernel: a no-op
 False
 >>> describe_action({"action": "step", "n": 5})
@@ -33,13 +40,17 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+from .serving import comm_allowed, visitor_text
+
 TARGET = "nbtrain"
 PROTOCOL = 1
 INTERVAL = 0.25  # seconds between two status messages at most: ≤ 4 Hz
 ACTIONS = ("hello", "status", "toggle", "start", "resume", "pause", "step", "reset", "reinit", "cue")
 MAX_STEP = 1_000_000
+MAX_CHANNELS = 8  # open comms per kernel; a front end keeps one, more are refused
 
 _ids: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+_exposed: weakref.WeakSet[Any] = weakref.WeakSet()  # trainers the front end may see and drive
 _next_id = [0]
 _lock = threading.Lock()
 _channel: Channel | None = None
@@ -63,10 +74,27 @@ def _kernel() -> Any:
     return getattr(shell, "kernel", None)
 
 
+def expose(trainer: Any) -> None:
+    """Let the front end (status bar, transport keys) see and drive ``trainer``; a displayed ``Lab`` does this
+    for its own trainer. Trainers never exposed are invisible to the comm."""
+    with _lock:
+        _exposed.add(trainer)
+
+
+def unexpose(trainer: Any) -> None:
+    """Undo :func:`expose` (``Lab.close()``)."""
+    with _lock:
+        _exposed.discard(trainer)
+
+
 def live_trainers() -> list[Any]:
-    """This process's live trainers, oldest first — without importing the engine (and torch) if unused."""
+    """This process's live, exposed trainers, oldest first — without importing the engine (and torch) if unused."""
     mod = sys.modules.get("nbtrain.engine.trainer")
-    return list(mod.live_trainers()) if mod is not None else []
+    if mod is None:
+        return []
+    with _lock:
+        exposed = set(map(id, _exposed))
+    return [t for t in mod.live_trainers() if id(t) in exposed]
 
 
 def trainer_id(trainer: Any) -> str:
@@ -112,8 +140,8 @@ def describe(trainer: Any) -> dict[str, Any]:
         "loss": float(loss) if finite else None,
         "loss_text": "" if finite or trainer.global_step == 0 else str(loss),
         "device": str(trainer.device),
-        "message": trainer.message or "",
-        "label": f"{model} on {data}" if data else model,
+        "message": visitor_text(trainer.message or ""),
+        "label": visitor_text(f"{model} on {data}" if data else model, 120),
     }
 
 
@@ -130,7 +158,8 @@ def perform(msg: dict[str, Any]) -> dict[str, Any]:
     action = msg.get("action") if isinstance(msg, dict) else None
     reply: dict[str, Any] = {"type": "reply", "action": action, "ok": False}
     if action not in ACTIONS:
-        reply["error"] = f"unknown action {action!r}; allowed: {', '.join(ACTIONS)}"
+        reply["action"] = visitor_text(repr(action), 80) if action is not None else None
+        reply["error"] = visitor_text(f"unknown action {action!r}; allowed: {', '.join(ACTIONS)}")
         return reply
     if action in ("hello", "status"):
         reply["ok"] = True
@@ -147,8 +176,8 @@ def perform(msg: dict[str, Any]) -> dict[str, Any]:
     else:
         target = pick(trainers)
     if target is None:
-        reply["error"] = (f"no live trainer with id {wanted!r}" if wanted is not None
-                          else "no live trainer in this kernel")
+        reply["error"] = visitor_text(f"no live trainer with id {wanted!r}" if wanted is not None
+                                      else "no live trainer in this kernel", 120)
         return reply
     reply["trainer"] = trainer_id(target)
     try:
@@ -176,7 +205,7 @@ def perform(msg: dict[str, Any]) -> dict[str, Any]:
                 raise RuntimeError("the scene has no more cues")
         reply["ok"] = True
     except Exception as exc:  # the reply carries it; the kernel must not die on a front-end message
-        reply["error"] = f"{describe_action(msg)}: {type(exc).__name__}: {exc}"
+        reply["error"] = visitor_text(f"{describe_action(msg)}: {type(exc).__name__}: {exc}")
     return reply
 
 
@@ -192,6 +221,8 @@ class Channel:
         self._status_fn = status_fn
         self._clock = clock
         self._comms: dict[str, Any] = {}
+        self._hello: set[str] = set()  # comm ids that said hello (or that the kernel opened): they get status
+        self.refused = 0  # comms closed because MAX_CHANNELS were open
         self._cv = threading.Condition()
         self._force = False
         self._thread: threading.Thread | None = None
@@ -202,20 +233,35 @@ class Channel:
     # ---- comms ----------------------------------------------------------------------------------------
     def on_open(self, comm: Any, msg: dict[str, Any]) -> None:
         """Comm target callback: a front end opened a comm to ``nbtrain``."""
-        self.add(comm)
+        if not self.add(comm):
+            return
         data = (msg.get("content") or {}).get("data") or {}
         self.handle(comm, data)
 
-    def add(self, comm: Any) -> None:
+    def add(self, comm: Any, hello: bool = False) -> bool:
+        """Adopt ``comm`` (False, and the comm closed, when :data:`MAX_CHANNELS` are open already)."""
         with self._cv:
-            self._comms[comm.comm_id] = comm
+            full = comm.comm_id not in self._comms and len(self._comms) >= MAX_CHANNELS
+            if not full:
+                self._comms[comm.comm_id] = comm
+                if hello:
+                    self._hello.add(comm.comm_id)
+        if full:
+            self.refused += 1
+            try:
+                comm.close()
+            except Exception:
+                pass
+            return False
         comm.on_msg(lambda m, c=comm: self.handle(c, (m.get("content") or {}).get("data") or {}))
         comm.on_close(lambda _m, c=comm: self.remove(c))
         self.wake(force=True)
+        return True
 
     def remove(self, comm: Any) -> None:
         with self._cv:
             self._comms.pop(comm.comm_id, None)
+            self._hello.discard(comm.comm_id)
             self._cv.notify_all()
 
     @property
@@ -223,10 +269,20 @@ class Channel:
         with self._cv:
             return list(self._comms.values())
 
+    @property
+    def listeners(self) -> list[Any]:
+        """The comms that get status messages: those that said hello (or that the kernel opened)."""
+        with self._cv:
+            return [c for k, c in self._comms.items() if k in self._hello]
+
     def handle(self, comm: Any, data: dict[str, Any]) -> None:
         """One front-end message: act, reply to that comm, and let the status follow soon."""
         if not isinstance(data, dict) or not data.get("action"):
             return
+        if data.get("action") == "hello":
+            with self._cv:
+                if comm.comm_id in self._comms:
+                    self._hello.add(comm.comm_id)
         reply = perform(data)
         if data.get("action") not in ("hello", "status"):
             self._send(comm, reply)
@@ -237,7 +293,7 @@ class Channel:
         from comm import create_comm
 
         comm = create_comm(target_name=TARGET, data=self._status_fn())
-        self.add(comm)
+        self.add(comm, hello=True)
 
     # ---- status ---------------------------------------------------------------------------------------
     def wake(self, force: bool = False) -> None:
@@ -259,7 +315,7 @@ class Channel:
         snapshot = self._status_fn()
         if snapshot == self._last and not force:
             return False
-        for comm in self.comms:
+        for comm in self.listeners:
             self._send(comm, snapshot)
         self._last, self._last_t = snapshot, now
         self.sent += 1
@@ -300,10 +356,11 @@ class Channel:
 
 def register(announce: bool = True) -> bool:
     """Register the ``nbtrain`` comm target on this kernel's comm manager (once) and, with ``announce``,
-    open a comm to the front end. Returns False, doing nothing, outside a Jupyter kernel."""
+    open a comm to the front end. Returns False, doing nothing, outside a Jupyter kernel and under Voilà
+    unless ``NBTRAIN_VOILA_COMM=1`` (:func:`nbtrain.serving.comm_allowed`)."""
     global _channel
     kernel = _kernel()
-    if kernel is None:
+    if kernel is None or not comm_allowed():
         return False
     with _lock:
         if _channel is not None:

@@ -52,6 +52,7 @@ class FakeComm:
 @pytest.fixture
 def trainer():
     t = Trainer(data="spiral", hidden=[8], max_steps=10**7, n_samples=200, seed=0)
+    kc.expose(t)  # what a displayed Lab does for its trainer
     yield t
     t.close()
 
@@ -113,6 +114,7 @@ def test_bad_messages_get_error_replies_and_never_raise(channel):
     for msg in ({"action": "explode"}, {"action": "start"}, {"action": "start", "trainer": "999"}):
         comm.deliver(msg)
     t = Trainer(data="spiral", hidden=[4], max_steps=100, n_samples=100)
+    kc.expose(t)
     try:
         comm.deliver({"action": "step", "n": 0})
         comm.deliver({"action": "step", "n": "5"})
@@ -131,6 +133,7 @@ def test_bad_messages_get_error_replies_and_never_raise(channel):
 def test_status_is_rate_bounded_and_sent_only_on_change(trainer, channel):
     comm = FakeComm()
     channel.add(comm)
+    comm.deliver({"action": "hello"})
     trainer.start()
     time.sleep(2.0)  # the observation window itself: how many statuses does 2 s of training produce?
     trainer.pause()
@@ -213,7 +216,8 @@ def test_kernel_announces_itself_and_answers_over_the_wire(kernel):
     assert announce["data"] == {"type": "status", "protocol": 1, "trainers": [], "focus": None}
 
     # a front end that attaches later opens its own comm to the target
-    kernel.execute("import nbtrain as nt\nt = nt.Trainer(data='spiral', hidden=[8], max_steps=10**7, n_samples=200)")
+    kernel.execute("import nbtrain as nt\nt = nt.Trainer(data='spiral', hidden=[8], max_steps=10**7, n_samples=200)\n"
+                   "nt.kernel_comm.expose(t)  # as a displayed Lab does")
     _send(kernel, "comm_open", {"comm_id": "front-1", "target_name": "nbtrain", "data": {"action": "hello"}})
     first = _comm_messages(kernel, lambda m: any(x["content"].get("comm_id") == "front-1" for x in m))
     hello = [x for x in first if x["content"].get("comm_id") == "front-1"][0]["content"]["data"]
@@ -292,3 +296,92 @@ def test_focus_prefers_a_trainer_shown_in_a_lab_at_each_rank():
         lab.close()
         for t in (lab.trainer, *helpers):
             t.close()
+
+
+# ---- served notebooks: what a visitor's page can reach ------------------------------------------------------
+def test_headless_trainers_are_invisible_and_unaddressable(channel):
+    hidden = Trainer(data="spiral", hidden=[4], max_steps=100, n_samples=100)
+    try:
+        comm = FakeComm()
+        channel.add(comm)
+        comm.deliver({"action": "hello"})
+        for msg in ({"action": "reset"}, {"action": "step", "n": 5}, {"action": "start", "trainer": kc.trainer_id(hidden)}):
+            comm.deliver(msg)
+        assert hidden.global_step == 0 and hidden.state == "idle"
+        assert all(not d["ok"] for _, d in comm.of_type("reply"))
+        wait_for(lambda: comm.of_type("status"))
+        assert all(d["trainers"] == [] for _, d in comm.of_type("status"))
+    finally:
+        hidden.close()
+
+
+def test_displayed_lab_exposes_its_trainer_and_close_withdraws_it():
+    from nbtrain.ui.lab import Lab
+
+    lab = Lab(data="spiral", hidden=[4], max_steps=50, n_samples=100)
+    try:
+        assert lab.trainer not in kc.live_trainers()
+        lab._repr_mimebundle_()  # what IPython's display does
+        assert lab.trainer in kc.live_trainers()
+    finally:
+        lab.close()
+    assert lab.trainer not in kc.live_trainers()
+    lab.trainer.close()
+
+
+def test_channels_are_bounded_and_status_goes_only_to_hello(trainer, channel):
+    quiet = FakeComm("quiet")
+    channel.add(quiet)
+    talkers = [FakeComm(f"c{i}") for i in range(kc.MAX_CHANNELS - 1)]
+    for c in talkers:
+        channel.add(c)
+        c.deliver({"action": "hello"})
+    closed = []
+    extra = [FakeComm(f"extra{i}") for i in range(50)]
+    for c in extra:
+        c.close = lambda c=c: closed.append(c.comm_id)
+        assert channel.add(c) is False
+    assert len(channel.comms) == kc.MAX_CHANNELS and channel.refused == 50 and len(closed) == 50
+    wait_for(lambda: all(c.of_type("status") for c in talkers))
+    time.sleep(2 * kc.INTERVAL)
+    assert quiet.of_type("status") == []  # never said hello: never gets a status
+    trainer.config.lr = 0.05  # a change: still only the hello'd comms hear of it
+    assert quiet.of_type("status") == []
+
+
+def test_replies_and_statuses_carry_no_server_paths(channel):
+    class FakeTrainer(SimpleNamespace):
+        __hash__ = object.__hash__
+
+    t = FakeTrainer(state="error", global_step=3, epoch=0.1, device="cpu",
+                    message="MNIST not found under root='/srv/course/secret/data' (No such file)",
+                    config=SimpleNamespace(max_steps=10), metrics=SimpleNamespace(last=lambda _c: 1.0),
+                    data=SimpleNamespace(name="/home/ta/private/set.npz"), model=None)
+    d = kc.describe(t)
+    assert "/srv" not in d["message"] and "secret" not in d["message"] and "…/data" in d["message"]
+    assert "/home" not in d["label"] and "set.npz" in d["label"]
+    reply = kc.perform({"action": "/etc/passwd"})
+    assert "/etc" not in reply["error"] and "/etc" not in str(reply["action"])
+
+
+@pytest.mark.timeout(120)
+def test_kernel_started_by_voila_offers_no_comm_target_without_opt_in():
+    import os
+
+    from jupyter_client.manager import start_new_kernel
+
+    env = dict(os.environ, SERVER_SOFTWARE="voila/0.5.13")  # what Voilà puts in its kernels' environment
+    env.pop("NBTRAIN_VOILA_COMM", None)
+    km, client = start_new_kernel(kernel_name="python3", env=env)
+    out: list = []
+    try:
+        reply = client.execute_interactive(
+            "import nbtrain\nfrom nbtrain import kernel_comm as k\n"
+            "mgr = get_ipython().kernel.comm_manager\n"
+            "print('TARGET', 'nbtrain' in mgr.targets, k.channel() is None)", timeout=60, output_hook=out.append)
+    finally:
+        client.stop_channels()
+        km.shutdown_kernel(now=True)
+    assert reply["content"]["status"] == "ok"
+    text = "".join(m["content"].get("text", "") for m in out if m["msg_type"] == "stream")
+    assert "TARGET False True" in text, text

@@ -47,3 +47,39 @@ def test_cli_lists_the_notebooks():
     out = subprocess.run([sys.executable, "-m", "nbtrain", "notebooks", "--list"], capture_output=True, text=True,
                          check=True).stdout.split()
     assert out == [p.name for p in notebook_paths()]
+
+
+# ---- symbolic links are never followed ----------------------------------------------------------------------
+def test_dangling_symlink_is_refused_and_nothing_is_created_elsewhere(tmp_path):
+    dest, elsewhere = tmp_path / "lectures", tmp_path / "elsewhere"
+    dest.mkdir()
+    elsewhere.mkdir()
+    (dest / "00-quickstart.ipynb").symlink_to(elsewhere / "created.ipynb")  # dangling
+    for overwrite in (False, True):
+        with pytest.raises(ValueError, match="symbolic link"):
+            copy_notebooks(dest, ["00-quickstart.ipynb"], overwrite=overwrite)
+    assert list(elsewhere.iterdir()) == []
+    proc = subprocess.run([sys.executable, "-m", "nbtrain", "notebooks", str(dest), "00-quickstart.ipynb", "--force"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "symbolic link" in proc.stderr
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_force_never_overwrites_a_links_target(tmp_path):
+    dest = tmp_path / "lectures"
+    dest.mkdir()
+    precious = tmp_path / "precious.txt"
+    precious.write_text("keep me")
+    (dest / "00-quickstart.ipynb").symlink_to(precious)
+    with pytest.raises(ValueError, match="symbolic link"):
+        copy_notebooks(dest, None, overwrite=True)
+    assert precious.read_text() == "keep me"
+    assert sorted(p.name for p in dest.iterdir()) == ["00-quickstart.ipynb"]
+
+
+def test_force_replaces_files_atomically_and_leaves_no_temp_files(tmp_path):
+    copy_notebooks(tmp_path, ["00-quickstart.ipynb"])
+    (tmp_path / "00-quickstart.ipynb").write_text("edited")
+    copy_notebooks(tmp_path, ["00-quickstart.ipynb"], overwrite=True)
+    assert (tmp_path / "00-quickstart.ipynb").read_bytes() == (ROOT / "notebooks" / "00-quickstart.ipynb").read_bytes()
+    assert [p.name for p in tmp_path.iterdir()] == ["00-quickstart.ipynb"]

@@ -13,6 +13,9 @@ from typing import Any
 import bqplot as bq
 import ipywidgets as widgets
 
+from nbtrain.serving import html_text
+from nbtrain.ui.guard import guard_all
+
 from ..ui import style as _style
 
 # One colour per activation, used by every demo, so "tanh" is always the same blue.
@@ -194,6 +197,7 @@ class DemoView(widgets.VBox):
         for control in controls.values():
             control.observe(self._on_change, names="value")
         self.update()
+        guard_all([self])  # the kernel, not the page, enforces every control's bounds
 
     def _on_change(self, _change: dict) -> None:
         self.update()
@@ -207,7 +211,8 @@ class DemoView(widgets.VBox):
             try:
                 result = self._compute()
             except (ValueError, TypeError) as err:
-                self.status.value = f"<span style='color:#c00; font-size:15px'>{err}</span>"
+                # the text may hold what a visitor typed: escaped, and without server paths
+                self.status.value = f"<span style='color:#c00; font-size:15px'>{html_text(err)}</span>"
                 return
             self.result = result
             with hold(self.figures):

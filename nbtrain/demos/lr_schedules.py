@@ -11,14 +11,15 @@ the view, builds one control per parameter from ``schedules.param_specs``).
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Mapping, Sequence
+import html
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from nbtrain.engine import schedules
+from nbtrain.engine.expr import Expression
 
 if TYPE_CHECKING:  # the views import ipywidgets/bqplot only when called
     from ._view import DemoView
@@ -71,22 +72,17 @@ def schedule_gallery_data(
 # ---- the view ----------------------------------------------------------------------------------------
 
 
-def _expression_fn(text: str) -> Callable[[int], float] | None:
-    """``"0.5 ** (t // 100)"`` -> a function of the step t (math and numpy available); empty -> None."""
+def _expression_fn(text: str) -> Expression | None:
+    """``"0.5 ** (t // 100)"`` -> the formula as a function of the step t; empty -> None.
+
+    The text is parsed by the safe expression language of :mod:`nbtrain.engine.expr` (numbers, ``t``,
+    arithmetic, comparisons, a whitelist of math functions) and never evaluated as Python: a served page
+    cannot run code through this box. Anything else raises :class:`ExpressionError` naming the construct.
+    """
     text = text.strip()
     if not text:
         return None
-    code = compile(text, "<lambda schedule>", "eval")
-    env = {"math": math, "np": np, "__builtins__": {"min": min, "max": max, "abs": abs}}
-
-    def fn(t: int) -> float:
-        # evaluated in the user's own kernel, from text the user typed: no more trust needed than for a cell
-        try:
-            return float(eval(code, env, {"t": t}))
-        except Exception as err:  # any error in the user's expression is reported, not raised from a callback
-            raise ValueError(f"fn(t) = {text!r} fails at t={t}: {type(err).__name__}: {err}") from None
-
-    return fn
+    return Expression(text, variables=("t",))
 
 
 def _parse_list(name: str, text: str, kind: type) -> tuple | None:
@@ -115,7 +111,7 @@ def _param_widget(name: str, spec: Any, value: Any, total_steps: int):
                             placeholder="comma-separated", layout=V.CONTROL_LAYOUT)
     if kind == "callable":
         return widgets.Text(description=f"{name}(t) =", value="", continuous_update=False, style=V.CONTROL_STYLE,
-                            placeholder="e.g. 0.5 ** (t // 100)", layout=V.CONTROL_LAYOUT)
+                            placeholder="e.g. 0.5 ** (t // 100), exp(-t / 500)", layout=V.CONTROL_LAYOUT)
     lo = spec.low if spec.low is not None else 0
     if kind == "int":
         hi = spec.high if spec.high is not None else max(100, 10 * int(value or 1))
@@ -132,10 +128,7 @@ def _param_value(spec: Any, widget: Any) -> Any:
         ints = isinstance(spec.low, int) and not isinstance(spec.low, bool)  # step boundaries vs lr values
         return _parse_list(widget.description, widget.value, int if ints else float)
     if spec.kind == "callable":
-        try:
-            return _expression_fn(widget.value)
-        except SyntaxError as err:
-            raise ValueError(f"fn(t) = {widget.value!r} is not a Python expression: {err.msg}") from None
+        return _expression_fn(widget.value)
     return widget.value
 
 
@@ -150,6 +143,8 @@ def schedule_gallery(first: str = "cosine", second: str | None = "step", base_lr
     """
     import bqplot as bq
     import ipywidgets as widgets
+
+    from nbtrain.ui.guard import guard_all
 
     from . import _view as V
 
@@ -203,9 +198,10 @@ def schedule_gallery(first: str = "cosine", second: str | None = "step", base_lr
             w.close()
         for w in new.values():
             w.observe(lambda _c: view.update() if view is not None else None, names="value")
+        guard_all(new.values())  # bounds enforced by the kernel, not only by the page
         param_controls[side], specs_of[side], built[side] = new, specs, key
         title = widgets.HTML(f"<b style='font-size:15px; color:{V.SERIES[0] if side == 'first' else V.SERIES[1]}'>"
-                             f"{name} parameters</b>")
+                             f"{html.escape(name)} parameters</b>")
         boxes[side].children = [title, *new.values()]
 
     def values(side: str) -> dict[str, Any]:
@@ -267,9 +263,9 @@ def schedule_gallery(first: str = "cosine", second: str | None = "step", base_lr
         else:
             y_axis.tick_values, y_axis.tick_format = None, ".2g"
         fig.title = " vs ".join(c.name for c in shown) + f" over T = {a.steps[-1]} steps"
-        formulas.value = "".join(f"<div style='font-size:15px'><b>{c.name}</b>: {c.formula}</div>"
+        formulas.value = "".join(f"<div style='font-size:15px'><b>{html.escape(c.name)}</b>: {html.escape(c.formula)}</div>"
                                  for c in ({c.name: c for c in shown}.values()))
-        ends = ", ".join(f"{c.name} ends at {c.lr[-1]:.3g}" for c in shown)
+        ends = ", ".join(f"{html.escape(c.name)} ends at {c.lr[-1]:.3g}" for c in shown)
         return f"{ends} (base lr {controls['base_lr'].value:.3g})"
 
     view = V.DemoView(controls, [fig], marks, compute, draw,

@@ -706,12 +706,19 @@ def _lambda(t: np.ndarray, lr: float, T: int, *, fn: Callable[[int], float] | No
 def lambda_(base_lr: float, total_steps: int, /, *, fn: Callable[[int], float] | None = None) -> Schedule:
     """User function: lr(t) = lr·fn(t), fn(step: int) -> multiplier ≥ 0 (default: 1, i.e. constant).
 
+    ``fn`` may also be a formula of ``t`` as text (``"0.5 ** (t // 100)"``), parsed by the safe expression
+    language of :mod:`nbtrain.engine.expr`; such a config stays JSON and pickles.
+
     Like torch's LambdaLR. The schedule pickles only if ``fn`` does (a module-level function, not a lambda).
 
     >>> make("lambda", 0.1, 100, fn=lambda t: 0.5 ** (t // 10))(25)
     0.025
     """
     lr, T = _base("lambda", base_lr, total_steps)
+    if isinstance(fn, str):  # a formula of t in the safe expression language (never Python's eval)
+        from .expr import Expression
+
+        fn = Expression(fn, variables=("t",))
     if fn is not None:
         if not callable(fn):
             _fail("lambda", "fn", fn, "a function step -> multiplier of base_lr")

@@ -21,8 +21,10 @@ and a ``Trainer(model=net, ...)`` builds its optimizer from them (and rebuilds i
 from __future__ import annotations
 
 import copy
+import hashlib
 import os
 from typing import Any
+from urllib.parse import urlparse
 
 import pandas as pd
 import torch
@@ -30,7 +32,7 @@ from torch import nn
 
 from . import rng
 
-__all__ = ["TransferNet", "transfer", "find_head", "feature_blocks", "MODES"]
+__all__ = ["TransferNet", "transfer", "find_head", "feature_blocks", "load_pretrained_state", "MODES"]
 
 MODES = ("head", "partial", "full")
 
@@ -170,6 +172,69 @@ class TransferNet(nn.Module):
                 f"backbone_lr_scale={self.backbone_lr_scale:g}")
 
 
+# Builders whose pretrained weights expect other constructor arguments than the random-init defaults
+# (torchvision sets them itself when given ``weights=``).
+_PRETRAINED_KWARGS: dict[str, dict[str, Any]] = {
+    "googlenet": {"transform_input": True, "aux_logits": True, "init_weights": False},
+    "inception_v3": {"transform_input": True, "aux_logits": True, "init_weights": False},
+}
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+SAFE_TORCH = (2, 10)  # torch.load(weights_only=True) can run code before 2.10 (CVE-2025-32434, CVE-2026-24747)
+
+
+def check_safe_torch(version: str | None = None) -> None:
+    """Refuse to unpickle shared files on a torch whose ``weights_only=True`` loading is known to run code."""
+    import re
+
+    v = version if version is not None else torch.__version__
+    m = re.match(r"(\d+)\.(\d+)", str(v))
+    if m and (int(m.group(1)), int(m.group(2))) < SAFE_TORCH:
+        raise RuntimeError(f"torch {v} cannot load shared weight files safely (weights_only=True loading can run "
+                           f"code before {SAFE_TORCH[0]}.{SAFE_TORCH[1]}); upgrade torch to load them")
+
+
+def load_pretrained_state(weights: Any) -> dict[str, Any]:
+    """The state dict of torchvision ``weights`` from the torch hub cache (downloaded there first if
+    missing), loaded safely: the file's SHA-256 must start with the hash in its name (``resnet18-f37072fd.pth``)
+    — checked on every load, not only after a download — and it is read with ``torch.load(...,
+    weights_only=True)``, which builds tensors and plain containers only. A file planted in the cache
+    (a pickle that would run code) is refused before it is unpickled.
+    """
+    check_safe_torch()
+    url = weights.url
+    filename = os.path.basename(urlparse(url).path)
+    match = torch.hub.HASH_REGEX.search(filename)
+    if not match or len(match.group(1)) < 8:
+        raise RuntimeError(f"pretrained weights {filename}: no hash in the file name, so they cannot be checked")
+    prefix = match.group(1)
+    model_dir = os.path.join(torch.hub.get_dir(), "checkpoints")
+    path = os.path.join(model_dir, filename)
+    if not os.path.exists(path):
+        os.makedirs(model_dir, exist_ok=True)
+        torch.hub.download_url_to_file(url, path, hash_prefix=prefix, progress=False)  # checks the hash too
+    if not os.path.isfile(path):
+        raise RuntimeError(f"pretrained weights {filename} in the torch hub cache are not a regular file")
+    digest = _sha256(path)
+    if not digest.startswith(prefix):
+        raise RuntimeError(f"pretrained weights {filename} in the torch hub cache do not match the hash in their "
+                           f"name (sha256 {digest[:len(prefix)]}…, expected {prefix}…): the file is damaged or was "
+                           "replaced; delete it so that it is downloaded again from the official address")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # weights_only refuses anything that is not tensors and containers
+        raise RuntimeError(f"pretrained weights {filename} could not be loaded safely (weights_only=True): "
+                           f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
+
+
 def _torchvision(name: str, pretrained: bool | str, seed: int = 0) -> nn.Module:
     import torchvision
 
@@ -184,14 +249,26 @@ def _torchvision(name: str, pretrained: bool | str, seed: int = 0) -> nn.Module:
         with rng.isolated(torch.Generator().manual_seed(seed)):  # random weights from ``seed``, not the global RNG
             return torchvision.models.get_model(name, weights=None)
     enum = torchvision.models.get_model_weights(name)
-    weights = enum.DEFAULT if pretrained is True else enum[pretrained]
-    cached = os.path.join(torch.hub.get_dir(), "checkpoints", os.path.basename(weights.url))
     try:
-        return torchvision.models.get_model(name, weights=weights)
-    except Exception as exc:
-        raise RuntimeError(f"pretrained weights {weights} for {name} are not cached ({cached}) and could not be "
-                           f"downloaded ({type(exc).__name__}: {exc}); connect once to cache them, or use "
-                           "pretrained=False (random init) or a backbone you trained yourself") from exc
+        weights = enum.DEFAULT if pretrained is True else enum[pretrained]
+    except KeyError:
+        raise ValueError(f"pretrained={pretrained!r} is not a weights name of {name}; one of "
+                         f"{', '.join(w.name for w in enum)}") from None
+    try:
+        state = load_pretrained_state(weights)
+    except (OSError, ValueError) as exc:  # not cached and no network (URLError is an OSError)
+        raise RuntimeError(f"pretrained weights {weights} for {name} are not in the torch hub cache and could not "
+                           f"be downloaded ({type(exc).__name__}: {exc}); run once with internet access to "
+                           "download them from the official address (their hash is checked), or use "
+                           "pretrained=False (random init) or a backbone you trained yourself") from None
+    kwargs = dict(_PRETRAINED_KWARGS.get(name, {}))
+    categories = (getattr(weights, "meta", None) or {}).get("categories")
+    if categories:
+        kwargs["num_classes"] = len(categories)
+    with rng.isolated(torch.Generator().manual_seed(seed)):  # the random init is overwritten; no global RNG used
+        net = torchvision.models.get_model(name, weights=None, **kwargs)
+    net.load_state_dict(state)
+    return net
 
 
 def transfer(backbone: Any, num_classes: int, mode: str = "head", *, unfreeze: int = 1,

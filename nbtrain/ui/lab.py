@@ -35,6 +35,7 @@ import ipywidgets as widgets
 import numpy as np
 from traitlets import TraitError
 
+from nbtrain import kernel_comm
 from nbtrain.engine import activations as act_mod
 from nbtrain.engine import data as data_mod
 from nbtrain.engine import init as init_mod
@@ -42,9 +43,11 @@ from nbtrain.engine import models, optim, schedules
 from nbtrain.engine.config import ConfigError, TrainConfig
 from nbtrain.engine.diagnose import diagnose
 from nbtrain.engine.trainer import Trainer, schedule_horizon
+from nbtrain.serving import html_text
 
 from . import controls as ctl
 from . import style
+from .guard import guard_all
 from .stream import Publisher, StreamDecimator, TableFeed
 from .util import all_widgets, close_all
 
@@ -174,6 +177,7 @@ class Lab(widgets.VBox):
         _views_of(self.trainer).add(self)  # the status bar and keyboard transport prefer a trainer shown in a Lab
         self._draw_preview()
         self.publish(force=True)
+        guard_all([self])  # the kernel, not the page, enforces bounds and disabled controls
         self._publisher = Publisher(self._tick, interval=interval, name="nbtrain-lab-publisher").start()
         _replace_labs_of_this_cell(self)  # re-running this cell: the previous Lab (and its trainer) is closed
 
@@ -239,7 +243,7 @@ class Lab(widgets.VBox):
                                                   layout=widgets.Layout(width="150px", visibility="hidden"))
         self.progress_bar.add_class("nbtrain-progress-bar")
         self.device_label = widgets.HTML(
-            f"<span class='nbtrain-muted' style='font-size:14px'>device: <b>{self.trainer.device}</b></span>",
+            f"<span class='nbtrain-muted' style='font-size:14px'>device: <b>{html_text(self.trainer.device)}</b></span>",
             layout=widgets.Layout(width="auto"))
         self.device_label.add_class("nbtrain-device")
         header = widgets.HBox([play, pause, step, self.step_count, reset, self.same_init, self.log_loss,
@@ -497,6 +501,7 @@ class Lab(widgets.VBox):
                 w.observe(lambda change, p=pname: self._on_schedule_param(p, change), names="value")
                 children.append(w)
             box = widgets.VBox(children, layout=ctl.layout())
+            guard_all([box])
             self._param_boxes[name] = box
         for pname, w in zip(specs, box.children):
             self.controls[f"schedule.{pname}"] = w
@@ -1415,9 +1420,15 @@ class Lab(widgets.VBox):
         self._stop_publishing()
         for branch in list(getattr(self, "forks", [])):
             branch.close()
+        kernel_comm.unexpose(self.trainer)  # the page's status bar and keys no longer reach it
         # + parameter boxes and the loss scale not shown now (log/linear: one of them is off-screen)
         close_all([self, *self._param_boxes.values(), *getattr(self, "_loss_scales", {}).values()], keep=[self])
         super().close()
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        # a displayed Lab's trainer is what the front end's status bar and transport keys may drive
+        kernel_comm.expose(self.trainer)
+        return super()._repr_mimebundle_(**kwargs)
 
     def _all_widgets(self) -> list[widgets.Widget]:
         """Every widget reachable from the Lab (children, layouts, marks, scales, ...) plus cached ones."""

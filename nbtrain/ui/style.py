@@ -272,15 +272,15 @@ def hold(marks: list[widgets.Widget]) -> ExitStack:
 
 
 def html_status(text: str, colour: str | None = None) -> str:
-    """One line of status HTML (escaped) in ``colour``."""
-    import html
+    """One line of status HTML in ``colour``: escaped, without server paths (:func:`nbtrain.serving.html_text`)."""
+    from nbtrain.serving import html_text
 
     style = "font-size:15px;line-height:22px"
     if colour:
         style += f";color:{colour}"
         if colour in (ERROR,):
             style += ";font-weight:600"
-    return f"<span style='{style}'>{html.escape(text)}</span>" if text else ""
+    return f"<span style='{style}'>{html_text(text)}</span>" if text else ""
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 import pytest
 import torch
-import torchvision
 from torch import nn
 
 import nbtrain as nt
@@ -88,13 +87,12 @@ def test_resnet18_runs_on_grayscale_digits_and_transfers_from_a_trainer():
     assert "trainable" in nt.transfer("resnet18", 2, "partial").summary().columns
 
 
-def test_pretrained_weights_that_cannot_be_fetched_give_a_clear_error(monkeypatch):
-    def offline(name, weights=None):
-        if weights is not None:
-            raise OSError("Name or service not known")
-        return torchvision.models.resnet18()
+def test_pretrained_weights_that_cannot_be_fetched_give_a_clear_error(monkeypatch, tmp_path):
+    def offline(url, dst, hash_prefix=None, progress=True):
+        raise OSError("Name or service not known")
 
-    monkeypatch.setattr(torchvision.models, "get_model", offline)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
     with pytest.raises(RuntimeError, match="pretrained=False"):
         nt.transfer("resnet18", 10, pretrained=True)
 
@@ -113,3 +111,78 @@ def test_bad_arguments(kw, match):
 def test_unknown_backbone_names_are_listed():
     with pytest.raises(ValueError, match="not a torchvision model"):
         nt.transfer("resnet1800", 3)
+
+
+# ---- pretrained weights from the torch hub cache: hash-checked, weights_only --------------------------------
+class _Planted:
+    """A pickle that would create ``path`` when unpickled (what a planted cache file does)."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.path}",))
+
+
+def _fake_weights(path):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(url=f"https://download.pytorch.org/models/{path.name}", meta={})
+
+
+def test_planted_hub_cache_pickle_is_refused_without_running(monkeypatch, tmp_path):
+    import pickle
+
+    marker = tmp_path / "pwned"
+    cache = tmp_path / "hub" / "checkpoints"
+    cache.mkdir(parents=True)
+    (cache / "resnet18-f37072fd.pth").write_bytes(pickle.dumps({"fc.weight": _Planted(marker)}))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setattr(torch.hub, "download_url_to_file", lambda *a, **k: pytest.fail("no download expected"))
+    with pytest.raises(RuntimeError, match="do not match the hash"):
+        nt.transfer("resnet18", 10, pretrained=True)
+    assert not marker.exists()
+
+
+def test_hash_matching_pickle_is_still_refused_by_weights_only(monkeypatch, tmp_path):
+    import hashlib
+    import io
+
+    from nbtrain.engine.transfer import load_pretrained_state
+
+    marker = tmp_path / "pwned"
+    buf = io.BytesIO()
+    torch.save({"w": _Planted(marker)}, buf)  # a real torch zip file whose pickle calls os.system
+    data = buf.getvalue()
+    cache = tmp_path / "hub" / "checkpoints"
+    cache.mkdir(parents=True)
+    path = cache / f"evil-{hashlib.sha256(data).hexdigest()[:8]}.pth"
+    path.write_bytes(data)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    with pytest.raises(RuntimeError, match="weights_only=True"):
+        load_pretrained_state(_fake_weights(path))
+    assert not marker.exists()
+
+
+def test_hash_checked_weights_load_as_tensors(monkeypatch, tmp_path):
+    import hashlib
+    import io
+
+    from nbtrain.engine.transfer import load_pretrained_state
+
+    state = {"weight": torch.arange(6.0).reshape(2, 3), "bias": torch.zeros(2)}
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    data = buf.getvalue()
+    cache = tmp_path / "hub" / "checkpoints"
+    cache.mkdir(parents=True)
+    path = cache / f"tiny-{hashlib.sha256(data).hexdigest()[:10]}.pth"
+    path.write_bytes(data)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    got = load_pretrained_state(_fake_weights(path))
+    assert set(got) == {"weight", "bias"} and torch.equal(got["weight"], state["weight"])
+    path.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))  # one flipped bit: refused
+    with pytest.raises(RuntimeError, match="do not match the hash"):
+        load_pretrained_state(_fake_weights(path))
