@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from nbtrain.engine import activations, init, models
+from nbtrain.engine.budget import check_demo
 
 if TYPE_CHECKING:  # the views import ipywidgets/bqplot only when called
     from ._view import DemoView
@@ -116,6 +117,7 @@ def saturation_data(
     bias = check_float("bias", bias, -100.0, 100.0)
     bins = check_int("bins", bins, 3, 1000)
     window = check_float("window", window, 0.0, 1e3, lo_open=True)
+    check_demo(depth * width * (n + width), f"saturation_data(depth={depth}, width={width}, n={n})")
     kind = activations.saturation_kind(activation)
 
     gen = torch.Generator().manual_seed(seed)

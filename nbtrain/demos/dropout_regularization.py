@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from nbtrain.engine import data, init, models, optim, regularizers, rng
+from nbtrain.engine.budget import check_demo
 
 if TYPE_CHECKING:  # the views import ipywidgets/bqplot only when called
     from ._view import DemoView
@@ -101,6 +102,8 @@ def dropout_data(
     lr = check_float("lr", lr, 0.0, 10.0, lo_open=True)
     eval_every = check_int("eval_every", eval_every, 1, steps)
     hidden = tuple(check_int("hidden width", h, 1, 4096) for h in hidden)
+    check_demo((n_train + n_val) * max(hidden, default=1) * max(len(hidden), 1),
+               f"dropout_data(n_train={n_train}, n_val={n_val}, hidden={list(hidden)})")
 
     x_train, y_train = data.datasets.make("moons", n=n_train, noise=noise, seed=seed)
     x_val, y_val = data.datasets.make("moons", n=n_val, noise=noise, seed=seed + 10_000)

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from nbtrain.engine import activations, init, rng
+from nbtrain.engine.budget import check_demo
 
 if TYPE_CHECKING:  # the views import ipywidgets/bqplot only when called
     from ._view import DemoView
@@ -99,6 +100,7 @@ def weight_scale_data(
     seed = check_seed(seed)
     scale = check_float("scale", scale, 0.0, 1e4, lo_open=True)
     bins = check_int("bins", bins, 2, 1000)
+    check_demo(depth * width * (n + width), f"weight_scale_data(depth={depth}, width={width}, n={n})")
 
     input_seed, weight_seed = (int(c.generate_state(1, np.uint64)[0] >> np.uint64(1))
                                for c in np.random.SeedSequence(seed).spawn(2))

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from nbtrain.engine import schedules
+from nbtrain.engine.budget import check_demo
 from nbtrain.engine.expr import Expression
 
 if TYPE_CHECKING:  # the views import ipywidgets/bqplot only when called
@@ -60,6 +61,8 @@ def schedule_gallery_data(
     unknown = sorted(set(resolved_params) - set(chosen))
     if unknown:
         raise ValueError(f"params given for {unknown}, which are not among the plotted schedules {chosen}")
+    check_demo((total_steps + 1) * len(chosen), f"schedule_gallery_data(total_steps={total_steps}, "
+                                                 f"{len(chosen)} schedule(s))")
     steps = np.arange(total_steps + 1)
     out = {}
     for name in chosen:

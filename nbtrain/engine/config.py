@@ -118,6 +118,7 @@ _NAMED = {
 }
 
 _METRICS = ("val_loss", "val_acc", "train_loss", "train_acc")
+_BUDGETED = ("batch_size", "n_samples", "optimizer")  # (and model, hidden): checked against the resource budget
 
 
 class TrainConfig(HasTraits):
@@ -211,6 +212,8 @@ class TrainConfig(HasTraits):
         check, allowed = _NUMERIC[name]
         if not check(value):
             raise self._fail(name, value, allowed)
+        if name in _BUDGETED:
+            self._check_budget(name, value)
         return value
 
     @validate(*_NAMED)
@@ -219,7 +222,10 @@ class TrainConfig(HasTraits):
         reg = _NAMED[name]()
         if value not in reg:
             raise self._fail(name, value, f"one of {', '.join(reg.names())}")
-        return reg.resolve(value)
+        canonical = reg.resolve(value)
+        if name in _BUDGETED:
+            self._check_budget(name, canonical)
+        return canonical
 
     @validate("schedule_params")
     def _check_schedule_params(self, proposal):
@@ -235,6 +241,7 @@ class TrainConfig(HasTraits):
         value = proposal["value"]
         if value != "auto" and value not in registry:
             raise self._fail("model", value, f"one of auto, {', '.join(registry.names())}")
+        self._check_budget("model", value)
         return value
 
     @validate("hidden")
@@ -242,7 +249,15 @@ class TrainConfig(HasTraits):
         value = list(proposal["value"])
         if len(value) > 32 or not all(_num(w) and int(w) == w and 1 <= w <= 65536 for w in value):
             raise self._fail("hidden", value, "must be a list of at most 32 layer widths, each an integer in [1, 65536]")
-        return [int(w) for w in value]
+        value = [int(w) for w in value]
+        self._check_budget("hidden", value)
+        return value
+
+    # ---- resource budget (nbtrain/engine/budget.py: model size, memory, samples) ------------------------
+    def _check_budget(self, name: str, value: Any) -> None:
+        from .budget import check_config
+
+        check_config(self, name, value)
 
     @validate("l1_mode")
     def _check_l1_mode(self, proposal):

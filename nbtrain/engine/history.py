@@ -82,6 +82,24 @@ class Table:
         self._flush()
         return self._data[:, : self._n].copy()
 
+    def compacted(self, keep_recent: int) -> Table:
+        """A new table: the newest ``keep_recent`` rows as they are; the older ones resampled to about
+        ``keep_recent // 2`` rows spread evenly over their steps (all rows of a kept step stay together, so
+        a step's per-layer rows are kept or dropped as one)."""
+        data = self.state()
+        n = data.shape[1]
+        cut = max(n - int(keep_recent), 0)
+        if cut == 0:
+            return self
+        old_steps = data[0, :cut]
+        uniq = np.unique(old_steps)
+        target = max(1, (int(keep_recent) // 2) * len(uniq) // cut)  # steps that fit in keep_recent // 2 rows
+        if len(uniq) > target:  # the logged steps nearest to `target` evenly spaced step values
+            at = np.searchsorted(uniq, np.linspace(uniq[0], uniq[-1], target), side="left")
+            uniq = np.unique(uniq[np.minimum(at, len(uniq) - 1)])
+        keep = np.concatenate([np.isin(old_steps, uniq), np.ones(n - cut, dtype=bool)])
+        return Table.from_state(self.columns, data[:, keep])
+
     @classmethod
     def from_state(cls, columns: Sequence[str], data: np.ndarray) -> Table:
         t = cls(columns, capacity=max(1024, data.shape[1]))
@@ -99,9 +117,22 @@ class History:
     """Everything a run logs: per-step, per-evaluation and per-layer tables, and live-change events.
 
     ``version`` increases on every append, so a publisher can tell cheaply whether anything changed.
+
+    Bounded memory: a table that reaches ``max_rows`` rows (default: the resource budget's ``history_rows``,
+    :mod:`nbtrain.engine.budget`) is compacted — its newest half kept as is, the older half thinned to every
+    second step — so an unbounded run ("max steps 0 = ∞") keeps at most ``max_rows`` rows per table, full
+    resolution for recent steps and coarser for old ones. ``compactions`` counts how often that happened.
     """
 
-    def __init__(self):
+    def __init__(self, max_rows: int | None = None):
+        if max_rows is None:
+            from .budget import history_rows
+
+            max_rows = history_rows()
+        if isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 16:
+            raise ValueError(f"max_rows={max_rows!r} must be an integer ≥ 16")
+        self.max_rows = max_rows
+        self.compactions = 0
         self.lock = threading.Lock()
         self.steps = Table(STEP_COLUMNS)
         self.evals = Table(EVAL_COLUMNS)
@@ -117,18 +148,29 @@ class History:
     def log_step(self, step: int, epoch: float, time: float, loss: float, lr: float) -> None:
         with self.lock:
             self.steps.append((step, epoch, time, loss, lr))
+            if self.steps.n > self.max_rows:
+                self.steps = self._compact(self.steps)
             self.version += 1
 
     def log_eval(self, step: int, epoch: float, val_loss: float, val_acc: float, train_loss: float, train_acc: float) -> None:
         with self.lock:
             self.evals.append((step, epoch, val_loss, val_acc, train_loss, train_acc))
+            if self.evals.n > self.max_rows:
+                self.evals = self._compact(self.evals)
             self.version += 1
 
     def log_layers(self, step: int, rows: Sequence[Sequence[float]]) -> None:
         with self.lock:
             for i, r in enumerate(rows):
                 self.layers.append((step, i, *r))
+            if self.layers.n > self.max_rows:
+                self.layers = self._compact(self.layers)
             self.version += 1
+
+    def _compact(self, table: Table) -> Table:
+        """(lock held) ``table`` with its older half thinned: readers see a new table and start over."""
+        self.compactions += 1
+        return table.compacted(self.max_rows // 2)
 
     def log_event(self, step: int, field: str, old: Any, new: Any) -> None:
         with self.lock:

@@ -378,6 +378,9 @@ class Trainer:
             spec, self._user_val, n=cfg.n_samples, noise=cfg.noise, val_split=cfg.val_split,
             seed=cfg.seed if cfg.split_seed is None else cfg.split_seed, preprocess=cfg.preprocess, augment=cfg.augment,
         )
+        from .budget import check_trainer
+
+        check_trainer(self)  # the resource budget (nbtrain/engine/budget.py): refused before the model is allocated
         if self._user_model is not None:
             if cfg.dropconnect and not regularizers.dropconnect_layers(self._user_model):
                 raise ConfigError(f"TrainConfig.dropconnect = {cfg.dropconnect!r} is not allowed: "
