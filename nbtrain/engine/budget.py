@@ -17,7 +17,7 @@ limit              default      what it bounds
 ``samples``        1 M          examples a built-in toy dataset generates (``n_samples``)
 ``history_rows``   1 M          rows per history table; beyond, older rows are compacted (every
                                 second one kept) so unbounded runs stay bounded
-``demo_points``    2 M          numbers one demo computes per change (e.g. steps × schedules)
+``demo_points``    10 M         numbers one demo computes per change (e.g. steps × schedules)
 =================  ===========  ====================================================================
 
 Whoever starts the server raises (or lowers) them with the environment variable ``NBTRAIN_BUDGET``, e.g.
@@ -59,7 +59,7 @@ class Budget:
     memory: int = 2 * GiB  # bytes
     samples: int = 1_000_000
     history_rows: int = 1_000_000
-    demo_points: int = 2_000_000
+    demo_points: int = 10_000_000
 
     _UNITS = {"": 1, "k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12, "b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12,
               "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4}

@@ -179,9 +179,16 @@ def test_unbounded_run_keeps_at_most_the_budgets_rows():
 
 # ---- demo sizes -------------------------------------------------------------------------------------------------
 def test_demo_sizes_are_bounded():
-    with pytest.raises(BudgetError, match="demo_points") as err:
+    with pytest.raises(BudgetError, match="demo_points") as err:  # 16 schedules × 10⁶ steps
         nt.demos.schedule_gallery_data(None, 0.1, 1_000_000)
-    assert "total_steps=1000000" in str(err.value)
+    assert "total_steps=1000000" in str(err.value) and "NBTRAIN_BUDGET='demo_points=" in str(err.value)
     assert len(nt.demos.schedule_gallery_data(["cosine"], 0.1, 100_000)["cosine"].lr) == 100_001
     with pytest.raises(BudgetError, match="demo_points"):
         nt.demos.weight_scale_data("relu", "he_normal", depth=100, width=8192, n=1_000_000)
+    view = nt.demos.schedules()  # the view's own bound (T ≤ 10,000), enforced by the kernel
+    from nbtrain.ui.guard import update_from_page
+
+    update_from_page(view.controls["total_steps"], {"value": 10**6})
+    update_from_page(view.controls["all"], {"value": True})
+    assert view.controls["total_steps"].value == 10_000 and len(view.marks["first"].x) == 10_001
+    view.close()

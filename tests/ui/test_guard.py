@@ -142,3 +142,10 @@ def test_demo_controls_stay_within_their_bounds(name):
         view.update()
         assert view.result is not None
     view.close()
+
+
+def test_typed_huge_widths_are_refused_by_the_budget(lab):
+    update_from_page(lab.controls["hidden"], {"value": "65536, 65536"})
+    assert lab.config.hidden == [8]
+    assert "resource budget" in lab.status.value and "NBTRAIN_BUDGET" in lab.status.value
+    assert lab.controls["hidden"].value == "8"  # the box snaps back to what the config holds
