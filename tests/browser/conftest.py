@@ -258,3 +258,32 @@ def voila(tmp_path: Path) -> Iterator[Server]:
         yield server
     finally:
         server.stop()
+
+
+SERVED_CELLS = [
+    "import nbtrain as nt\n",
+    "lab = nt.Lab(data='spiral', hidden=[8], n_samples=200, max_steps=200, interval=0.2)\nlab",
+    "gallery = nt.demos.schedules('lambda', 'piecewise', total_steps=200)\ngallery",
+]
+
+
+@pytest.fixture
+def voila_served(tmp_path: Path) -> Iterator[Server]:
+    """The README's recommended Voilà launch (hardened kernel websocket) serving a Lab and the schedule gallery."""
+    root = tmp_path / "root"
+    root.mkdir()
+    nb = {"cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": [src]}
+                    for src in SERVED_CELLS],
+          "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
+          "nbformat": 4, "nbformat_minor": 5}
+    (root / "served.ipynb").write_text(json.dumps(nb))
+    port, token = free_port(), uuid.uuid4().hex
+    argv = [str(BIN / "voila"), str(root / "served.ipynb"), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
+            f"--token={token}", f"--Voila.root_dir={root}",
+            "--Voila.kernel_websocket_connection_class=nbtrain.kernel_websocket.HardenedKernelWebsocketConnection"]
+    server = Server("voila-served", argv, tmp_path, port, token, "/voila/static/voila.js")
+    server.root = root
+    try:
+        yield server
+    finally:
+        server.stop()
