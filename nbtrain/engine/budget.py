@@ -181,6 +181,48 @@ def history_rows() -> int:
 OPTIMIZER_SLOTS = {"sgd": 0, "momentum": 1, "nesterov": 1, "adagrad": 1, "rmsprop": 1, "adam": 2, "adamw": 2}
 
 
+_RANDOM = {"uniform_", "normal_", "bernoulli_", "random_", "exponential_", "geometric_", "log_normal_", "cauchy_",
+           "rand", "randn", "randint", "randperm", "rand_like", "randn_like", "randint_like", "normal", "bernoulli",
+           "multinomial"}
+
+
+def _no_random_init_mode() -> Any:
+    from torch.overrides import TorchFunctionMode
+
+    class NoRandomInit(TorchFunctionMode):
+        """(this thread only) random fills and draws become no-ops / empty tensors: shapes are all an estimate
+        needs, and no generator — global or a run's — is touched."""
+
+        def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+            kwargs = kwargs or {}
+            name = getattr(func, "__name__", "")
+            import torch
+
+            target = args[0] if args else kwargs.get("tensor")  # (torch.nn.init passes it by keyword)
+            if (name.endswith("_") and isinstance(target, torch.Tensor) and target.is_meta
+                    and (name in _RANDOM or getattr(func, "__module__", "") == "torch.nn.init")):
+                return target  # an in-place (random) fill of a meta tensor: nothing to fill
+            if name in _RANDOM:
+
+                kwargs.pop("generator", None)
+                if name.endswith("_like"):
+                    return torch.empty_like(args[0])
+                if name in ("rand", "randn"):
+                    return torch.empty(*args, **kwargs)
+            return func(*args, **kwargs)
+
+    return NoRandomInit()
+
+
+class _NoRandomInit:
+    def __enter__(self) -> Any:
+        self._mode = _no_random_init_mode()
+        return self._mode.__enter__()
+
+    def __exit__(self, *exc: Any) -> Any:
+        return self._mode.__exit__(*exc)
+
+
 @dataclass
 class Estimate:
     params: int
@@ -201,7 +243,7 @@ def estimate(model_name: str, input_shape: tuple[int, ...], num_classes: int, hi
 
     from . import models
 
-    with torch.device("meta"):
+    with torch.device("meta"), _NoRandomInit():
         net = models.make(model_name, tuple(input_shape), num_classes, hidden=list(hidden), **model_kw)
     n = sum(p.numel() for p in net.parameters())
     acts = [0]
