@@ -5,6 +5,7 @@ v1 traffic still works."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import os
 import re
@@ -148,7 +149,9 @@ def test_recommended_voila_launch_survives_the_websocket_flaw(hardened_voila):
         out["closed"] = ws.close_code
         return out
 
-    result = asyncio.run(scenario())
+    # (in a thread of its own: another test's event loop may still be set in this one)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        result = pool.submit(lambda: asyncio.run(scenario())).result(timeout=150)
     assert result == {"legacy": 400, "protocol": V1, "reply": True, "closed": 1003}, result
     time.sleep(1.0)
     assert server.memory_info().rss < rss0 + 100 * 2**20  # flat: the unchecked parser would grow by GiBs
