@@ -89,25 +89,32 @@ def test_batch_size_is_checked_against_memory_with_the_trainers_shapes():
 
 
 def test_checkpoint_config_beyond_the_budget_is_refused(tmp_path):
-    # a shared file whose config asks for 4.3e9 parameters: written by nbtrain itself (so it is a valid file of
-    # the current format) from a small trainer whose config was changed, under a lifted budget, without a reset
+    import io
+    import json
+
+    import torch
+
+    from nbtrain.engine import checkpoint
+
     tr = nt.Trainer(data="spiral", hidden=[8], n_samples=200, max_steps=20)
     try:
         tr.step(5)
         tr.wait()
         small = tr.save(tmp_path / "small.pt")
-        budget.configure("unlimited")
-        tr.config.hidden = HUGE  # (applies on reset: the model stays small)
-        path = tr.save(tmp_path / "huge.pt")
     finally:
-        budget.configure()
         tr.close()
-    assert os.path.getsize(path) < 200_000
+    # a crafted, well-formed file (valid hash: what anyone handing out a file can do) whose config asks for 4.3e9
+    outer = torch.load(small, weights_only=True)
+    state = torch.load(io.BytesIO(outer["payload"].numpy().tobytes()), weights_only=True)
+    state["config"] = json.dumps({**json.loads(state["config"]), "hidden": HUGE})
+    huge = tmp_path / "huge.pt"
+    huge.write_bytes(checkpoint.encode(state))
+    assert os.path.getsize(huge) < 200_000
     code = ("import nbtrain as nt, sys\n"
-            f"try:\n    nt.Trainer.load({str(path)!r})\nexcept Exception as e:\n"
+            f"try:\n    nt.Trainer.load({str(huge)!r})\nexcept Exception as e:\n"
             "    print('REFUSED', type(e).__name__, e)\n")
     out, peak = _peak_rss_mib(code)
-    assert "REFUSED" in out and "resource budget" in out and "65536" in out, out
+    assert "REFUSED CheckpointError" in out and "resource budget" in out and "65536" in out, out
     assert peak < 1500, peak  # refused before anything of that size is allocated
     load_small = (f"import nbtrain as nt\ntry:\n    print('LOADED', nt.Trainer.load({str(small)!r}).global_step)\n"
                   "except Exception as e:\n    print('REFUSED', e)\n")
