@@ -12,6 +12,7 @@ from typing import Any
 
 import bqplot as bq
 import ipywidgets as widgets
+import numpy as np
 
 from ..ui import style as _style
 
@@ -42,7 +43,7 @@ SHADE = "#fdd0a2"
 SERIES = ["#1f78b4", "#d95f02", "#33a02c", "#e31a1c", "#6a3d9a", "#a6761d", "#e7298a", "#666666"]
 
 TICKS = {"font-size": "14px"}
-TITLE = {"font-size": "18px"}
+TITLE = {"font-size": "16px"}
 CONTROL_STYLE = {"description_width": "initial"}
 CONTROL_LAYOUT = widgets.Layout(width="auto", min_width="260px")
 
@@ -82,7 +83,7 @@ def figure(
         marks=marks,
         axes=axes,
         title=title,
-        title_style=_style.title_style(kw["fig_margin"], TITLE["font-size"]),
+        title_style=title_style_for(kw["fig_margin"]),
         animation_duration=0,
         layout=widgets.Layout(width=width, height=height),
         legend_location="top-right",
@@ -91,6 +92,11 @@ def figure(
     )
     fig.add_class("nbtrain-figure")
     return fig
+
+
+def title_style_for(margin: dict[str, int]) -> dict[str, str]:
+    """The demos' title style for a figure with these margins (see ``nbtrain.ui.style.title_style``)."""
+    return _style.title_style(margin, TITLE["font-size"])
 
 
 log_ticks = _style.log_ticks  # one rule for log axes in every view (1-2-5 steps, or decades)
@@ -191,9 +197,34 @@ class DemoView(widgets.VBox):
         children += [control_box, *[_figure_row(r) for r in figure_rows], self.status]
         super().__init__(children)
         _style.view_classes(self, "nbtrain-demo")
+        # linear axes the demo leaves to bqplot get a few round ticks inside their domain after every draw
+        # (bqplot's default, d3's 10, runs together on a 300 px figure)
+        self._auto_axes = [(fig, ax) for fig in figures for ax in fig.axes
+                           if type(ax.scale) is bq.LinearScale and (ax.tick_values is None or not len(ax.tick_values))]
         for control in controls.values():
             control.observe(self._on_change, names="value")
         self.update()
+
+    def _round_ticks(self) -> None:
+        for fig, ax in self._auto_axes:
+            values = []
+            for mark in fig.marks:
+                for dim, scale in mark.scales.items():
+                    if scale is ax.scale and dim in ("x", "y") and getattr(mark, "visible", True):
+                        try:
+                            values.append(np.asarray(getattr(mark, dim), dtype=float).ravel())
+                        except (TypeError, ValueError):  # categories
+                            pass
+            v = np.concatenate(values) if values else np.zeros(0)
+            v = v[np.isfinite(v)]
+            lo = ax.scale.min if ax.scale.min is not None else (float(v.min()) if v.size else None)
+            hi = ax.scale.max if ax.scale.max is not None else (float(v.max()) if v.size else None)
+            if lo is None or hi is None or not hi > lo:
+                continue
+            vertical = ax.side in ("left", "right")
+            _, _, ticks = _style.nice_ticks(lo, hi, 6 if vertical else 4, inside=True)
+            if len(ticks) >= 2 and list(ax.tick_values if ax.tick_values is not None else []) != ticks:
+                ax.tick_values = ticks
 
     def _on_change(self, _change: dict) -> None:
         self.update()
@@ -212,6 +243,7 @@ class DemoView(widgets.VBox):
             self.result = result
             with hold(self.figures):
                 message = self._draw(result)
+                self._round_ticks()
         finally:
             self._updating = False
         self.status.value = f"<span style='font-size:15px'>{message}</span>" if message else ""

@@ -309,6 +309,7 @@ def saturation(activation: str = "tanh", init: str = "xavier_normal", scale: flo
                                            grid_lines="none", tick_format=".0%")],
                     height="330px")
     left.fig_margin = {"top": 50, "bottom": 55, "left": 70, "right": 70}
+    left.title_style = V.title_style_for(left.fig_margin)
     # Right: per-layer saturated (or dead) share.
     lx, sy = bq.OrdinalScale(), bq.LinearScale(min=0.0, max=1.0)
     sat = bq.Bars(x=[], y=[], scales={"x": lx, "y": sy}, colors=[V.SAME_SIGN], opacities=[0.7])
@@ -320,7 +321,7 @@ def saturation(activation: str = "tanh", init: str = "xavier_normal", scale: flo
                      stroke_width=3)
     grad_axis = V.axis(gy, "gradient norm (log)", vertical=True, tick_format=".0e")
     grads = V.figure([gnorm], [V.axis(gx, "layer (1 = input side)"), grad_axis],
-                     "‖∂L/∂W‖ (black) and ‖∂L/∂z‖ (red) per layer", height="330px")
+                     "‖∂L/∂W‖ (black), ‖∂L/∂z‖ (red)", height="330px")
     # Bottom right: dead ReLUs before/after SGD at the chosen lr.
     dx, dy = bq.OrdinalScale(), bq.LinearScale(min=0.0)
     dead = bq.Bars(x=[], y=[], scales={"x": dx, "y": dy}, type="grouped", colors=[V.MIXED_SIGN, V.SAME_SIGN],
@@ -357,8 +358,8 @@ def saturation(activation: str = "tanh", init: str = "xavier_normal", scale: flo
         dead.x = [str(i + 1) for i in range(len(d.dead_before))]
         dead.y = np.stack([d.dead_before, d.dead_after])
         dy.max = float(d.width)
-        bottom.title = (f"Dead ReLUs ({d.width} per layer): {len(d.loss) - 1} SGD steps, lr={d.lr:.3g}"
-                        + (" (diverged)" if d.diverged else ""))
+        bottom.title = (f"Dead ReLUs after {len(d.loss) - 1} steps, lr={d.lr:.3g}"
+                        + (" (diverged)" if d.diverged else ""))  # ({d.width} units per layer: the y axis)
         return (f"mean f′(z) per layer: {', '.join(f'{v:.2f}' for v in r.mean_local_grad)} · "
                 f"backprop signal ‖∂L/∂z‖ first/last layer: {r.delta_norm[0] / max(r.delta_norm[-1], 1e-30):.2g}")
 

@@ -253,8 +253,8 @@ def zigzag(left: str = "sigmoid", right: str = "tanh", steps: int = 300, lr: flo
             conv = "diverged" if r.diverged else (
                 f"converged in {r.steps_to_converge} steps" if r.steps_to_converge is not None else "not converged")
             short = "diverged" if r.diverged else (
-                f"{r.steps_to_converge} steps to converge" if r.steps_to_converge is not None else "no convergence")
-            fig.title = f"{r.activation}: {r.same_sign_fraction:.0%} same-sign steps, {short}"
+                f"{r.steps_to_converge} steps" if r.steps_to_converge is not None else "no convergence")
+            fig.title = f"{r.activation}: {r.same_sign_fraction:.0%} same-sign, {short}"  # (all of it below)
             summary.append(f"<b>{r.activation}</b>: same-sign {r.same_sign_fraction:.2f}, {conv}, "
                            f"Hessian condition number {r.condition_number:.1f}")
         longest = max(len(r.loss) for r in results)

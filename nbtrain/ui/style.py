@@ -206,7 +206,7 @@ def log_ticks(values: Any, max_ticks: int = 6) -> tuple[list[float], str]:
     decades, powers of ten (every n-th when there are many) otherwise.
 
     >>> log_ticks([0.3, 4.0])
-    ([0.5, 1.0, 2.0], '.2g')
+    ([0.5, 1.0, 2.0], '.2~g')
     >>> log_ticks([1e-8, 0.1])
     ([1e-08, 1e-06, 0.0001, 0.01], '.0e')
     >>> log_ticks([3e-4, 2.0])
@@ -217,7 +217,7 @@ def log_ticks(values: Any, max_ticks: int = 6) -> tuple[list[float], str]:
     v = np.asarray(values, dtype=float).ravel()
     v = v[np.isfinite(v) & (v > 0)]
     if not v.size:
-        return [1.0], ".2g"
+        return [1.0], ".2~g"
     lo, hi = float(v.min()), float(v.max())
     a, b = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
     ticks: list[float] = []
@@ -231,7 +231,7 @@ def log_ticks(values: Any, max_ticks: int = 6) -> tuple[list[float], str]:
     if len(ticks) < 2:
         ticks = [lo, hi]
     ticks = [float(f"{t:.3g}") for t in ticks]
-    return ticks, (".0e" if hi / lo >= 1e3 else ".2g")
+    return ticks, (".0e" if hi / lo >= 1e3 else ".2~g")  # 0.003, not 0.0030
 
 
 def figure(marks: list[bq.Mark], axes: list[bq.Axis], title: str = "", *, width: str = "auto",
@@ -320,7 +320,11 @@ CSS = """
 .nbtrain-view .nbtrain-error { color: var(--nbtrain-error); font-weight: 600; }
 
 /* ---- figures: follow the container, theme colours, labels never over the data ---- */
-.nbtrain-view .bqplot.nbtrain-figure { width: auto !important; min-width: 0 !important; max-width: 100%; }
+.nbtrain-view .bqplot.nbtrain-figure { width: auto !important; min-width: 0 !important; max-width: 100%;
+  container-type: inline-size; }
+/* titles shrink with their figure (a long one must not leave it); 5 % of the width fits ~34 characters */
+.nbtrain-view .bqplot .mainheading { font-size: clamp(11px, 5cqw, 15px) !important; }
+.nbtrain-demo .bqplot .mainheading { font-size: clamp(11px, 5cqw, 16px) !important; }
 .nbtrain-view .bqplot .axis .tick line { stroke: var(--nbtrain-grid) !important; }
 .nbtrain-view .bqplot :is(.tick text, .axislabel, .mainheading, .legendtext) { fill: var(--nbtrain-fg) !important; }
 .nbtrain-view .bqplot .axis path.domain { stroke: var(--nbtrain-fg2); }
@@ -360,7 +364,7 @@ CSS = """
 .nbtrain-lab .nbtrain-controls .nbtrain-init-row > .widget-dropdown { flex: 1 1 auto; width: auto !important; }
 .nbtrain-lab .nbtrain-controls .nbtrain-init-row > .widget-button { flex: 0 0 86px; }
 .nbtrain-lab .nbtrain-lr-row > .widget-text { flex: 1 1 auto; }
-.nbtrain-lab .nbtrain-plots { flex: 1 1 560px; min-width: min(100%, 560px); display: grid;
+.nbtrain-lab .nbtrain-plots { flex: 1 1 540px; min-width: min(100%, 540px); display: grid;
   grid-template-columns: repeat(auto-fill, minmax(max(270px, calc((100% - 12px) / 3)), 1fr)); gap: 4px 6px; }
 .nbtrain-lab .nbtrain-plots > .bqplot { height: 260px !important; }
 
@@ -370,6 +374,7 @@ CSS = """
 .nbtrain-view .nbtrain-figrow { display: flex; flex-flow: row wrap; gap: 4px 6px; width: 100%; }
 .nbtrain-view .nbtrain-figrow > * { flex: 1 1 var(--nbtrain-basis, 340px); min-width: min(100%, 300px);
   width: auto !important; }
+.nbtrain-demo .nbtrain-figrow > * { min-width: min(100%, 340px); }
 .nbtrain-view .nbtrain-controlrow { flex-flow: row wrap; gap: 2px 8px; }
 .nbtrain-view .nbtrain-controlrow > .widget-inline-hbox { min-width: 0; max-width: 100%; }
 .nbtrain-view table.nbtrain-table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
@@ -397,7 +402,7 @@ CSS = """
 .nbtrain-lecture .nbtrain-view .bqplot path.line { stroke-width: calc(2.4px * var(--nbtrain-s)) !important; }
 .nbtrain-lecture .nbtrain-view .bqplot .tick text { font-size: max(13px, calc(10px * var(--nbtrain-s))) !important; }
 .nbtrain-lecture .nbtrain-view .bqplot .axislabel { font-size: max(14px, calc(10px * var(--nbtrain-s))) !important; }
-.nbtrain-lecture .nbtrain-view .bqplot .mainheading { font-size: max(15px, calc(11px * var(--nbtrain-s))) !important; }
+.nbtrain-lecture .nbtrain-view .bqplot .mainheading { font-size: clamp(12px, 5.2cqw, max(15px, calc(11px * var(--nbtrain-s)))) !important; }
 .nbtrain-lecture .nbtrain-view .bqplot .axis path.domain { stroke: var(--nbtrain-fg) !important; }
 /* markers keep their own colour (a black outline turned the dashed validation curve black) */
 .nbtrain-lecture .nbtrain-view .bqplot .dot { stroke-width: 1px; }

@@ -157,13 +157,17 @@ class SearchView(widgets.VBox):
         # the best runs' validation curves
         cx, cy = bq.LinearScale(min=0.0), bq.LinearScale()
         self.curves = [bq.Lines(x=[], y=[], scales={"x": cx, "y": cy}, colors=[style.RUNS[i]], labels=[""],
-                                stroke_width=2, display_legend=True) for i in range(top)]
+                                stroke_width=2) for i in range(top)]
         curve_col = "val_acc" if self.metric.endswith("acc") else "val_loss"
         self._curve_col = curve_col
         self.curve_figure = style.figure(self.curves, [style.axis(cx, "step"),
                                                        style.axis(cy, curve_col.replace("_", " "), vertical=True)],
                                          f"best {top} runs: {curve_col.replace('_', ' ')}", height="280px")
-        scatter_box = widgets.Box([*self.scatter_figures.values(), self.curve_figure])
+        # the runs' names under the figure (long labels do not fit a legend inside a 300 px figure)
+        self.curve_legend = widgets.HTML()
+        self.curve_legend.add_class("nbtrain-curve-legend")
+        scatter_box = widgets.Box([*self.scatter_figures.values(),
+                                   widgets.VBox([self.curve_figure, self.curve_legend])])
         scatter_box.add_class("nbtrain-figgrid")  # a CSS grid with a minimum column width (style.CSS)
         head = widgets.HBox([self.status, self.cancel_button], layout=widgets.Layout(flex_flow="row wrap"))
         super().__init__([style.stylesheet(), head, self.table, scatter_box])
@@ -199,6 +203,11 @@ class SearchView(widgets.VBox):
             updates += [(self.curve_figure.axes[0].scale, {"min": 0.0, "max": end}),
                         (self.curve_figure.axes[0], {"tick_values": step_ticks})]
             style.apply(updates)
+            self.curve_legend.value = "".join(
+                f"<div style='font-size:13px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis'>"
+                f"<span style='display:inline-block;width:22px;height:3px;background:{c.colors[0]};"
+                f"vertical-align:middle;margin-right:6px'></span>{c.labels[0]}</div>"
+                for c in self.curves if len(c.x) and c.labels and c.labels[0])
 
     def _draw_status(self, df: pd.DataFrame) -> None:
         s = self.search

@@ -9,6 +9,7 @@ needs an observation window, so :func:`wait_loss_stable` waits until the loss cu
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlparse
 
 from playwright.sync_api import Page
 
@@ -150,3 +151,16 @@ def append_and_run(page: Page, source: str, timeout: float = 60_000) -> None:
           return cell.model.type === 'code' && !!cell.model.executionCount &&
             nb.sessionContext.session.kernel.status === 'idle';
         }}""", timeout=timeout, polling=100)
+
+
+def watch_requests(page) -> list[str]:
+    """URLs of requests to any host but the test server's (icon fonts from a CDN, news feeds, ...)."""
+    outside: list[str] = []
+
+    def on_request(req) -> None:
+        url = urlparse(req.url)
+        if url.scheme in ("http", "https", "ws", "wss") and url.hostname not in ("127.0.0.1", "localhost"):
+            outside.append(req.url)
+
+    page.on("request", on_request)
+    return outside

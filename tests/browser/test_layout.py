@@ -10,10 +10,17 @@ Screenshots: tests/artifacts/browser/layout-*.png (one per view, size and mode).
 
 from __future__ import annotations
 
-from urllib.parse import urlparse
-
 from geometry import in_viewport, view_problems, wait_settled
-from pages import ARTIFACTS, error_outputs, install, run_all, wait_all_executed, wait_app, wait_kernel_idle
+from pages import (
+    ARTIFACTS,
+    error_outputs,
+    install,
+    run_all,
+    wait_all_executed,
+    wait_app,
+    wait_kernel_idle,
+    watch_requests,
+)
 
 SIZES = [(800, 900, False), (1024, 768, False), (1280, 800, True), (1920, 1080, False)]  # (w, h, side panel)
 LECTURE_FIT = (1024, 768)
@@ -21,19 +28,6 @@ LECTURE_FIT = (1024, 768)
 
 def console_errors(page) -> list[str]:
     return [m for m in page.console_messages if m.startswith(("error:", "pageerror:"))]
-
-
-def watch_requests(page) -> list[str]:
-    """URLs of requests to any host but the test server's (icon fonts from a CDN, news feeds, ...)."""
-    outside: list[str] = []
-
-    def on_request(req) -> None:
-        url = urlparse(req.url)
-        if url.scheme in ("http", "https", "ws", "wss") and url.hostname not in ("127.0.0.1", "localhost"):
-            outside.append(req.url)
-
-    page.on("request", on_request)
-    return outside
 
 
 def set_lecture(page, on: bool) -> None:
@@ -164,5 +158,89 @@ def test_quickstart_views_fit_every_screen(page, jupyter_lab):
 
     problems = check_every_view(page, "quickstart")
     assert not problems, "\n".join(problems)
+    assert console_errors(page) == [], console_errors(page)
+    assert outside == [], outside
+def test_demo_views_fit_every_screen(page, jupyter_lab):
+    outside = open_and_run(page, jupyter_lab, "01-activations")
+    problems = check_every_view(page, "activations")
+    assert not problems, "\n".join(problems)
+    assert console_errors(page) == [], console_errors(page)
+    assert outside == [], outside
+
+
+TUNING_CELLS = [
+    "import nbtrain as nt\nfrom nbtrain.ui.tuning import search_view\n"
+    "base = dict(data='moons', hidden=[8], n_samples=200, seed=0)",
+    "nt.find_lr(**base, num_iter=60).plot()",
+    "s = nt.search.random({'lr': nt.search.loguniform(0.01, 1.0), 'hidden': nt.search.choice([8], [16, 16])},\n"
+    "                     n=4, max_steps=40, eval_every=10, executor='sequential', **base)\nsearch_view(s)",
+    "lab = nt.Lab(**base, max_steps=60)\nlab.start(); lab.wait()\nlab",
+]
+
+
+def luminance(css_colour: str) -> float:
+    nums = [float(x) for x in css_colour[css_colour.index("(") + 1:css_colour.index(")")].split(",")[:3]]
+    return (0.2126 * nums[0] + 0.7152 * nums[1] + 0.0722 * nums[2]) / 255
+
+
+def test_tuning_views_and_themes(page, jupyter_lab):
+    """Notebook 07's views (LR range test on a log axis with decade ticks, the search dashboard with a log-x
+    scatter, a categorical axis and an aligned table) fit and draw without console errors; the Lab and those
+    views follow JupyterLab's dark theme (text light on a dark plot area)."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in TUNING_CELLS]
+    nbformat.write(nb, jupyter_lab.root / "tuning-views.ipynb")
+    outside = open_and_run(page, jupyter_lab, "tuning-views")
+    names = view_names(page)
+    assert names == ["nbtrain-lr-finder", "nbtrain-search", "nbtrain-lab"], names
+    # the log-x scatter has its axis and its points (it used to stay blank: no domain before the first trial)
+    scatter = page.evaluate("""() => { const f = [...document.querySelectorAll('.nbtrain-search .bqplot')]
+        .find(f => f.querySelector('.mainheading')?.textContent.includes('vs lr'));
+      return {ticks: [...f.querySelectorAll('.axis .tick text')].map(t => t.textContent),
+              dots: f.querySelectorAll('.dot').length}; }""")
+    assert scatter["dots"] >= 4 and "0.1" in scatter["ticks"], scatter
+    categories = page.evaluate("""() => { const f = [...document.querySelectorAll('.nbtrain-search .bqplot')]
+        .find(f => f.querySelector('.mainheading')?.textContent.includes('vs hidden'));
+      return [...f.querySelectorAll('.axis .tick text')].map(t => t.textContent); }""")
+    assert "[8]" in categories and "[16, 16]" in categories and not any("NaN" in c for c in categories), categories
+    # the results table: each header right above its column (same right edge for numbers)
+    misaligned = page.evaluate("""() => { const t = document.querySelector('.nbtrain-search table.nbtrain-table');
+        const heads = [...t.querySelectorAll('thead th')], cells = [...t.querySelectorAll('tbody tr:first-child td')];
+        return heads.map((h, i) => [h.textContent, Math.abs(h.getBoundingClientRect().left - cells[i].getBoundingClientRect().left)])
+          .filter(([, d]) => d > 1); }""")
+    assert misaligned == [], misaligned
+    problems = []
+    for w, h in ((1024, 768), (1920, 1080)):
+        page.set_viewport_size({"width": w, "height": h})
+        for mode in ("normal", "lecture"):
+            set_lecture(page, mode == "lecture")
+            for i, name in enumerate(names):
+                scroll_to_view(page, i)
+                wait_settled(page)
+                scroll_to_view(page, i)
+                page.screenshot(path=str(ARTIFACTS / f"layout-tuning-{w}x{h}-{mode}-{name}{i}.png"))
+                problems += view_problems(page, i, f"tuning {w}x{h} {mode} {name}#{i}: ")
+    set_lecture(page, False)
+    assert not problems, "\n".join(problems)
+
+    # JupyterLab's dark theme: figure text light, plot area dark, in every view
+    page.evaluate("window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})")
+    page.wait_for_function("document.body.dataset.jpThemeLight === 'false'", timeout=30_000)
+    page.set_viewport_size({"width": 1280, "height": 800})
+    for i, name in enumerate(names):
+        scroll_to_view(page, i)
+        wait_settled(page)
+        colours = page.evaluate("""(i) => { const v = document.querySelectorAll('.nbtrain-view')[i];
+            const f = v.querySelector('.bqplot.figure');
+            return {text: getComputedStyle(f.querySelector('.tick text')).fill,
+                    title: getComputedStyle(f.querySelector('.mainheading')).fill,
+                    area: getComputedStyle(f.querySelector('.plotarea_background')).fill}; }""", i)
+        assert luminance(colours["text"]) > 0.6 and luminance(colours["title"]) > 0.6, (name, colours)
+        assert luminance(colours["area"]) < 0.3, (name, colours)
+        page.screenshot(path=str(ARTIFACTS / f"layout-tuning-dark-{name}{i}.png"))
+    page.evaluate("window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Light'})")
     assert console_errors(page) == [], console_errors(page)
     assert outside == [], outside

@@ -41,7 +41,7 @@ def test_loss_axis_is_round_from_zero_and_log_axis_uses_decades(make_lab):
     mantissa = step[0] / 10 ** math.floor(math.log10(step[0]))
     assert round(mantissa, 6) in (1.0, 2.0, 5.0)  # 1-2-5 spacing: values a lecturer can read aloud
     lab.log_loss.value = True
-    assert isinstance(y.scale, bq.LogScale) and y.tick_format in (".2g", ".0e")
+    assert isinstance(y.scale, bq.LogScale) and y.tick_format in (".2~g", ".0e")
     assert all(t > 0 for t in y.tick_values)
     grad = lab.figures["grad_norm"].axes[1]
     assert len(grad.tick_values) and all(t > 0 for t in grad.tick_values)
@@ -55,7 +55,7 @@ def test_axis_formats_follow_the_scale():
     assert vertical.num_ticks is None  # bqplot's num_ticks spaces ticks over the raw domain (1.22 0.901 ...)
     assert style.nice_step_ticks(21_700) == (30000.0, [0.0, 10000.0, 20000.0, 30000.0])
     assert style.log_ticks([1e-6, 10.0]) == ([1e-06, 0.0001, 0.01, 1.0], ".0e")  # every 2nd decade of 8
-    assert style.log_ticks([0.01, 1.0]) == ([0.01, 0.03, 0.1, 0.3, 1.0], ".2g")  # 1-3 steps in 2 decades
+    assert style.log_ticks([0.01, 1.0]) == ([0.01, 0.03, 0.1, 0.3, 1.0], ".2~g")  # 1-3 steps in 2 decades
 
 
 def test_lr_has_a_typed_value_and_a_log_slider_kept_in_sync(make_lab):
@@ -126,7 +126,7 @@ def test_search_view_log_axis_has_a_domain_before_any_trial_and_an_aligned_table
     try:
         xs = v.scatter_figures["lr"].axes[0]
         assert xs.scale.min < 0.01 and xs.scale.max > 1.0  # an empty log scale draws no axis at all
-        assert list(xs.tick_values) == [0.01, 0.03, 0.1, 0.3, 1.0] and xs.tick_format == ".2g"
+        assert list(xs.tick_values) == [0.01, 0.03, 0.1, 0.3, 1.0] and xs.tick_format == ".2~g"
         assert v.scatter_figures["hidden"].axes[0].tick_format is None  # categories, not "NaNm"
         s.wait()
         v.refresh()
