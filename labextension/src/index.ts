@@ -20,6 +20,7 @@ import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import type { IStatusBar } from '@jupyterlab/statusbar';
 import { Token } from '@lumino/coreutils';
 
+import { activateFeedback } from './feedback';
 import { INbtrainKernels, NbtrainKernels } from './kernels';
 import { activateLauncher } from './launcher';
 import { activateLecture } from './lecture';
@@ -127,6 +128,7 @@ const extension: JupyterFrontEndPlugin<void> = {
     for (const plugin of list) {
       await app.activatePlugin(plugin.id);
     }
+    activateFeedback(); // "pending" on a Lab control's change in the same frame (feedback.ts)
   }
 };
 

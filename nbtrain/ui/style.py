@@ -348,6 +348,10 @@ CSS = """
 .nbtrain-lab :is(.nbtrain-diagnosis, .nbtrain-status, .nbtrain-change) .widget-html-content { line-height: 22px;
   height: auto; }
 .nbtrain-view .nbtrain-pending { color: var(--nbtrain-pending); font-weight: 600; }
+/* the JupyterLab extension marks a change the moment the input happens, until the kernel's marker arrives */
+.nbtrain-lab .nbtrain-change.nbtrain-input-pending > * { display: none !important; }
+.nbtrain-lab .nbtrain-change.nbtrain-input-pending::before { content: "⧗ change pending…"; line-height: 22px;
+  color: var(--nbtrain-pending); font-weight: 600; white-space: nowrap; }
 .nbtrain-view .nbtrain-confirmed { color: var(--nbtrain-ok); }
 .nbtrain-lab .nbtrain-body { display: flex; flex-flow: row wrap; align-items: flex-start; gap: 6px; width: 100%; }
 .nbtrain-lab .nbtrain-controls { flex: 0 0 308px; width: 308px !important; max-width: 100%; min-width: 0;
