@@ -291,8 +291,8 @@ def html_status(text: str, colour: str | None = None) -> str:
 # - Layout: the Lab's controls column has a fixed width and its plots a CSS grid whose columns have a
 #   minimum size (at most three, one when the Lab is narrow); when the Lab is too narrow for both, the plots
 #   wrap below the controls. bqplot figures resize with their grid cell (ResizeObserver).
-# - Lecture mode: ``nbtrain-lecture`` on <body> (the JupyterLab extension's toggle, Alt+L) or on any
-#   ancestor of a view (``nt.lecture_mode()`` in an app without the extension) scales type and lines
+# - Lecture mode: ``nbtrain-lecture`` on <body> (the JupyterLab extension's toggle, Alt+L; any ancestor of a
+#   view works too, e.g. a page template that sets it — Voilà has no toggle of its own) scales type and lines
 #   by ``--nbtrain-lecture-scale`` (1.5 by default, less on a short screen) and lays the Lab out to fit one
 #   1024×768 screen: transport on top, the current tab's controls left, loss and decision boundary right.
 # - Themes: colours come from JupyterLab's CSS variables (light and dark), with light fallbacks elsewhere.
