@@ -291,8 +291,8 @@ def html_status(text: str, colour: str | None = None) -> str:
 # - Layout: the Lab's controls column has a fixed width and its plots a CSS grid whose columns have a
 #   minimum size (at most three, one when the Lab is narrow); when the Lab is too narrow for both, the plots
 #   wrap below the controls. bqplot figures resize with their grid cell (ResizeObserver).
-# - Lecture mode: ``nbtrain-lecture`` on <body> (the JupyterLab extension's toggle, Alt+L) or on any
-#   ancestor of a view (``nt.lecture_mode()`` in an app without the extension) scales type and lines
+# - Lecture mode: ``nbtrain-lecture`` on <body> (the JupyterLab extension's toggle, Alt+L; any ancestor of a
+#   view works too, e.g. a page template that sets it — Voilà has no toggle of its own) scales type and lines
 #   by ``--nbtrain-lecture-scale`` (1.5 by default, less on a short screen) and lays the Lab out to fit one
 #   1024×768 screen: transport on top, the current tab's controls left, loss and decision boundary right.
 # - Themes: colours come from JupyterLab's CSS variables (light and dark), with light fallbacks elsewhere.
@@ -381,6 +381,15 @@ CSS = """
 .nbtrain-demo .nbtrain-figrow > * { min-width: min(100%, 340px); }
 .nbtrain-view .nbtrain-controlrow { flex-flow: row wrap; gap: 2px 8px; }
 .nbtrain-view .nbtrain-controlrow > .widget-inline-hbox { min-width: 0; max-width: 100%; }
+/* a slider always has a track to drag: when its label and readout leave it less than 120 px, the track
+   wraps onto its own line under the label instead of shrinking to a handle */
+.nbtrain-view .widget-inline-hbox.widget-hslider { flex-wrap: wrap; height: auto !important;
+  min-height: var(--jp-widgets-inline-height, 28px); }
+.nbtrain-view .widget-hslider > .slider-container { flex: 1 0 120px; min-width: 120px; }
+.nbtrain-view .widget-hslider > .widget-label { max-width: 100%; }
+.nbtrain-lab .nbtrain-controls .widget-hslider > .slider-container { flex: 1 0 90px; min-width: 90px; }
+.nbtrain-lecture .nbtrain-lab .nbtrain-controls .widget-hslider > .slider-container { flex: 1 0 64px; min-width: 64px; }
+.nbtrain-view .widget-hslider > .widget-readout { flex: 0 0 auto; }
 .nbtrain-view table.nbtrain-table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
 .nbtrain-view table.nbtrain-table :is(th, td) { padding: 2px 10px; text-align: right; white-space: nowrap; }
 .nbtrain-view table.nbtrain-table :is(th, td).nbtrain-left { text-align: left; }
@@ -396,6 +405,9 @@ CSS = """
 }
 @media (max-height: 860px) {
   .nbtrain-lecture .nbtrain-view { --nbtrain-s: min(var(--nbtrain-lecture-scale, 1.5), 1.3); }
+  /* a short projector: the current tab's controls fit beside loss and boundary; the schedule preview (a
+     figure, not a control) shows in normal mode and on taller screens */
+  .nbtrain-lecture .nbtrain-lab .nbtrain-controls .nbtrain-schedule-preview { display: none !important; }
 }
 .nbtrain-lecture .nbtrain-view :is(.widget-html, .widget-label, .widget-html-content, .widget-readout, input, select) {
   font-size: calc(13px * var(--nbtrain-s)) !important; }
