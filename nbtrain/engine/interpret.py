@@ -160,8 +160,10 @@ def evaluate_model(model: nn.Module, X: torch.Tensor, Y: torch.Tensor, num_class
                       losses=cat(losses, np.float32), num_classes=int(k or 0))
 
 
-def _val_tensors(tr: Any) -> tuple[torch.Tensor, torch.Tensor]:
-    val = getattr(tr, "_val", None)
+def val_tensors(trainer: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    """The validation inputs and labels as the trainer feeds them (preprocessed, on its device). Read them
+    on the training thread — inside a ``trainer.submit`` function — where a reset cannot swap them."""
+    val = getattr(_trainer_of(trainer), "_val", None)
     if val is None:
         raise ValueError("this run has no validation set (val_split=None and no val_data): nothing to evaluate")
     return val
@@ -176,7 +178,7 @@ def evaluate(trainer: Any, timeout: float = TIMEOUT) -> Evaluation:
     k = int(tr.data.num_classes)
 
     def job(model: nn.Module) -> Evaluation:
-        X, Y = _val_tensors(tr)
+        X, Y = val_tensors(tr)
         ev = evaluate_model(model, X, Y, k)
         ev.step = tr.global_step
         return ev
@@ -278,7 +280,7 @@ def examples(trainer: Any, indices: Any, timeout: float = TIMEOUT) -> torch.Tens
     idx = torch.as_tensor(np.asarray(indices, dtype=np.int64))
 
     def job(_model: nn.Module) -> torch.Tensor:
-        X, _ = _val_tensors(tr)
+        X, _ = val_tensors(tr)
         return X[idx.to(X.device)].detach().cpu().clone()
 
     return undo_preprocessing(tr.data, tr.submit(job).result(timeout))

@@ -45,10 +45,11 @@ from nbtrain.engine.trainer import Trainer, schedule_horizon
 
 from . import controls as ctl
 from . import style
+from .image_panels import ImagePanels
 from .stream import Publisher, StreamDecimator, TableFeed
 from .util import all_widgets, close_all
 
-UI_OPTIONS = ("interval", "max_points", "close_stops", "boundary_interval", "boundary_resolution")
+UI_OPTIONS = ("interval", "max_points", "close_stops", "boundary_interval", "boundary_resolution", "image_panels")
 WEIGHT_DECAYS = (0.0, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1)
 L1S = (0.0, 1e-5, 1e-4, 1e-3, 1e-2, 0.1)
 BATCH_SIZES = tuple(2**i for i in range(11))
@@ -92,7 +93,9 @@ class Lab(widgets.VBox):
     existing one. UI options: ``interval`` (seconds between publishes, default 0.1), ``max_points``
     (points per series sent to the browser, default 1000), ``close_stops`` (``close()`` also stops the
     trainer), ``boundary_interval`` (seconds between decision-boundary refreshes) and
-    ``boundary_resolution`` (grid cells per side).
+    ``boundary_resolution`` (grid cells per side), ``image_panels`` (default True: for image data, per-class
+    accuracy, confusion matrix, gallery and first-layer filters in place of the decision boundary, see
+    :mod:`nbtrain.ui.image_panels`; ``lab.image_panels``).
 
     One Lab per cell: re-running the cell that made a Lab closes the previous Lab, its publisher and the
     trainer it built (a ``trainer=`` passed in keeps running); Labs made by one execution of a cell coexist.
@@ -112,7 +115,8 @@ class Lab(widgets.VBox):
     def __init__(self, model: Any = None, data: Any = None, val_data: Any = None, config: TrainConfig | None = None,
                  device: str = "auto", *, trainer: Trainer | None = None, interval: float = 0.1,
                  max_points: int = 1000, close_stops: bool = False, boundary_interval: float = 1.0,
-                 boundary_resolution: int = 64, diagnose_interval: float = 2.0, **trainer_kw: Any):
+                 boundary_resolution: int = 64, diagnose_interval: float = 2.0, image_panels: bool = True,
+                 **trainer_kw: Any):
         if not interval > 0:
             raise ValueError(f"interval={interval!r} must be a number of seconds > 0")
         if int(max_points) < 5:
@@ -150,6 +154,8 @@ class Lab(widgets.VBox):
         self.marks: dict[str, bq.Mark] = {}
 
         self._init_streams()
+        # for image data: confusion matrix, gallery, filters, per-class accuracy in place of the boundary
+        self.image_panels = ImagePanels(trainer, interval=self.boundary_interval, enabled=image_panels)
         header = self._build_header()
         control_panel = self._build_controls()
         plots = self._build_plots()
@@ -665,8 +671,10 @@ class Lab(widgets.VBox):
         self.figures.update(loss=loss, accuracy=acc, boundary=boundary, act_std=std, saturation=sat, grad_norm=grad)
         for name, fig in self.figures.items():
             fig.add_class(f"nbtrain-fig-{name.replace('_', '-')}")
-        grid = widgets.Box([loss, acc, boundary, std, sat, grad])  # a CSS grid (style.CSS): reflows with the width
+        self._plot_children = [loss, acc, boundary, std, sat, grad]
+        grid = widgets.Box(self._plot_children)  # a CSS grid (style.CSS): reflows with the width
         grid.add_class("nbtrain-plots")
+        self._plot_grid = grid
         return grid
 
     # ------------------------------------------------------------------------------------------------
@@ -864,6 +872,7 @@ class Lab(widgets.VBox):
             self._track_rate(now, tr)
             self._confirm_change()
             boundary_sent = self._boundary_step(now)
+            boundary_sent = self.image_panels.step(now) or boundary_sent
             key = (m.version, tr.state, tr.message, tuple(tr.needs_reset), id(tr.data), id(tr.model), self._ui_error,
                    self._ui_hint, tuple(a.version() for a in self._addons))
             if key == self._last_key and not force:
@@ -1106,6 +1115,12 @@ class Lab(widgets.VBox):
         import torch
 
         self._data_view = data
+        children = list(self._plot_children)
+        if self.image_panels.shown:  # images: the image panels take the decision boundary's place
+            at = children.index(self.figures["boundary"])
+            children[at : at + 1] = self.image_panels.panels
+        if list(self._plot_grid.children) != children:
+            self._plot_grid.children = children
         self._boundary_version = -1
         self._boundary_future = None
         heat, points = self.marks["boundary"], self.marks["points"]
@@ -1415,13 +1430,16 @@ class Lab(widgets.VBox):
         self._stop_publishing()
         for branch in list(getattr(self, "forks", [])):
             branch.close()
-        # + parameter boxes and the loss scale not shown now (log/linear: one of them is off-screen)
-        close_all([self, *self._param_boxes.values(), *getattr(self, "_loss_scales", {}).values()], keep=[self])
+        # + parameter boxes, the loss scale and image panels not shown now (log/linear: one of them is off-screen)
+        close_all([self, *self._param_boxes.values(), *getattr(self, "_loss_scales", {}).values(),
+                   *self.image_panels.panels], keep=[self])
         super().close()
 
     def _all_widgets(self) -> list[widgets.Widget]:
         """Every widget reachable from the Lab (children, layouts, marks, scales, ...) plus cached ones."""
-        return all_widgets([self, *getattr(self, "_param_boxes", {}).values(), *getattr(self, "_loss_scales", {}).values()])
+        panels = getattr(getattr(self, "image_panels", None), "panels", [])
+        return all_widgets([self, *getattr(self, "_param_boxes", {}).values(), *getattr(self, "_loss_scales", {}).values(),
+                            *panels])
 
     def __repr__(self) -> str:
         tr = getattr(self, "trainer", None)
