@@ -154,6 +154,8 @@ class ImagePanels:
         self.updates = 0  # snapshots drawn (tests, benchmarks)
         self.cost = 0.0  # seconds a snapshot takes from training (median of the last 5)
         self._costs: list[float] = []
+        self.job_seconds = 0.0  # total time snapshots took on the training thread (benchmarks)
+        self.publish_seconds = 0.0  # total CPU time of step() on the publisher thread (benchmarks)
         self._future: Future | None = None
         self._submitted = 0.0
         self._t = -math.inf
@@ -260,7 +262,13 @@ class ImagePanels:
         """Draw a finished snapshot; ask for a new one when due. Returns True if anything was sent."""
         if not self.shown:
             return False
-        now = time.monotonic() if now is None else now
+        t0 = time.thread_time()
+        try:
+            return self._step(time.monotonic() if now is None else now, force)
+        finally:
+            self.publish_seconds += time.thread_time() - t0
+
+    def _step(self, now: float, force: bool) -> bool:
         tr = self.trainer
         if tr.data is not self._data:
             self._new_data(tr.data)
@@ -312,6 +320,7 @@ class ImagePanels:
                     out["gallery"] = (idx, X[idx].detach().cpu().clone() if len(idx) else None)
                     if tr.state == "running":  # what it took from training (idle runs cost nothing)
                         out["cost"] = time.perf_counter() - t0
+            out["took"] = time.perf_counter() - t0
             return out
 
         return tr.submit(job)
@@ -326,6 +335,7 @@ class ImagePanels:
         if res["data"] is not self.trainer.data:
             return False  # a reset came in between: the next snapshot is of the new data
         self.error = res.get("error")
+        self.job_seconds += res["took"]
         if "cost" in res:
             self._costs = [*self._costs[-4:], float(res["cost"])]
             self.cost = float(np.median(self._costs))
