@@ -45,6 +45,7 @@ MAX_SIDE = 64  # pixels a side of one encoded example / filter (larger images ar
 GALLERY_K = 8  # examples in the gallery
 TILE_PX = 240  # the filter tile is upscaled (nearest) to about this width
 MODES = ("highest loss", "random sample", "selected cell")
+LABELS = dict(zip(MODES, ("highest loss", "random", "cell")))  # short: the three fit one row in lecture mode
 CORRECT, WRONG = "#2e7d32", "#c62828"
 GAP = (198, 219, 239)  # the grid between filters in the tile
 
@@ -186,12 +187,12 @@ class ImagePanels:
                                                                             formats=["", ".1f"]))
         mean = bq.Lines(x=np.zeros(0), y=np.zeros(0), scales={"x": ax, "y": bq.LinearScale(min=0.0, max=1.0)},
                         colors=["#333333"], line_style=style.DASHED, stroke_width=1.5)
-        self._bar_axes = (style.axis(cy, "class", vertical=True, tick_format=None, grid_lines="none",
-                                     label_offset="-32px"),
-                          style.axis(ax, "val accuracy (%)", tick_format=".0f"))
+        # (no label on the class axis: the names say it; bottom labels in em, so they clear lecture-mode ticks)
+        self._bar_axes = (style.axis(cy, "", vertical=True, tick_format=None, grid_lines="none"),
+                          style.axis(ax, "val accuracy (%)", tick_format=".0f", label_offset="2.3em"))
         self.figures["class_acc"] = style.figure([bars, mean], [self._bar_axes[1], self._bar_axes[0]],
                                                  "accuracy per class",
-                                                 margin={"top": 34, "bottom": 42, "left": 52, "right": 14})
+                                                 margin={"top": 34, "bottom": 50, "left": 52, "right": 16})
         self.marks.update(class_acc=bars, class_acc_mean=mean)
 
         # confusion matrix: a heat map of each true class's share (rows: true, columns: predicted),
@@ -208,16 +209,18 @@ class ImagePanels:
                            selected_style={"opacity": 1.0, "fill": "none", "stroke": "#e31a1c", "stroke-width": 3},
                            unselected_style={"opacity": 0.0})
         cells.observe(self._on_cell, names="selected")
-        self._cm_axes = (style.axis(sx, "predicted class", tick_format="d", grid_lines="none"),
+        # tick_values (set per update) put one tick on each class; a left axis's label_offset > 0 is outward
+        self._cm_axes = (style.axis(sx, "predicted class", tick_format="d", grid_lines="none", num_ticks=None,
+                                    label_offset="2.3em"),
                          style.axis(sy, "true class", vertical=True, tick_format="d", grid_lines="none",
-                                    label_offset="-40px"))
+                                    label_offset="2.8em"))
         self.figures["confusion"] = style.figure([heat, cells], list(self._cm_axes), "confusion (val)",
-                                                 margin={"top": 34, "bottom": 42, "left": 52, "right": 14})
+                                                 margin={"top": 34, "bottom": 50, "left": 56, "right": 16})
         self.marks.update(confusion=heat, cells=cells)
 
         # gallery
         self.gallery_title = widgets.HTML()
-        self.gallery_mode = widgets.ToggleButtons(options=list(MODES[:2]), value=MODES[0],
+        self.gallery_mode = widgets.ToggleButtons(options=_options(2), value=MODES[0],
                                                   tooltips=["the validation examples with the highest loss",
                                                             "a fixed random sample of validation examples",
                                                             "the examples of the clicked confusion cell"],
@@ -225,8 +228,9 @@ class ImagePanels:
                                                   layout=widgets.Layout(width="auto"))
         self.gallery_mode.add_class("nbtrain-gallery-mode")
         self.gallery_mode.observe(self._on_mode, names="value")
-        self.resample = widgets.Button(description="new sample", icon="random", tooltip="draw another random sample",
+        self.resample = widgets.Button(description="", icon="random", tooltip="draw another random sample",
                                        layout=widgets.Layout(width="auto"))
+        self.resample.add_class("nbtrain-resample")
         self.resample.on_click(lambda _b: self._on_resample())
         self.gallery = widgets.HTML(layout=widgets.Layout(width="100%"))
         self.gallery.add_class("nbtrain-gallery")
@@ -432,13 +436,12 @@ class ImagePanels:
         labels = [_short(ev.classes[i]) for i in shown]
         longest = max((len(s) for s in labels), default=1)
         fig = self.figures["class_acc"]
-        margin = {**fig.fig_margin, "left": int(30 + 8 * longest)}
+        margin = {**fig.fig_margin, "left": int(24 + 9 * longest)}  # room for the longest name
         overall = 100.0 * ev.accuracy
         return [
             (self.marks["class_acc"], {"x": labels, "y": np.nan_to_num(100.0 * acc[shown]).astype(np.float32)}),
             (self.marks["class_acc_mean"], {"x": np.array([overall, overall], np.float32),
                                             "y": np.array([0.0, 1.0], np.float32)}),
-            (self._bar_axes[0], {"label_offset": f"-{int(12 + 8 * longest)}px"}),
             (fig, {"fig_margin": margin}),
         ]
 
@@ -487,7 +490,7 @@ class ImagePanels:
 
     def _draw_titles(self, step: int | None = None) -> None:
         at = f" (step {step:,})" if step is not None else ""
-        title = "font-size:15px;font-weight:600;margin:4px 0"
+        title = "font-size:max(15px, calc(11px * var(--nbtrain-s, 1)));font-weight:600;margin:4px 0"  # = figure titles
         ev = self.evaluation
         few = f", {MAX_CLASSES} of {ev.num_classes} classes" if ev is not None and ev.num_classes > MAX_CLASSES else ""
         self.figures["confusion"].title = f"confusion (val{few}){at}"
@@ -507,7 +510,7 @@ class ImagePanels:
             sd = float(w.std())
             info = f"{f} × {c}×{h}×{wd}, std {sd:.3g}"
             self.filters_title.value = (f"<div style='{title}'>first-layer filters{at}</div>"
-                                        f"<div style='font-size:12px;color:#444'>{_esc(self.filter_layer)}: "
+                                        f"<div style='font-size:max(12px, calc(9px * var(--nbtrain-s, 1)));color:#444'>{_esc(self.filter_layer)}: "
                                         f"{_esc(info)}</div>")
         else:
             self.filters_title.value = f"<div style='{title}'>first-layer filters</div>"
@@ -548,15 +551,15 @@ class ImagePanels:
                 if sync and cells.selected:
                     cells.selected = None
                 if self.gallery_mode.value == MODES[2]:
-                    self.gallery_mode.options = list(MODES[:2])
+                    self.gallery_mode.options = _options(2)
                     self.gallery_mode.value = MODES[0]
                 else:
-                    self.gallery_mode.options = list(MODES[:2])
+                    self.gallery_mode.options = _options(2)
             else:
                 shown = list(self._shown_classes)
                 if sync and cell[0] in shown and cell[1] in shown:
                     cells.selected = [shown.index(cell[0]) * len(shown) + shown.index(cell[1])]
-                self.gallery_mode.options = list(MODES)
+                self.gallery_mode.options = _options(3)
                 self.gallery_mode.value = MODES[2]
         finally:
             self._syncing = False
@@ -615,6 +618,10 @@ def _gallery_indices(ev: interpret.Evaluation, mode: str, cell: tuple[int, int] 
     if mode == MODES[1] and sample is not None:
         return np.asarray(sample, np.int64)[:k]
     return ev.top_losses(k).indices
+
+
+def _options(n: int) -> list[tuple[str, str]]:
+    return [(LABELS[m], m) for m in MODES[:n]]
 
 
 def _short(name: str, n: int = 12) -> str:
