@@ -27,6 +27,7 @@ import base64
 import html
 import io
 import math
+import threading
 import time
 from concurrent.futures import Future
 from typing import Any
@@ -149,6 +150,8 @@ class ImagePanels:
         self.evaluation: interpret.Evaluation | None = None
         self.filter_weights: np.ndarray | None = None
         self.filter_layer = ""
+        self.filter_step: int | None = None
+        self._lock = threading.RLock()  # the publisher thread and widget callbacks (the kernel's thread)
         self.selected_cell: tuple[int, int] | None = None
         self.gallery_indices = np.zeros(0, np.int64)
         self.error: BaseException | None = None
@@ -248,7 +251,7 @@ class ImagePanels:
                                                                "one range for all filters: sizes compare"],
                                                      style={"button_width": "auto"},
                                                      layout=widgets.Layout(width="auto"))
-        self.filter_contrast.observe(lambda _c: self._draw_filters(), names="value")
+        self.filter_contrast.observe(lambda _c: self._redraw_filters(), names="value")
         self.filters = widgets.HTML(layout=widgets.Layout(width="100%"))
         self.filters.add_class("nbtrain-filters")
         self.filters_box = widgets.VBox([self.filters_title, self.filter_contrast, self.filters],
@@ -268,7 +271,8 @@ class ImagePanels:
             return False
         t0 = time.thread_time()
         try:
-            return self._step(time.monotonic() if now is None else now, force)
+            with self._lock:
+                return self._step(time.monotonic() if now is None else now, force)
         finally:
             self.publish_seconds += time.thread_time() - t0
 
@@ -354,14 +358,15 @@ class ImagePanels:
         found = res["filters"]
         if found is not None:
             self.filter_layer, self.filter_weights = found
+            self.filter_step = res["step"]
         with style.hold([w for w, _ in items] + [self.gallery, self.filters, self.gallery_title, self.filters_title]):
             for w, traits in items:
                 for name, v in traits.items():
                     setattr(w, name, v)
             if "evaluation" in res:
                 self._draw_gallery(res["gallery"][0])
-            self._draw_filters(res["step"])
-            self._draw_titles(res["step"])
+            self._draw_filters()
+            self._draw_titles()
             if self.error is not None:
                 self._draw_error(self.error)
         self.updates += 1
@@ -477,7 +482,7 @@ class ImagePanels:
         self.gallery.value = ("<div style='display:flex;flex-wrap:wrap;gap:calc(6px * var(--nbtrain-s, 1));"
                               "padding-top:4px'>" + "".join(items) + "</div>")
 
-    def _draw_filters(self, step: int | None = None) -> None:
+    def _draw_filters(self) -> None:
         w = self.filter_weights
         if w is None:
             self.filters.value = ("<div style='color:#555;padding:8px'>no first layer to draw (no Conv2d, and no "
@@ -488,10 +493,16 @@ class ImagePanels:
                               "style='width:100%;max-width:calc(260px * var(--nbtrain-s, 1));"
                               "image-rendering:pixelated;display:block'>")
 
-    def _draw_titles(self, step: int | None = None) -> None:
-        at = f" (step {step:,})" if step is not None else ""
-        title = "font-size:max(15px, calc(11px * var(--nbtrain-s, 1)));font-weight:600;margin:4px 0"  # = figure titles
+    def _redraw_filters(self) -> None:
+        with self._lock:
+            self._draw_filters()
+
+    def _draw_titles(self) -> None:
+        """Titles say the step each panel shows (the matrix and bars: the last evaluation; the filters: the
+        last snapshot of the weights, which is taken more often)."""
         ev = self.evaluation
+        at = f" (step {ev.step:,})" if ev is not None and ev.step is not None else ""
+        title = "font-size:max(15px, calc(11px * var(--nbtrain-s, 1)));font-weight:600;margin:4px 0"  # = figure titles
         few = f", {MAX_CLASSES} of {ev.num_classes} classes" if ev is not None and ev.num_classes > MAX_CLASSES else ""
         self.figures["confusion"].title = f"confusion (val{few}){at}"
         self.figures["class_acc"].title = f"accuracy per class{at}"
@@ -509,7 +520,8 @@ class ImagePanels:
             f, c, h, wd = w.shape
             sd = float(w.std())
             info = f"{f} × {c}×{h}×{wd}, std {sd:.3g}"
-            self.filters_title.value = (f"<div style='{title}'>first-layer filters{at}</div>"
+            wat = f" (step {self.filter_step:,})" if self.filter_step is not None else ""
+            self.filters_title.value = (f"<div style='{title}'>first-layer filters{wat}</div>"
                                         f"<div style='font-size:max(12px, calc(9px * var(--nbtrain-s, 1)));color:#444'>{_esc(self.filter_layer)}: "
                                         f"{_esc(info)}</div>")
         else:
@@ -523,6 +535,10 @@ class ImagePanels:
     def _on_cell(self, change: dict) -> None:
         if self._syncing:
             return
+        with self._lock:
+            self._cell_changed(change)
+
+    def _cell_changed(self, change: dict) -> None:
         sel = change["new"]
         shown = self._shown_classes
         if sel is None or not len(sel) or not len(shown):
@@ -533,14 +549,13 @@ class ImagePanels:
 
     def select_cell(self, true: int | None, predicted: int | None = None) -> None:
         """Show the examples of one confusion cell in the gallery (None: back to the highest losses)."""
-        if true is None:
-            self._set_cell(None)
-            return
-        k = int(self.trainer.data.num_classes)
-        for name, v in (("true", true), ("predicted", predicted)):
-            if not isinstance(v, (int, np.integer)) or not 0 <= v < k:
-                raise ValueError(f"{name}={v!r} must be a class index in [0, {k - 1}]")
-        self._set_cell((int(true), int(predicted)))
+        if true is not None:
+            k = int(self.trainer.data.num_classes)
+            for name, v in (("true", true), ("predicted", predicted)):
+                if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 0 <= v < k:
+                    raise ValueError(f"{name}={v!r} must be a class index in [0, {k - 1}]")
+        with self._lock:
+            self._set_cell(None if true is None else (int(true), int(predicted)))
 
     def _set_cell(self, cell: tuple[int, int] | None, sync: bool = True) -> None:
         self.selected_cell = cell
@@ -568,12 +583,17 @@ class ImagePanels:
     def _on_mode(self, change: dict) -> None:
         if self._syncing:
             return
-        if change["new"] != MODES[2] and self.selected_cell is not None:
-            self._set_cell(None)
-            return
-        self._redraw_gallery()
+        with self._lock:
+            if change["new"] != MODES[2] and self.selected_cell is not None:
+                self._set_cell(None)
+            else:
+                self._redraw_gallery()
 
     def _on_resample(self) -> None:
+        with self._lock:
+            self._resample()
+
+    def _resample(self) -> None:
         self._sample_seed += 1
         data = self._data
         if data is not None and data.val is not None:
@@ -603,7 +623,7 @@ class ImagePanels:
                 self._images[i] = data_uri(png(to_uint8(x)))
         with style.hold([self.gallery, self.gallery_title]):
             self._draw_gallery(idx)
-            self._draw_titles(ev.step)
+            self._draw_titles()
 
     def close(self) -> None:
         from .util import close_all

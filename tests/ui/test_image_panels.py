@@ -262,3 +262,19 @@ def test_tile_and_encoding_helpers():
     assert Image.open(io.BytesIO(big)).size == (43, 64)  # downsampled to ≤ 64 a side, aspect kept
     assert ipm.to_uint8(np.full((1, 2, 2), 0.5)).tolist() == [[128, 128], [128, 128]]  # [0, 1] kept as is
     assert ipm.to_uint8(np.array([[[-2.0, 2.0]]])).tolist() == [[0, 255]]  # otherwise stretched
+
+
+def test_titles_say_the_step_each_panel_shows(digits_lab):
+    from ui_helpers import wait_until
+
+    lab = digits_lab(max_steps=None, eval_every=10**6, boundary_interval=0.2, interval=0.05)
+    ip = lab.image_panels
+    lab.start()  # evaluated at step 0 (and the panels re-evaluate once as it starts running), not since
+    assert wait_until(lambda: ip.evaluation is not None and (ip.filter_step or 0) > ip.evaluation.step + 10,
+                      timeout=60)
+    with ip._lock:  # (the publisher keeps drawing)
+        ev_step, titles = ip.evaluation.step, (ip.figures["confusion"].title, ip.figures["class_acc"].title)
+        filter_step, filters_title = ip.filter_step, ip.filters_title.value
+    lab.pause()
+    assert all(f"(step {ev_step:,})" in t for t in titles)
+    assert f"(step {filter_step:,})" in filters_title and filter_step > ev_step
