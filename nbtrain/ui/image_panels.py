@@ -258,6 +258,8 @@ class ImagePanels:
                                         layout=widgets.Layout(width="100%", min_width="200px", overflow="hidden",
                                                               padding="0 4px"))
         self.filters_box.add_class("nbtrain-filters-panel")
+        for name, fig in self.figures.items():  # (the stylesheet's hooks, like the Lab's figures)
+            fig.add_class(f"nbtrain-fig-{name.replace('_', '-')}")
         self.panels = [self.figures["class_acc"], self.figures["confusion"], self.gallery_box, self.filters_box]
         self._draw_titles()
 

@@ -416,7 +416,7 @@ CSS = """
 .nbtrain-lecture .nbtrain-lab .nbtrain-plots { flex: 1 1 calc(320px * var(--nbtrain-s)); min-width: min(100%, 420px);
   grid-template-columns: repeat(auto-fill, minmax(max(210px, calc((100% - 6px) / 2)), 1fr)); }
 .nbtrain-lecture .nbtrain-lab .nbtrain-plots > .bqplot { height: clamp(220px, calc(100vh - 330px), 420px) !important; }
-.nbtrain-lecture .nbtrain-lab .nbtrain-plots > .nbtrain-fig-boundary { order: -1; }
+.nbtrain-lecture .nbtrain-lab .nbtrain-plots > :is(.nbtrain-fig-boundary, .nbtrain-fig-confusion) { order: -1; }
 .nbtrain-lecture .nbtrain-lab .nbtrain-plots > .nbtrain-fig-loss { order: -2; }
 .nbtrain-lecture .nbtrain-view :is(.nbtrain-figgrid, .nbtrain-figrow) > .bqplot,
 .nbtrain-lecture .nbtrain-view .nbtrain-figrow > .widget-vbox > .bqplot {

@@ -86,6 +86,8 @@ def test_image_panels_in_lecture_mode_at_1024x768(page, jupyter_lab):
         .every(f => { const a = f.querySelector('.plotarea_background');
                       return !a || a.getBoundingClientRect().width >= 0.5 * f.getBoundingClientRect().width; })""")
     page.screenshot(path=str(SHOT))
+    page.evaluate("() => document.querySelector('.nbtrain-lab .nbtrain-gallery-panel').scrollIntoView({block: 'start'})")
+    page.screenshot(path=str(ARTIFACTS / "lab-image-panels-gallery-lecture-1024x768.png"))
 
     found = page.evaluate(TEXT_BOXES)
     assert found["count"] == 4, found["count"]
