@@ -40,13 +40,15 @@ def run_time(panels: bool, steps: int) -> tuple[float, int, float]:
     seconds the panels spent (their snapshots on the training thread + their CPU on the publisher thread)."""
     lab = nt.Lab(data="digits", model="cnn", lr=0.05, max_steps=steps, seed=0, device="cpu", image_panels=panels)
     try:
+        ip = lab.image_panels
+        spent0, updates0 = ip.job_seconds + ip.publish_seconds, ip.updates  # (the first view, before training)
         t0 = time.perf_counter()
         lab.start()
         lab.trainer.wait()
         dt = time.perf_counter() - t0
+        spent = ip.job_seconds + ip.publish_seconds - spent0
         assert lab.global_step == steps, lab.message
-        ip = lab.image_panels
-        return dt, ip.updates, ip.job_seconds + ip.publish_seconds
+        return dt, ip.updates - updates0, spent
     finally:
         lab.close()
         lab.trainer.close()

@@ -5,8 +5,9 @@ They replace the decision boundary whenever inputs are images (``interpret.is_im
 :mod:`nbtrain.engine.interpret`, computed on the live model by ``trainer.submit`` (on the training thread,
 between two steps); these widgets only draw them. :meth:`ImagePanels.step` is called by the Lab's
 publisher: it asks for a new snapshot when the run evaluated again (or was re-initialised, reset,
-paused), at most every ``interval`` seconds and at most ~2.5 % of the training thread's time (the
-interval stretches to 40× what a snapshot costs, the median of the last five), and draws a finished one.
+paused), at most every ``interval`` seconds, and draws a finished one. While the run trains, the panels'
+own work — their snapshots on the training thread plus their drawing on the publisher thread — is kept
+under ``BUDGET`` (2 %) of the elapsed time: a snapshot waits until the budget has room for it again.
 
 What each update sends is bounded whatever the run's length or the validation set's size: a K×K matrix
 and K bars (K ≤ ``MAX_CLASSES`` shown), ``k`` gallery images and ≤ ``MAX_FILTERS`` filters, each a small
@@ -45,6 +46,7 @@ MAX_FILTERS = 64  # first-layer filters drawn
 MAX_SIDE = 64  # pixels a side of one encoded example / filter (larger images are downsampled)
 GALLERY_K = 8  # examples in the gallery
 TILE_PX = 240  # the filter tile is upscaled (nearest) to about this width
+BUDGET = 0.02  # share of a running stretch's wall time the panels may spend (snapshots + drawing)
 MODES = ("highest loss", "random sample", "selected cell")
 LABELS = dict(zip(MODES, ("highest loss", "random", "cell")))  # short: the three fit one row in lecture mode
 CORRECT, WRONG = "#2e7d32", "#c62828"
@@ -160,6 +162,8 @@ class ImagePanels:
         self._costs: list[float] = []
         self.job_seconds = 0.0  # total time snapshots took on the training thread (benchmarks)
         self.publish_seconds = 0.0  # total CPU time of step() on the publisher thread (benchmarks)
+        self._run_t0: float | None = None  # start of the current running stretch, and the work spent before it
+        self._run_base = 0.0
         self._future: Future | None = None
         self._submitted = 0.0
         self._t = -math.inf
@@ -297,9 +301,16 @@ class ImagePanels:
         wkey = (m.version, id(tr.model))
         want_eval = key != self._key
         want_filters = wkey != self._wkey
-        gap = max(self.interval, 40.0 * self.cost)
-        if not (want_eval or want_filters) or (running and now - self._t < gap and not force):
+        if not (want_eval or want_filters):
             return sent
+        if running and not force:
+            if self._run_t0 is None:
+                self._run_t0, self._run_base = now, self.job_seconds + self.publish_seconds
+            spent = self.job_seconds + self.publish_seconds - self._run_base
+            if now - self._t < self.interval or spent > BUDGET * (now - self._run_t0):
+                return sent
+        elif not running:
+            self._run_t0 = None
         self._key, self._wkey = key, wkey
         self._t, self._submitted = now, now
         fut = self._submit(want_eval)
