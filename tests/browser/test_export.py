@@ -13,8 +13,10 @@ def test_exported_run_opens_offline_and_draws_the_curves(page, tmp_path):
     try:
         lab.step(100).wait()
         branch_free_label = lab.config.activation
+        branch = lab.fork(lr=0.02)  # a "what if" from step 100, overlaid dashed on the same plots
         lab.config.activation = "tanh"
         lab.step(100).wait()
+        branch.step(100).wait()
         path = lab.export(tmp_path / "run.html")
     finally:
         lab.close()
@@ -38,6 +40,8 @@ def test_exported_run_opens_offline_and_draws_the_curves(page, tmp_path):
     }""", timeout=60_000)
     titles = page.eval_on_selector_all(".bqplot .mainheading", "els => els.map(e => e.textContent.trim())")
     assert "loss" in titles and "accuracy" in titles
+    legend = page.eval_on_selector_all(".bqplot .legend text", "els => els.map(e => e.textContent.trim())")
+    assert "lr=0.02 @100" in legend, legend  # the fork's legend names what differs
     page.screenshot(path=str(ARTIFACTS / "export-run.png"), full_page=True)
     assert not [u for u in requests if not u.startswith(("file:", "data:", "blob:"))], requests  # nothing online
     # only the icon font files the widget bundle refers to relatively are missing (icons are not used)
