@@ -40,7 +40,7 @@ def test_exported_run_opens_offline_and_draws_the_curves(page, tmp_path):
     }""", timeout=60_000)
     titles = page.eval_on_selector_all(".bqplot .mainheading", "els => els.map(e => e.textContent.trim())")
     assert "loss" in titles and "accuracy" in titles
-    legend = page.eval_on_selector_all(".bqplot .legend text", "els => els.map(e => e.textContent.trim())")
+    legend = page.eval_on_selector_all(".bqplot text", "els => els.map(e => e.textContent.trim())")
     assert "lr=0.02 @100" in legend, legend  # the fork's legend names what differs
     page.screenshot(path=str(ARTIFACTS / "export-run.png"), full_page=True)
     assert not [u for u in requests if not u.startswith(("file:", "data:", "blob:"))], requests  # nothing online
