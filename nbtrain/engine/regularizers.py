@@ -124,27 +124,6 @@ def max_norm_(model: nn.Module, c: float) -> int:
     return clipped
 
 
-@torch.no_grad()
-def max_norm_(model: nn.Module, c: float) -> int:
-    """Max-norm constraint in place: every unit's incoming weight vector w_i (a row of a Linear weight, one
-    output channel of a Conv kernel) is projected back onto ‖w_i‖₂ ≤ c: w_i ← w_i·min(1, c/‖w_i‖).
-    Returns how many units were clipped. Applied after each optimizer step (``TrainConfig.max_norm``).
-
-    >>> lin = torch.nn.Linear(2, 2); _ = lin.weight.data.copy_(torch.tensor([[3.0, 4.0], [0.3, 0.4]]))
-    >>> max_norm_(lin, 1.0), lin.weight.tolist()
-    (1, [[0.6000000238418579, 0.800000011920929], [0.30000001192092896, 0.4000000059604645]])
-    """
-    clipped = 0
-    for w in penalized_weights(model):
-        norms = torch.linalg.vector_norm(w.flatten(1), dim=1)
-        over = norms > c
-        if bool(over.any()):
-            scale = torch.where(over, c / norms.clamp_min(1e-12), torch.ones_like(norms))
-            w.mul_(scale.view(-1, *([1] * (w.dim() - 1))))
-            clipped += int(over.sum())
-    return clipped
-
-
 def _check_p(p: float) -> float:
     if not (isinstance(p, (int, float)) and 0.0 <= p < 1.0):
         raise ValueError(f"dropout p={p!r} must be in [0, 1)")
