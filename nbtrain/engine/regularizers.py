@@ -104,10 +104,11 @@ def proximal_l1_(optimizer: torch.optim.Optimizer, model: nn.Module, l1: float, 
 
 
 @torch.no_grad()
-def max_norm_(model: nn.Module, c: float) -> int:
+def max_norm_(model: nn.Module, c: float, count: bool = True) -> int | None:
     """Max-norm constraint in place: every unit's incoming weight vector w_i (a row of a Linear weight, one
     output channel of a Conv kernel) is projected back onto ‖w_i‖₂ ≤ c: w_i ← w_i·min(1, c/‖w_i‖).
-    Returns how many units were clipped. Applied after each optimizer step (``TrainConfig.max_norm``).
+    Returns how many units were clipped (``count=False``: None, and nothing is read back to the host — the
+    training step's way). Applied after each optimizer step (``TrainConfig.max_norm``).
 
     >>> lin = torch.nn.Linear(2, 2); _ = lin.weight.data.copy_(torch.tensor([[3.0, 4.0], [0.3, 0.4]]))
     >>> max_norm_(lin, 1.0), lin.weight.tolist()
@@ -117,11 +118,12 @@ def max_norm_(model: nn.Module, c: float) -> int:
     for w in penalized_weights(model):
         norms = torch.linalg.vector_norm(w.flatten(1), dim=1)
         over = norms > c
-        if bool(over.any()):
+        if not count or bool(over.any()):  # rows within the bound are multiplied by exactly 1
             scale = torch.where(over, c / norms.clamp_min(1e-12), torch.ones_like(norms))
             w.mul_(scale.view(-1, *([1] * (w.dim() - 1))))
-            clipped += int(over.sum())
-    return clipped
+            if count:
+                clipped += int(over.sum())
+    return clipped if count else None
 
 
 def _check_p(p: float) -> float:

@@ -1446,7 +1446,7 @@ class Trainer:
         if proximal:
             regularizers.proximal_l1_(self.optimizer, model, live["l1"], count=False)
         if live.get("max_norm"):
-            regularizers.max_norm_(model, live["max_norm"])
+            regularizers.max_norm_(model, live["max_norm"], count=False)
         self._run_time += time.perf_counter() - t0
         self.global_step = step + 1
         self._pend.append(((step, self.epoch, self._run_time, lr), loss.detach()))

@@ -32,6 +32,7 @@ def reads(monkeypatch):
 @pytest.mark.parametrize("kw", [
     dict(data="spiral", hidden=[64, 64]),                                   # default per-layer stats (every 50)
     dict(data="spiral", hidden=[32], dropout=0.2, mixup=0.2, grad_clip=1.0, l1=1e-4, schedule="cosine"),
+    dict(data="spiral", hidden=[32], max_norm=0.5),                         # max-norm projection every step
     dict(data="digits", model="cnn", hidden=[16], batch_size=64),
 ])
 def test_reads_per_1000_steps_are_at_most_the_chunk_count(reads, kw):
