@@ -115,6 +115,7 @@ class _Curves:
     shuffle: bool | None = None
     model: Any = None
     message: str = ""
+    stop_reason: str | None = None  # Trainer.stop_reason ("diverged" after a NaN/Inf)
     n_classes: int | None = None
     input_rms: float | None = None  # root-mean-square of (a sample of) the training inputs; inf if non-finite
 
@@ -138,6 +139,7 @@ def _curves(source: Any) -> _Curves:
         c.shuffle = bool(trainer.config.shuffle) if data.loader is None else None
         c.model = trainer.model
         c.message = trainer.message
+        c.stop_reason = trainer.stop_reason
         c.n_classes = int(data.num_classes) if getattr(data, "num_classes", None) else None
         c.input_rms = input_rms(data)
         return c
@@ -213,7 +215,7 @@ def _col(ev: pd.DataFrame, name: str) -> np.ndarray | None:
 def _rule_nan(c: _Curves) -> Finding | None:
     bad = ~np.isfinite(c.loss)
     events = [e for e in c.events if e.get("field") == "nonfinite_loss"]
-    if not bad.any() and not events and "loss became" not in c.message:
+    if not bad.any() and not events and c.stop_reason != "diverged":
         return None
     if bad.any():
         i = int(np.argmax(bad))
@@ -547,7 +549,7 @@ def diagnose(source: Any, *, min_steps: int = 20) -> Findings:
         keep = finite
         c2 = _Curves(c.step[keep], c.loss[keep], c.lr[keep] if c.lr is not None else None,
                      c.epoch[keep] if c.epoch is not None else None, c.evals, c.events, c.n_val, c.n_train, c.shuffle,
-                     c.model, c.message)
+                     c.model, c.message, c.stop_reason)
         s = _smooth(c2.loss, _window(len(c2.loss)))
         fired = {f.rule for f in findings}
         for rule in (lambda: _rule_rising(c2, s), lambda: _rule_no_progress(c2, s), lambda: _rule_bad_init(c2, s)):

@@ -341,9 +341,9 @@ def run_trial(spec: dict[str, Any]) -> dict[str, Any]:
                     status = "timeout"
                     break
             if status is None:
-                if tr.state == "paused" and "loss became" in tr.message:
+                if tr.state == "paused" and tr.stop_reason == "diverged":
                     status = "diverged"
-                elif tr.message.startswith("early stopping"):
+                elif tr.stop_reason == "early_stop":
                     status = "early_stopped"
                 else:
                     status = "finished"

@@ -49,6 +49,8 @@ from .history import History
 STATES = ("idle", "running", "paused", "finished", "stopped", "error")
 RESIDENT_MAX_BYTES = 256 * 2**20  # datasets up to this size live on the device and are sampled by index
 SNAPSHOT_EVERY = 100  # steps between copies of the weights kept for restore_finite()
+#: why stepping stopped (``Trainer.stop_reason``): code branches on these names, ``message`` is for people
+STOP_REASONS = ("paused", "stopped", "budget", "max_steps", "max_epochs", "early_stop", "diverged", "rollback", "error")
 FLUSH_EVERY = 32  # steps whose losses stay on the device before one device→host read brings them to the history
 AUTO_EVAL_MIN, AUTO_EVAL_MAX = 100, 1000  # eval_every=0: once per epoch, but within these step bounds
 EVAL_SHARE = 0.02  # eval_every=0: evaluations' share of the training work at most (see _auto_eval_every)
@@ -305,7 +307,8 @@ class Trainer:
         self._state = "idle"
         self.error: BaseException | None = None
         self.error_traceback = ""
-        self.message = ""
+        self.message = ""  # for people: why the run is where it is (code branches on stop_reason)
+        self.stop_reason: str | None = None  # why stepping last stopped: one of STOP_REASONS, None while running
         self._commands: list[tuple[str, Any, Future]] = []
         self._pending: dict[str, tuple[Any, Any]] = {}  # field -> (old, new), applied at a boundary
         self._budget: int | None = None  # steps left before pausing (step(n))
@@ -689,8 +692,13 @@ class Trainer:
     # ------------------------------------------------------------------------------------------------
     @property
     def state(self) -> str:
-        """One of idle, running, paused, finished, stopped, error."""
-        return self._state
+        """One of idle, running, paused, finished, stopped, error.
+
+        Read under the trainer's lock: a state the training thread leaves ``running`` for is seen only once
+        that thread's step boundary is complete (the pending losses are in the history).
+        """
+        with self._cv:
+            return self._state
 
     @property
     def model_is_user(self) -> bool:
@@ -720,6 +728,7 @@ class Trainer:
         with self._cv:
             if self._state == "running":
                 self._state = "paused"
+                self.stop_reason = "paused"
                 self._budget = None
                 self._cv.notify_all()
             self._await_step_in_flight()
@@ -747,6 +756,7 @@ class Trainer:
         with self._cv:
             if self._state in ("running", "paused"):
                 self._state = "stopped"
+                self.stop_reason = "stopped"
                 self._cv.notify_all()
             thread = self._thread
         if thread is not None and thread is not threading.current_thread():
@@ -799,6 +809,7 @@ class Trainer:
                                       f"{exc}; nothing was changed (fix the field named above and reset again)") from exc
                 raise
             self._state = "idle"
+            self.stop_reason = None
             self.error, self.error_traceback = None, ""
 
     def _rebuild(self, same_init: bool) -> None:
@@ -981,6 +992,7 @@ class Trainer:
             self.error, self.error_traceback = None, ""
         self._state = "running"
         self.message = ""
+        self.stop_reason = None
         if self._thread is None or not self._thread.is_alive():
             self._thread = threading.Thread(target=_run_thread, args=(weakref.ref(self), self._cv),
                                             name="nbtrain-trainer", daemon=True)
@@ -1048,7 +1060,7 @@ class Trainer:
             if name not in self.needs_reset:
                 self.needs_reset.append(name)
             self.metrics.log_event(self.global_step, name, old, new)
-            self.message = f"{', '.join(self.needs_reset)} changed: press reset to rebuild"
+            self.message = f"{', '.join(self.needs_reset)} changed: reset() rebuilds the run with it"
             self._notify()
             return
         with self._cv:
@@ -1101,6 +1113,7 @@ class Trainer:
                 raise ConfigError(msg) from exc
             self._to_revert.update(pending)
             self.message = msg + " and the run paused"
+            self.stop_reason = "rollback"
             if self._state == "running":
                 self._state = "paused"
             self._budget = None
@@ -1210,6 +1223,7 @@ class Trainer:
                             self._check_limits()  # step(n) that reaches max_steps finishes the run
                             if self._state == "running":
                                 self._state = "paused"
+                                self.stop_reason = "budget"
                                 self._cv.notify_all()
                     if self._wake_step is not None and self.global_step >= self._wake_step:
                         self._wake_step = None
@@ -1255,6 +1269,7 @@ class Trainer:
                                     f"({type(exc).__name__}: {exc}); the change was rolled back and the run paused")
                     self.metrics.log_event(self.global_step, "rollback", None, what)
                     self._state = "paused"
+                    self.stop_reason = "rollback"
                     self._budget = None
                     self._cv.notify_all()
                     self._notify()
@@ -1262,6 +1277,7 @@ class Trainer:
                 self.error = exc
                 self.error_traceback = traceback.format_exc()
                 self._state = "error"
+                self.stop_reason = "error"
                 self.message = f"error at step {self.global_step}: {type(exc).__name__}: {exc}"
                 self._cv.notify_all()
             self._notify()
@@ -1358,16 +1374,17 @@ class Trainer:
     def _check_limits(self) -> None:
         live = self._live
         if live["max_steps"] is not None and self.global_step >= live["max_steps"]:
-            self._finish(f"finished: reached max_steps={live['max_steps']}")
+            self._finish("max_steps", f"finished: reached max_steps={live['max_steps']}")
         elif live["max_epochs"] is not None and self.epoch >= live["max_epochs"]:
-            self._finish(f"finished: reached max_epochs={live['max_epochs']:g}")
+            self._finish("max_epochs", f"finished: reached max_epochs={live['max_epochs']:g}")
 
-    def _finish(self, message: str) -> None:
+    def _finish(self, reason: str, message: str) -> None:
         if self._state == "running":
             last_eval = self.metrics.last("val_loss", default=None) if self.metrics.evals.n else None
             if last_eval is None or int(self.metrics.evals.column("step")[-1]) != self.global_step:
                 self._evaluate()  # the final metrics of a finished run always exist
             self._state = "finished"
+            self.stop_reason = reason
             self.message = message
             self._budget = None
             self._cv.notify_all()
@@ -1555,6 +1572,7 @@ class Trainer:
             seen = f" (seen at step {self.global_step})" if at != self.global_step else ""
             self.message = f"loss became {what} at step {at}{seen} — {cause}{kept}"
             self.metrics.log_event(self.global_step, "nonfinite_loss", None, what)
+            self.stop_reason = "diverged"
             if self._state == "running":
                 self._state = "paused"
             self._budget = None
@@ -1613,7 +1631,7 @@ class Trainer:
                 else:
                     where += "; trainer.restore_best() loads it"
                 with self._cv:
-                    self._finish(f"early stopping: {metric} has not improved for {patience} evaluations ({where})")
+                    self._finish("early_stop", f"early stopping: {metric} has not improved for {patience} evaluations ({where})")
 
     def _attach_stats(self) -> tuple[list, list]:
         slots = self._slots

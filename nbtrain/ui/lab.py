@@ -1096,14 +1096,14 @@ class Lab(widgets.VBox):
         msg = tr.message or ""
         if tr.state == "error":
             text, colour = msg or f"error: {tr.error!r}", style.ERROR
-        elif "NaN" in msg or "Inf" in msg:
+        elif tr.stop_reason == "diverged":
             text, colour = msg, style.ERROR
         elif self._ui_error:
             text, colour = self._ui_error, style.ERROR
         elif self._ui_hint:
             text, colour = self._ui_hint, style.WARN
         elif tr.needs_reset:
-            text, colour = msg or f"{', '.join(tr.needs_reset)} changed: press reset to rebuild", style.WARN
+            text, colour = f"{', '.join(tr.needs_reset)} changed: press reset to rebuild", style.WARN
         elif tr.state in ("running", "paused") and tr.lr_note:
             text, colour = tr.lr_note, style.WARN
         elif tr.state == "finished":

@@ -485,9 +485,10 @@ def test_property_random_control_sequences_keep_invariants(seq):
             assert tr.state in LEGAL[op] | ({"paused"} if op in ("start", "resume", "step") else set()), (op, tr.state)
             if sleep:
                 time.sleep(0.003)
-            steps = tr.metrics.steps.column("step")
+            state = tr.state  # first: a state other than running is stable (until this loop acts), so the
+            steps = tr.metrics.steps.column("step")  # history and the step count read after it must agree
             assert (np.diff(steps) > 0).all()
-            assert len(steps) == tr.global_step or tr.state == "running"
+            assert len(steps) == tr.global_step or state == "running", (state, len(steps), tr.global_step)
     finally:
         tr.close()
     steps = tr.history.dropna(subset=["train_loss"])["step"].to_numpy()
@@ -550,3 +551,32 @@ def test_split_seed_fixes_the_data_while_seed_varies_the_weights():
         assert torch.equal(a._X, b._X) and torch.equal(a._val[0], b._val[0])
         assert not torch.equal(a.model.blocks[0].layer.weight, b.model.blocks[0].layer.weight)
         assert not torch.equal(a._X, c._X)
+
+
+# ---- stop_reason: what code branches on (message is for people) ----------------------------------------------
+
+def test_stop_reason_names_why_stepping_stopped():
+    assert set(nt.engine.trainer.STOP_REASONS) >= {"paused", "stopped", "budget", "max_steps", "early_stop", "diverged"}
+    with trainer(max_steps=20) as tr:
+        assert tr.stop_reason is None
+        tr.step(3).wait(timeout=10)
+        assert (tr.state, tr.stop_reason) == ("paused", "budget")
+        tr.start()
+        assert tr.stop_reason is None
+        assert tr.wait(timeout=10) == "finished" and tr.stop_reason == "max_steps"
+        tr.reset()
+        assert tr.stop_reason is None
+        tr.config.max_steps = None
+        tr.start()
+        tr.wait(steps=5, timeout=10)
+        tr.pause()
+        assert tr.stop_reason == "paused"
+        tr.stop()
+        assert tr.stop_reason == "stopped"
+    with trainer(lr=100.0, optimizer="sgd", activation="identity") as tr:
+        tr.start()
+        assert tr.wait(timeout=30) == "paused" and tr.stop_reason == "diverged"
+    with trainer(n_samples=60, hidden=[128, 128], lr=0.5, eval_every=5, patience=3, early_stop_metric="val_loss",
+                 max_steps=3000) as tr:
+        tr.start()
+        assert tr.wait(timeout=30) == "finished" and tr.stop_reason == "early_stop"
