@@ -26,8 +26,8 @@ from nbtrain.engine.budget import check_demo
 if TYPE_CHECKING:  # the views import ipywidgets/bqplot only when called
     from ._view import DemoView
 
+from ..engine import threads
 from ._checks import check_float, check_int, check_seed
-from ._threads import one_thread
 
 #: A unit counts as saturated when f'(z) < SATURATION_THRESHOLD × max f'.
 SATURATION_THRESHOLD = 0.1
@@ -263,7 +263,7 @@ def dead_relu_data(
     before = count_dead()
     params = [p for p in net.parameters() if p.requires_grad]
     losses, diverged = [], False
-    with one_thread():  # tiny tensors: threads only add synchronisation
+    with threads.limited(1):  # tiny tensors: threads only add synchronisation
         for _ in range(steps):
             loss = F.cross_entropy(net(x), y)
             losses.append(float(loss.detach()))

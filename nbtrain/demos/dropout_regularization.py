@@ -30,8 +30,8 @@ from nbtrain.engine.budget import check_demo
 if TYPE_CHECKING:  # the views import ipywidgets/bqplot only when called
     from ._view import DemoView
 
+from ..engine import threads
 from ._checks import check_float, check_int, check_seed
-from ._threads import one_thread
 
 VARIANTS = ("none", "dropout", "l2")
 
@@ -120,7 +120,7 @@ def dropout_data(
     state = {k: v.clone() for k, v in start.state_dict().items()}
 
     curves = {}
-    with one_thread():  # tiny tensors: threads only add synchronisation
+    with threads.limited(1):  # tiny tensors: threads only add synchronisation
         for variant in VARIANTS:
             net = models.make("mlp", input_shape=(2,), num_classes=2, hidden=list(hidden), activation="relu",
                               dropout=p if variant == "dropout" else 0.0, generator=torch.Generator().manual_seed(seed))

@@ -28,8 +28,8 @@ from nbtrain.engine.budget import check_demo
 if TYPE_CHECKING:  # the views import ipywidgets/bqplot only when called
     from ._view import DemoView
 
+from ..engine import threads
 from ._checks import check_float, check_int, check_seed
-from ._threads import one_thread
 
 # Activations whose output range is fixed: their histograms always use it.
 _BOUNDED = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}
@@ -122,8 +122,8 @@ def weight_scale_data(
             h = act(h @ w.T)
             outputs.append(h)
     # Statistics: many small reductions. On one thread they cost about the same when the CPU is idle and
-    # far less when it is shared (threads spin-waiting for each other), see _threads.py.
-    with torch.no_grad(), one_thread():
+    # far less when it is shared (threads spin-waiting for each other), see nbtrain/engine/threads.py.
+    with torch.no_grad(), threads.limited(1):
         for h in outputs:
             means.append(float(h.mean()))
             stds.append(float(h.std()))

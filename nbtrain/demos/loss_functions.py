@@ -27,8 +27,8 @@ import torch.nn.functional as F
 
 from nbtrain.engine import data, init, models, optim
 
+from ..engine import threads
 from ._checks import check_float, check_int, check_seed
-from ._threads import one_thread
 
 LOSSES = ("cross_entropy", "mse")
 
@@ -104,7 +104,7 @@ def loss_choice_data(steps: int = 300, lr: float = 0.5, seed: int = 0, batch_siz
         start.head.weight.mul_(head_scale)
     state = {k: v.clone() for k, v in start.state_dict().items()}
     accs, losses, steps_at = {}, {}, []
-    with one_thread():
+    with threads.limited(1):
         for name in LOSSES:
             net = models.make("mlp", input_shape=(64,), num_classes=C, hidden=[64], activation="relu")
             net.load_state_dict(state)

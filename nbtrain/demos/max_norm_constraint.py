@@ -21,8 +21,8 @@ import torch.nn.functional as F
 
 from nbtrain.engine import data, init, models, optim, regularizers
 
+from ..engine import threads
 from ._checks import check_float, check_int, check_seed
-from ._threads import one_thread
 
 VARIANTS = ("none", "max_norm")
 
@@ -58,7 +58,7 @@ def max_norm_data(c: float = 2.0, lr: float = 0.5, steps: int = 400, seed: int =
     init.apply(start, "he_normal", generator=torch.Generator().manual_seed(seed))
     state = {k: v.clone() for k, v in start.state_dict().items()}
     norms, losses, accs, finals, at = {}, {}, {}, {}, []
-    with one_thread():
+    with threads.limited(1):
         for variant in VARIANTS:
             net = models.make("mlp", (2,), 3, hidden=[128, 128], dropout=dropout)
             net.load_state_dict(state)

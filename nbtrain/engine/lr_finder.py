@@ -33,8 +33,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import data as data_mod
-from . import optim, regularizers, rng
-from .sanity import holding, model_copy, small_model_threads, train_tensors, trainer_of
+from . import optim, regularizers, rng, threads
+from .sanity import holding, model_copy, train_tensors, trainer_of
 
 __all__ = ["LRFinderResult", "find_lr"]
 
@@ -208,7 +208,7 @@ def find_lr(target: Any = None, *, data: Any = None, start_lr: float = 1e-7, end
         best, avg, stopped = math.inf, 0.0, "finished"
         n = len(y)
         # dropout masks of the copy from its own stream (never the global RNG nor the trainer's)
-        with rng.use(rng.Streams(seed, X.device)), small_model_threads(model):
+        with rng.use(rng.Streams(seed, X.device)), threads.for_small_model(model):
             model.train()
             for i in range(num_iter):
                 lr = start_lr * ratio**i

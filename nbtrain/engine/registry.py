@@ -83,6 +83,15 @@ class Registry:
 
         return deco(factory) if factory is not None else deco
 
+    def unregister(self, name: str) -> Entry:
+        """Remove ``name`` (or the entry an alias names) with its aliases; returns the removed entry. Unknown
+        names raise :class:`UnknownNameError` listing the choices."""
+        key = self.resolve(name)
+        entry = self._entries.pop(key)
+        for alias in [a for a, k in self._aliases.items() if k == key]:
+            del self._aliases[alias]
+        return entry
+
     def resolve(self, name: str) -> str:
         """Canonical name for ``name`` or an alias; raises :class:`UnknownNameError` listing the choices."""
         if not isinstance(name, str):

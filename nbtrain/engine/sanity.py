@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import optim, regularizers, rng
+from . import optim, regularizers, rng, threads
 from .models import set_dropout
 
 __all__ = ["CheckResult", "check_initial_loss", "overfit_small"]
@@ -125,23 +125,6 @@ def train_tensors(trainer: Any, limit: int | None = None, seed: int = 0) -> tupl
         X = torch.stack([torch.as_tensor(it[0]) for it in items])
         y = torch.as_tensor([int(it[1]) for it in items], dtype=torch.long)
     return X.to(trainer.device).float(), y.to(trainer.device)
-
-
-@contextlib.contextmanager
-def small_model_threads(model: nn.Module) -> Iterator[None]:
-    """One intra-op thread while a small model (< 1M parameters) runs on the CPU in this thread, as the
-    Trainer's own thread does: its ops are too small to split, and spinning OpenMP workers collapse on a
-    busy machine. The caller's setting is restored afterwards."""
-    dev = next(iter(model.parameters()), torch.empty(0)).device
-    small = dev.type == "cpu" and sum(p.numel() for p in model.parameters()) < 1_000_000
-    before = torch.get_num_threads()
-    if small and before != 1:
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        if small and before != 1:
-            torch.set_num_threads(before)
 
 
 def disable_regularization(model: nn.Module) -> None:
@@ -296,7 +279,7 @@ def overfit_small(target: Any = None, *, batches: int = 5, batch_size: int | Non
         loss0, acc0 = _loss_acc(model, X, y)
         rows.append({"step": 0, "loss": loss0, "acc": acc0})
         status, bad_step = "budget", None
-        with rng.use(rng.Streams(cfg.seed, X.device)), small_model_threads(model):  # its own stream
+        with rng.use(rng.Streams(cfg.seed, X.device)), threads.for_small_model(model):  # its own stream
             model.train()
             for step in range(1, max_steps + 1):
                 i = (step - 1) % n_batches

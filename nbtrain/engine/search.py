@@ -269,10 +269,9 @@ def random_points(space: Mapping[str, Any], n: int, seed: int = 0) -> list[dict[
 def _limit_threads(n: int | None) -> None:
     """One intra-op thread per worker process, so two workers use two cores (not 2×N threads)."""
     if n and multiprocessing.parent_process() is not None:
-        import torch
+        from . import threads
 
-        if torch.get_num_threads() != n:
-            torch.set_num_threads(n)
+        threads.set_for_this_thread(n)
 
 
 def _curve(tr: Any, points: int) -> dict[str, list[float]]:

@@ -41,6 +41,7 @@ from torch import nn
 from . import checkpoint, models, optim, regularizers, rng, rules, schedules
 from . import data as data_mod
 from . import init as init_mod
+from . import threads as threads_mod
 from .activations import name_of as activation_name
 from .checkpoint import CheckpointError  # noqa: F401  (public here too)
 from .config import ConfigError, TrainConfig
@@ -240,9 +241,9 @@ def _run_thread(ref: weakref.ReferenceType[Trainer], cv: threading.Condition) ->
     trainer = ref()
     if trainer is not None:
         _enter_device(trainer.device)
-    if trainer is not None and trainer._cpu_threads():
+    if trainer is not None:
         # thread-local with OpenMP: the caller's torch threads are left as they are
-        torch.set_num_threads(trainer._cpu_threads())
+        threads_mod.set_for_this_thread(trainer._cpu_threads())
     del trainer
     while True:
         trainer = ref()
@@ -444,11 +445,7 @@ class Trainer:
         """Intra-op threads for the training thread: ``threads=`` if given; on the CPU, 1 for small models
         (< 1M parameters: their ops are too small to split, and spinning OpenMP workers collapse under
         load — measured 300 vs 2800 steps/s on a busy 2-core machine); otherwise torch's default."""
-        if self._threads is not None:
-            return self._threads
-        if self.device.type == "cpu" and sum(p.numel() for p in self.model.parameters()) < 1_000_000:
-            return 1
-        return None
+        return threads_mod.for_model(self.model, self.device, self._threads)
 
     def _sync_config_from_model(self) -> None:
         """Make the config describe a user's model as it is (its activation, dropout, no batch-norm)."""

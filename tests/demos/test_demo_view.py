@@ -43,8 +43,9 @@ def test_one_thread_restores_the_thread_count_even_when_nested_or_failing():
     import pytest
     import torch
 
-    from nbtrain.demos._threads import one_thread
+    from nbtrain.engine import threads
 
+    one_thread = lambda: threads.limited(1)  # noqa: E731 - what the demos use
     before = torch.get_num_threads()
     with one_thread():
         assert torch.get_num_threads() == 1
@@ -55,3 +56,8 @@ def test_one_thread_restores_the_thread_count_even_when_nested_or_failing():
     with pytest.raises(RuntimeError), one_thread():
         raise RuntimeError("boom")
     assert torch.get_num_threads() == before
+
+    from torch import nn
+
+    assert threads.for_model(nn.Linear(2, 3)) == 1 and threads.for_model(nn.Linear(2, 3), threads=3) == 3
+    assert threads.for_model(nn.Linear(1000, 1001)) is None  # ≥ 1M parameters: torch's default

@@ -12,8 +12,8 @@ import threading
 
 import pytest
 import torch
-from torch.utils._pytree import tree_flatten, tree_map
 from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten, tree_map
 
 import nbtrain as nt
 from nbtrain.engine import rng
@@ -226,10 +226,10 @@ def test_on_a_real_gpu_the_run_follows_set_device():
 
 def test_on_mps_tools_pause_the_run_while_their_copy_works_and_resume_it(monkeypatch):
     monkeypatch.setattr(nt.Trainer, "_needs_exclusive", lambda self: True)  # as on device="mps"
-    from nbtrain.engine import lr_finder, sanity
+    from nbtrain.engine import threads as threads_mod
 
     seen = []
-    threads = sanity.small_model_threads
+    threads = threads_mod.for_small_model
 
     def spy(model):  # the copy's training loop runs inside this block
         cm = threads(model)
@@ -245,8 +245,7 @@ def test_on_mps_tools_pause_the_run_while_their_copy_works_and_resume_it(monkeyp
 
         return Spy()
 
-    monkeypatch.setattr(lr_finder, "small_model_threads", spy)
-    monkeypatch.setattr(sanity, "small_model_threads", spy)
+    monkeypatch.setattr(threads_mod, "for_small_model", spy)  # the LR finder's and the sanity checks' loops
     with nt.Trainer(device="cpu", data="spiral", hidden=[16], max_steps=10**6, seed=0) as tr:
         tr.start().wait(steps=20, timeout=60)
         nt.find_lr(tr, num_iter=30)

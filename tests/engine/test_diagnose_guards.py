@@ -4,7 +4,6 @@ findings are not shown together; a NaN from unnormalised inputs says so. Each on
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 import nbtrain as nt
 from nbtrain.engine import data as data_mod

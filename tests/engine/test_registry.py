@@ -55,7 +55,7 @@ def test_a_new_registry_entry_is_usable_everywhere_by_name():
         cfg = nt.TrainConfig(activation="cube_test")
         assert cfg.activation == "cube_test"
     finally:
-        reg._entries.pop("cube_test")
+        reg.unregister("cube_test")
     with pytest.raises(nt.ConfigError):
         nt.TrainConfig(activation="cube_test")
 
@@ -65,3 +65,17 @@ def test_every_registry_has_its_public_names():
     assert {"none", "center", "normalize", "pca", "whiten", "zca"} == set(nt.data.preprocessors.names())
     assert set(nt.regularizers.names()) == {"l1", "l2", "elastic_net"}
     assert set(nt.models.names()) == {"mlp", "cnn", "resmlp"}
+
+
+def test_unregister_removes_the_entry_and_its_aliases():
+    from nbtrain.engine.registry import Registry, UnknownNameError
+
+    reg = Registry("thing")
+    reg.register("alpha", lambda: 1, aliases=("a",))
+    reg.register("beta", lambda: 2)
+    assert reg.unregister("a").name == "alpha"  # by alias: the entry it names
+    assert reg.names() == ["beta"] and "a" not in reg and "alpha" not in reg
+    with pytest.raises(UnknownNameError, match="allowed: beta"):
+        reg.unregister("alpha")
+    reg.register("alpha", lambda: 3, aliases=("a",))  # free again, no replace=True needed
+    assert reg.make("a") == 3

@@ -645,4 +645,4 @@ def test_param_specs_of_a_schedule_registered_without_ui_hints():
         assert specs["every"] == S.ParamSpec(100, None, None, "int")
         assert specs["floor"].kind == "float" and "warmup_steps" in specs
     finally:
-        S.registry._entries.pop("halving_test")
+        S.registry.unregister("halving_test")

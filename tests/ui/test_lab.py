@@ -45,7 +45,8 @@ def test_a_newly_registered_activation_appears_in_the_dropdown_without_ui_code(m
         assert lab.config.activation == "dummy_act"
         assert lab.controls["activation"].tooltip.startswith("a test activation")
     finally:
-        registry._entries.pop("dummy_act", None)
+        if "dummy_act" in registry:
+            registry.unregister("dummy_act")
 
 
 def test_a_schedule_registered_without_ui_hints_still_gets_parameter_widgets(make_lab):
@@ -63,7 +64,8 @@ def test_a_schedule_registered_without_ui_hints_still_gets_parameter_widgets(mak
         lab.controls["schedule.every"].value = 7
         assert lab.config.schedule_params == {"every": 7}
     finally:
-        schedules.registry._entries.pop("halving_test", None)
+        if "halving_test" in schedules.registry:
+            schedules.registry.unregister("halving_test")
 
 
 def test_schedule_parameter_widgets_follow_the_param_specs(make_lab):

@@ -5,8 +5,8 @@ front end sends with each execute request); tests/test_lab_per_cell_notebook.py 
 
 import types
 
-from ipywidgets.widgets.widget import _instances
 import pytest
+from ipywidgets.widgets.widget import _instances
 from ui_helpers import FAST, nbtrain_threads, wait_until
 
 import nbtrain as nt
