@@ -139,9 +139,9 @@ def _member(obj: Any, index: int) -> tuple[str, nn.Module, tuple[torch.Tensor, t
 def _val_of(trainer: Any) -> tuple[torch.Tensor, torch.Tensor] | None:
     t = trainer.data.tensors("val")
     if t is None and trainer.data.val is not None:
-        from .trainer import _materialise
+        from .batches import materialise
 
-        t = _materialise(trainer.data.val)
+        t = materialise(trainer.data.val)
     return t
 
 

@@ -43,6 +43,7 @@ from . import data as data_mod
 from . import init as init_mod
 from . import threads as threads_mod
 from .activations import name_of as activation_name
+from .batches import materialise, safe_len
 from .checkpoint import CheckpointError  # noqa: F401  (public here too)
 from .config import ConfigError, TrainConfig
 from .history import History
@@ -595,7 +596,7 @@ class Trainer:
         if resident is None:
             resident = tensors is not None and d.nbytes("train") <= RESIDENT_MAX_BYTES
         if resident and tensors is None and d.loader is None:
-            tensors = _materialise(d.train)
+            tensors = materialise(d.train)
         if resident and tensors is not None:
             self._X, self._Y = (t.to(self.device) for t in tensors)
             self._sampler = _Sampler(len(self._Y), self.device, self.config.seed + 2)
@@ -619,7 +620,7 @@ class Trainer:
         # validation tensors (on the device when small)
         val = d.tensors("val") if d.val is not None else None
         if val is None and d.val is not None:
-            val = _materialise(d.val)
+            val = materialise(d.val)
         self._val = tuple(t.to(self.device) for t in val) if val is not None else None
         if tensors is not None:
             g = torch.Generator().manual_seed(self.config.seed + 3)
@@ -627,7 +628,7 @@ class Trainer:
             self._train_eval = (tensors[0][sub].to(self.device), tensors[1][sub].to(self.device))
         else:
             self._train_eval = None
-        self._n_train = _safe_len(d.train) if d.train is not None else None
+        self._n_train = safe_len(d.train) if d.train is not None else None
         self._user_bn = self._user_model is not None and any(
             isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.model.modules())
         self._auto_every = None  # _auto_eval_every's cache: (batch size, steps)
@@ -958,7 +959,7 @@ class Trainer:
     def epoch(self) -> float:
         if self._sampler is not None:
             return self._sampler.epoch
-        n = (_safe_len(self._loader) or 0) if self._loader is not None else 0
+        n = (safe_len(self._loader) or 0) if self._loader is not None else 0
         return self._loader_epoch + (self._loader_pos / n if n else 0.0)
 
     @property
@@ -1784,18 +1785,3 @@ def _loss_acc_tensors(model: nn.Module, tensors: tuple[torch.Tensor, torch.Tenso
         correct += (out.argmax(1) == Y[i : i + chunk]).sum()
     n = max(len(Y), 1)
     return torch.stack([total_loss / n, correct.float() / n])
-
-
-def _safe_len(obj: Any) -> int | None:
-    """len(obj), or None for what has no length (an IterableDataset, a DataLoader over one)."""
-    try:
-        return len(obj)
-    except TypeError:
-        return None
-
-
-def _materialise(dataset: torch.utils.data.Dataset) -> tuple[torch.Tensor, torch.Tensor]:
-    xs, ys = zip(*(dataset[i][:2] for i in range(len(dataset))))
-    X = torch.stack([torch.as_tensor(x) for x in xs])
-    return X.float() if X.dtype == torch.float64 else X, torch.as_tensor(ys, dtype=torch.long)
-
