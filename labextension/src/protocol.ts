@@ -1,5 +1,5 @@
 /**
- * The messages of the `nbtrain` Jupyter comm target (see `nbtrain/ui/comm.py`, which is the reference).
+ * The messages of the `nbtrain` Jupyter comm target (see `nbtrain/kernel_comm.py`, which is the reference).
  *
  * front end -> kernel: `{action: 'hello' | 'status' | 'toggle' | 'start' | 'pause' | 'step' | 'reset' | 'reinit' | 'cue',
  *                        n?: number, trainer?: string}`

@@ -95,7 +95,7 @@ def dropout_data(
     ``n_val`` points. ``p`` is the dropout rate of every hidden layer, ``l2`` the strength λ of the
     penalty ½λΣw² (``nbtrain.engine.regularizers``).
 
-    >>> r = dropout_data(steps=100, hidden=(64, 64))
+    >>> r = dropout_data(steps=100, hidden=(16,))
     >>> sorted(r.curves), len(r.curves["none"].steps)
     (['dropout', 'l2', 'none'], 11)
     """

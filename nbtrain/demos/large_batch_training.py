@@ -11,7 +11,7 @@ same number of *epochs* with nbtrain's ``Trainer`` and records validation loss p
 * ``big_scaled``: batch k·b, rate k·η;
 * ``big_scaled_warmup``: the same with a linear warm-up from 0 (``warmup_steps`` = ``warmup_epochs`` epochs).
 
->>> r = large_batch_data(k=4, epochs=2)
+>>> r = large_batch_data(k=4, epochs=1, warmup_epochs=1, hidden=(16,))
 >>> r.runs["big"].batch_size, round(r.runs["big_scaled"].lr, 6)
 (64, 0.4)
 """

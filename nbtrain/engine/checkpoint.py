@@ -30,7 +30,7 @@ the run's random streams) and ``sha256`` its SHA-256: any changed byte of the pa
 ...     _ = tr.start().wait()
 ...     _ = tr.save(path)
 >>> sorted(torch.load(path, weights_only=True))
-['format', 'sha256', 'payload']
+['format', 'payload', 'sha256']
 >>> with nt.Trainer.load(path, device="cpu") as again:
 ...     again.global_step
 3

@@ -1,7 +1,6 @@
 """Columnar history store and decimation."""
 
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -33,14 +32,6 @@ def test_decimate_small_input_unchanged_and_nan_dropped():
     np.testing.assert_array_equal(xs, [0, 2]) and np.testing.assert_array_equal(ys, [1.0, 3.0])
     with pytest.raises(ValueError, match="max_points=1"):
         decimate([0], [0], 1)
-
-
-def test_decimate_cost_is_one_pass():
-    y = np.random.default_rng(0).normal(size=2_000_000)
-    x = np.arange(y.size, dtype=float)
-    t0 = time.perf_counter()
-    decimate(x, y, 2000)
-    assert time.perf_counter() - t0 < 1.0  # ~20 ms on a laptop; generous bound for a busy CI core
 
 
 def test_frame_joins_evals_and_events():

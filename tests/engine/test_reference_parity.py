@@ -216,7 +216,7 @@ def test_noisy_linear_cosine_clips_where_tf_would_go_negative_and_that_biases_th
     t = np.array([0.0, 900.0])
     clipped, tf = [], []
     for seed in range(3000):
-        eps = np.sqrt(1.0 / (1 + t) ** 0.55) * schedules._gaussian(seed, t)  # the noise of this seed
+        eps = np.sqrt(1.0 / (1 + t) ** 0.55) * schedules.formulas._gaussian(seed, t)  # the noise of this seed
         linear, cos = (T - t) / T, 0.5 * (1 + np.cos(np.pi * t / T))
         tf.append(BASE * (linear + eps) * cos)  # TF's noisy_linear_cosine_decay: no clip, can be negative
         clipped.append(schedules.make("noisy_linear_cosine", BASE, T, seed=seed, **p).curve(t))

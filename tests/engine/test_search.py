@@ -158,9 +158,8 @@ def test_cancel_stops_outstanding_trials(pool):
     long = {**TINY, "max_steps": 10_000_000, "eval_every": 0}
     s = nt.search.grid({"lr": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]}, executor=pool, wait=False, **long)
     time.sleep(1.5)  # let the first two trials start in the two workers
-    t0 = time.perf_counter()
-    df = s.cancel().wait(timeout=30)
-    assert time.perf_counter() - t0 < 10 and s.done
+    df = s.cancel().wait(timeout=30)  # how long cancelling takes: bench/responsiveness.py
+    assert s.done
     assert (df["status"] == "cancelled").all(), df[["status", "error"]]
     started = df[df["steps"] > 0]
     assert 1 <= len(started) <= 2 and (started["steps"] < 10_000_000).all()  # running ones were stopped

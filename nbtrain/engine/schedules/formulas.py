@@ -1,304 +1,29 @@
-"""Learning-rate schedules, by name: ``make(name, base_lr, total_steps, **params)`` -> :class:`Schedule`.
-
-A schedule is a pure, deterministic function of the global step: ``schedule(t) -> lr`` for t = 0, 1, 2, …
-(the lr used by update number t). In the formulas lr = ``base_lr`` and T = ``total_steps``.
-
-Conventions (docs/reference.md maps every schedule to torch.optim.lr_scheduler and Keras/TF)
-- Decaying schedules hold their final value for t ≥ T: they evaluate f(min(t, T)). This is nbtrain's rule
-  for all of them (``polynomial``, ``cosine`` and the linear-cosines clamp at their ``decay_steps``, T by
-  default). Keras/TF do the same only for PolynomialDecay, CosineDecay and the linear-cosines; their
-  ExponentialDecay / InverseTimeDecay / natural_exp_decay, and torch's StepLR / ExponentialLR, keep
-  decaying after T, and torch's CosineAnnealingLR rises again after T_max. ``one_cycle`` holds its minimum
-  where torch's OneCycleLR refuses to step past ``total_steps``. The periodic ones (``cyclic``, ``sgdr``,
-  ``polynomial`` with ``cycle=True``) keep cycling; ``lambda`` is whatever ``fn`` says.
-- ``piecewise`` switches at the boundary step itself (torch's MultiStepLR); Keras's PiecewiseConstantDecay
-  switches one step later (its value at step b is still the previous one).
-- In a Trainer, t counts from the step the schedule was chosen at (0 unless it was changed mid-run).
-- Every schedule works with defaults only; a parameter whose default is ``None`` is derived from T (or lr) and
-  its resolved value is in ``schedule.params``, so ``make(s.name, s.base_lr, s.total_steps, **s.params)``
-  rebuilds ``s``.
-- ``make`` also takes ``warmup_steps`` and ``warmup_start_factor`` for every schedule (see :func:`warmup`).
-- A schedule holds only numbers and module-level functions, so it pickles (``lambda`` only if its ``fn`` does).
-- :func:`attach` drives a torch optimizer from a schedule; :func:`param_specs` gives UI slider hints.
-
->>> s = make("cosine", 0.1, 100, alpha=0.1)
->>> [round(s(t), 4) for t in (0, 50, 100, 1000)]
-[0.1, 0.055, 0.01, 0.01]
->>> s.curve(3).round(6)  # vectorised, for previews: steps 0, 1, 2
-array([0.1     , 0.099978, 0.099911])
-"""
+"""The schedules: each formula is a private vectorised function of the step array t; each factory validates
+its parameters and returns a :class:`~nbtrain.engine.schedules.Schedule` built on that formula. Registering a
+factory here adds it to ``schedules.registry`` (the order here is the order of ``schedules.names()``)."""
 
 from __future__ import annotations
 
-import inspect
 import math
 import numbers
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
+from typing import Any
 
 import numpy as np
 
-from .registry import Registry
-
-if TYPE_CHECKING:  # pragma: no cover
-    import torch
-
-registry = Registry("schedule")
-names = registry.names
-
-__all__ = [
-    "ParamSpec",
-    "Schedule",
-    "Warmup",
-    "attach",
-    "make",
-    "names",
-    "param_specs",
-    "registry",
-    "set_lr",
-    "warmup",
-]
-
-
-class ParamSpec(NamedTuple):
-    """UI hint for one parameter: its default, slider range and kind.
-
-    ``kind`` is "float", "log" (log-scaled float), "int", "bool", "choice" (one of ``choices``), "list" or
-    "callable". Until :func:`param_specs` gets ``base_lr`` and ``total_steps``, ``low``/``high`` may be the
-    strings "base_lr" / "total_steps" and a derived ``default`` is ``None``.
-    """
-
-    default: Any
-    low: float | str | None = None
-    high: float | str | None = None
-    kind: str = "float"
-    choices: tuple[str, ...] = ()
-
-
-_SPECS: dict[str, dict[str, ParamSpec]] = {}
-_WARMUP_SPECS = {
-    "warmup_steps": ParamSpec(0, 0, "total_steps", "int"),
-    "warmup_start_factor": ParamSpec(0.0, 0.0, 1.0, "float"),
-}
-
-
-def _register(name: str, *, aliases: tuple[str, ...] = (), tags: tuple[str, ...] = (), **specs: ParamSpec):
-    """Register a factory under ``name`` together with its parameters' UI hints."""
-
-    def deco(fn: Callable[..., Schedule]) -> Callable[..., Schedule]:
-        registry.register(name, aliases=aliases, tags=tags)(fn)
-        _SPECS[name] = specs
-        return fn
-
-    return deco
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Schedule objects
-
-
-class Schedule:
-    """lr as a function of the global step: ``schedule(step) -> float``, ``schedule.curve(n) -> np.ndarray``.
-
-    Built by :func:`make`; holds ``name``, ``base_lr``, ``total_steps``, ``params`` and a module-level,
-    vectorised formula ``formula(t, base_lr, total_steps, **params)``.
-
-    >>> s = make("step", 0.1, 100, step_size=10, gamma=0.5)
-    >>> s(9), s(10), s.name, s.params
-    (0.1, 0.05, 'step', {'step_size': 10, 'gamma': 0.5})
-    """
-
-    def __init__(self, name: str, formula: Callable[..., np.ndarray], base_lr: float, total_steps: int,
-                 params: dict[str, Any]):
-        self.name = name
-        self.base_lr = float(base_lr)
-        self.total_steps = int(total_steps)
-        self.params = dict(params)
-        self._formula = formula
-
-    def _lr(self, t: np.ndarray) -> np.ndarray:
-        return self._formula(t, self.base_lr, self.total_steps, **self.params)
-
-    def __call__(self, step: int) -> float:
-        if isinstance(step, bool) or not isinstance(step, numbers.Real) or not (math.isfinite(step) and step >= 0):
-            raise ValueError(f"schedule {self.name!r}: step={step!r} must be a number ≥ 0")
-        return float(self._lr(np.array([step], dtype=float))[0])
-
-    def curve(self, steps: int | Iterable[int] | None = None) -> np.ndarray:
-        """lrs at steps 0..steps−1 (an int), at the given steps (a sequence), or at 0..T−1 (None).
-
-        >>> make("linear", 1.0, 4).curve()
-        array([1.  , 0.75, 0.5 , 0.25])
-        """
-        if steps is None:
-            t = np.arange(self.total_steps, dtype=float)
-        elif isinstance(steps, numbers.Integral):
-            t = np.arange(int(steps), dtype=float)
-        else:
-            t = np.asarray(list(steps) if not isinstance(steps, np.ndarray) else steps, dtype=float)
-        if t.size and not (np.isfinite(t).all() and t.min() >= 0):
-            raise ValueError(f"schedule {self.name!r}: steps must be finite and ≥ 0, got min {t.min()!r}")
-        return np.asarray(self._lr(t), dtype=float)
-
-    def __eq__(self, other: object) -> bool:
-        return type(self) is type(other) and self.__dict__ == other.__dict__
-
-    __hash__ = None  # type: ignore[assignment]  # mutable params
-
-    def __repr__(self) -> str:
-        params = "".join(f", {k}={v!r}" for k, v in self.params.items())
-        return f"{type(self).__name__}({self.name!r}, base_lr={self.base_lr!r}, total_steps={self.total_steps}{params})"
-
-
-class Warmup(Schedule):
-    """``inner`` times a linear ramp: lr(t) = inner(t)·(s + (1 − s)·min(t, w)/w); see :func:`warmup`."""
-
-    def __init__(self, inner: Schedule, warmup_steps: int, start_factor: float = 0.0):
-        self.name = inner.name
-        self.base_lr = inner.base_lr
-        self.total_steps = inner.total_steps
-        self.params = {**inner.params, "warmup_steps": warmup_steps, "warmup_start_factor": start_factor}
-        self.inner = inner
-        self.warmup_steps = warmup_steps
-        self.start_factor = start_factor
-
-    def _lr(self, t: np.ndarray) -> np.ndarray:
-        w, s = self.warmup_steps, self.start_factor
-        return self.inner._lr(t) * (s + (1.0 - s) * np.minimum(t, w) / w)
-
-
-def warmup(schedule: Schedule, warmup_steps: int, start_factor: float = 0.0) -> Schedule:
-    """Linear warm-up: lr(t) = schedule(t)·(s + (1 − s)·min(t, w)/w), w = warmup_steps, s = start_factor.
-
-    The ramp multiplies the schedule (like torch's LinearLR chained with it), so the global step and T are
-    unchanged and the join at t = w is continuous. With s = 0 the first step's lr is 0. ``warmup_steps=0``
-    returns ``schedule`` itself. ``make(..., warmup_steps=w, warmup_start_factor=s)`` does the same.
-
-    >>> s = warmup(make("constant", 0.1, 100), 10)
-    >>> s(0), s(5), s(10), s(50)
-    (0.0, 0.05, 0.1, 0.1)
-    """
-    if not isinstance(schedule, Schedule):
-        raise TypeError(f"warmup: schedule must be a Schedule (from make), got {type(schedule).__name__}")
-    w = _int(schedule.name, "warmup_steps", warmup_steps, 0)
-    s = _real(schedule.name, "start_factor", start_factor, 0.0, 1.0)
-    return Warmup(schedule, w, s) if w else schedule
-
-
-def make(name: str, base_lr: float, total_steps: int, *, warmup_steps: int = 0, warmup_start_factor: float = 0.0,
-         **params: Any) -> Schedule:
-    """Build schedule ``name`` (an alias is fine); unknown names and parameters are errors listing the choices.
-
-    ``warmup_steps`` > 0 wraps the result in a linear warm-up (:func:`warmup`) for any schedule.
-
-    >>> make("exponential", 0.1, 1000, decay_rate=0.5, decay_steps=100, staircase=True)(250)
-    0.025
-    >>> make("cosine", 0.1, 1000, warmup_steps=100)(50) < make("cosine", 0.1, 1000)(50)
-    True
-    """
-    schedule = registry.make(name, base_lr, total_steps, **params)
-    _int(schedule.name, "warmup_steps", warmup_steps, 0)
-    _real(schedule.name, "warmup_start_factor", warmup_start_factor, 0.0, 1.0)
-    return warmup(schedule, warmup_steps, warmup_start_factor)
-
-
-def param_specs(name: str, base_lr: float | None = None, total_steps: int | None = None) -> dict[str, ParamSpec]:
-    """Each parameter of schedule ``name`` (plus ``warmup_steps``, ``warmup_start_factor``) -> :class:`ParamSpec`.
-
-    Given ``base_lr`` and ``total_steps``, derived defaults (``None``) and the symbolic bounds "base_lr" /
-    "total_steps" are resolved to numbers.
-
-    >>> param_specs("step")["gamma"]
-    ParamSpec(default=0.1, low=0.001, high=1.0, kind='log', choices=())
-    >>> param_specs("step", 0.1, 1000)["step_size"]
-    ParamSpec(default=334, low=1, high=1000, kind='int', choices=())
-    """
-    key = registry.resolve(name)
-    specs = {**(_SPECS[key] if key in _SPECS else _specs_from_signature(key)), **_WARMUP_SPECS}
-    if base_lr is None or total_steps is None:
-        return specs
-    resolved = make(key, base_lr, total_steps).params
-    bounds = {"base_lr": float(base_lr), "total_steps": int(total_steps)}
-    return {
-        p: sp._replace(
-            default=resolved.get(p) if sp.default is None else sp.default,
-            low=bounds.get(sp.low, sp.low) if isinstance(sp.low, str) else sp.low,
-            high=bounds.get(sp.high, sp.high) if isinstance(sp.high, str) else sp.high,
-        )
-        for p, sp in specs.items()
-    }
-
-
-def _specs_from_signature(key: str) -> dict[str, ParamSpec]:
-    """Specs for a schedule registered directly on ``registry`` (no UI hints): kinds from its keyword
-    parameters' defaults, no bounds."""
-    kinds = {bool: "bool", int: "int", float: "float"}
-    return {
-        p: ParamSpec(d, None, None, kinds.get(type(d), "callable" if callable(d) else "float"))
-        for p, d in registry.get(key).params.items()
-        if p not in ("base_lr", "total_steps") and d is not inspect.Parameter.empty
-    }
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Validation: every error names the schedule, the parameter, its value and what is allowed.
-
-
-def _fail(sched: str, param: str, value: Any, rule: str) -> NoReturn:
-    raise ValueError(f"schedule {sched!r}: {param}={value!r} must be {rule}")
-
-
-def _real(sched: str, param: str, value: Any, lo: float | None = None, hi: float | None = None, *,
-          lo_open: bool = False, hi_open: bool = False) -> float:
-    if lo is not None and hi is not None:
-        rule = f"in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
-    elif lo is not None:
-        rule = f"{'>' if lo_open else '≥'} {lo:g}"
-    else:
-        rule = "finite"
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        _fail(sched, param, value, f"a finite number {rule}" if lo is not None else "a finite number")
-    v = float(value)
-    if lo is not None and (v <= lo if lo_open else v < lo):
-        _fail(sched, param, value, rule)
-    if hi is not None and (v >= hi if hi_open else v > hi):
-        _fail(sched, param, value, rule)
-    return v
-
-
-def _int(sched: str, param: str, value: Any, lo: int = 1) -> int:
-    ok = (isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))) or (
-        isinstance(value, float) and value.is_integer()
-    )
-    if not ok or value < lo:
-        _fail(sched, param, value, f"an integer ≥ {lo}")
-    return int(value)
-
-
-def _bool(sched: str, param: str, value: Any) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        _fail(sched, param, value, "True or False")
-    return bool(value)
-
-
-def _choice(sched: str, param: str, value: Any, choices: tuple[str, ...]) -> str:
-    if not isinstance(value, str) or value not in choices:
-        _fail(sched, param, value, "one of " + ", ".join(map(repr, choices)))
-    return value
-
-
-def _base(sched: str, base_lr: Any, total_steps: Any) -> tuple[float, int]:
-    return _real(sched, "base_lr", base_lr, 0.0, lo_open=True), _int(sched, "total_steps", total_steps, 1)
-
-
-def _default_steps(value: Any, default: int) -> Any:
-    """``value``, or ``default`` (at least 1) when it is None."""
-    return max(1, default) if value is None else value
-
-
-# --------------------------------------------------------------------------------------------------------------
-# The schedules. Each formula is a private vectorised function of the step array t; each factory validates
-# its parameters and returns a Schedule built on that formula.
+from .base import (
+    ParamSpec,
+    Schedule,
+    _base,
+    _bool,
+    _choice,
+    _default_steps,
+    _fail,
+    _int,
+    _real,
+    _register,
+    make,  # noqa: F401  (the examples in the docstrings build schedules by name)
+)
 
 
 def _constant(t: np.ndarray, lr: float, T: int) -> np.ndarray:
@@ -402,61 +127,9 @@ def _exponential(t: np.ndarray, lr: float, T: int, *, decay_rate: float, decay_s
     return lr * decay_rate ** _decay_exponent(t, T, decay_steps, staircase)
 
 
-_DECAY_STEPS = ParamSpec(None, 1, "total_steps", "int")
-_STAIRCASE = ParamSpec(False, None, None, "bool")
-
-
-@_register(
-    "exponential",
-    aliases=("exp", "exponential_decay"),
-    decay_rate=ParamSpec(0.8, 0.01, 1.0, "float"),
-    decay_steps=_DECAY_STEPS,
-    staircase=_STAIRCASE,
-)
-def exponential(base_lr: float, total_steps: int, /, *, decay_rate: float = 0.8, decay_steps: int | None = None,
-                staircase: bool = False) -> Schedule:
-    """Exponential decay: lr(t) = lr·r^(t/k); staircase: lr·r^⌊t/k⌋ (r = decay_rate, k = decay_steps ≈ T/10).
-
-    With the defaults lr(T) ≈ 0.8^10·lr ≈ lr/10.
-
-    >>> s = make("exponential", 1.0, 100, decay_rate=0.5, decay_steps=10)
-    >>> s(10), s(15), make("exponential", 1.0, 100, decay_rate=0.5, decay_steps=10, staircase=True)(15)
-    (0.5, 0.3535533905932738, 0.5)
-    """
-    lr, T = _base("exponential", base_lr, total_steps)
-    r = _real("exponential", "decay_rate", decay_rate, 0.0, lo_open=True)
-    k = _int("exponential", "decay_steps", _default_steps(decay_steps, T // 10))
-    st = _bool("exponential", "staircase", staircase)
-    return Schedule("exponential", _exponential, lr, T, {"decay_rate": r, "decay_steps": k, "staircase": st})
-
-
 def _natural_exp(t: np.ndarray, lr: float, T: int, *, decay_rate: float, decay_steps: int,
                  staircase: bool) -> np.ndarray:
     return lr * np.exp(-decay_rate * _decay_exponent(t, T, decay_steps, staircase))
-
-
-@_register(
-    "natural_exp",
-    aliases=("natural_exp_decay",),
-    decay_rate=ParamSpec(0.2, 0.0, 2.0, "float"),
-    decay_steps=_DECAY_STEPS,
-    staircase=_STAIRCASE,
-)
-def natural_exp(base_lr: float, total_steps: int, /, *, decay_rate: float = 0.2, decay_steps: int | None = None,
-                staircase: bool = False) -> Schedule:
-    """Natural-exp decay: lr(t) = lr·e^(−r·t/k); staircase: lr·e^(−r·⌊t/k⌋) (k = decay_steps ≈ T/10).
-
-    (The lecture notes print e^(−r/t); TensorFlow's natural_exp_decay, used here, is e^(−r·t/k).)
-    With the defaults lr(T) = e^(−2)·lr ≈ 0.135·lr.
-
-    >>> round(make("natural_exp", 1.0, 100, decay_rate=1.0, decay_steps=10)(20), 6)
-    0.135335
-    """
-    lr, T = _base("natural_exp", base_lr, total_steps)
-    r = _real("natural_exp", "decay_rate", decay_rate, 0.0)
-    k = _int("natural_exp", "decay_steps", _default_steps(decay_steps, T // 10))
-    st = _bool("natural_exp", "staircase", staircase)
-    return Schedule("natural_exp", _natural_exp, lr, T, {"decay_rate": r, "decay_steps": k, "staircase": st})
 
 
 def _inverse_time(t: np.ndarray, lr: float, T: int, *, decay_rate: float, decay_steps: int,
@@ -464,25 +137,72 @@ def _inverse_time(t: np.ndarray, lr: float, T: int, *, decay_rate: float, decay_
     return lr / (1.0 + decay_rate * _decay_exponent(t, T, decay_steps, staircase))
 
 
-@_register(
-    "inverse_time",
-    aliases=("inverse_time_decay",),
-    decay_rate=ParamSpec(1.0, 0.0, 10.0, "float"),
-    decay_steps=_DECAY_STEPS,
-    staircase=_STAIRCASE,
+_DECAY_STEPS = ParamSpec(None, 1, "total_steps", "int")
+_STAIRCASE = ParamSpec(False, None, None, "bool")
+
+
+def _rate_decay(name: str, formula: Callable[..., np.ndarray], *, default_rate: float, rate_low_open: bool,
+                rate_range: tuple[float, float], aliases: tuple[str, ...], doc: str) -> Callable[..., Schedule]:
+    """Register schedule ``name``: ``formula`` of the exponent p = t/k (⌊t/k⌋ with staircase) and a rate r.
+
+    The three TF-style decays (exponential, natural_exp, inverse_time) take the same parameters and checks:
+    ``decay_rate`` r ≥ 0 (> 0 if ``rate_low_open``), ``decay_steps`` k (default T/10) and ``staircase``.
+    """
+
+    def factory(base_lr: float, total_steps: int, /, *, decay_rate: float = default_rate,
+                decay_steps: int | None = None, staircase: bool = False) -> Schedule:
+        lr, T = _base(name, base_lr, total_steps)
+        r = _real(name, "decay_rate", decay_rate, 0.0, lo_open=rate_low_open)
+        k = _int(name, "decay_steps", _default_steps(decay_steps, T // 10))
+        st = _bool(name, "staircase", staircase)
+        return Schedule(name, formula, lr, T, {"decay_rate": r, "decay_steps": k, "staircase": st})
+
+    factory.__name__ = factory.__qualname__ = name
+    factory.__doc__ = doc
+    return _register(
+        name,
+        aliases=aliases,
+        decay_rate=ParamSpec(default_rate, *rate_range, "float"),
+        decay_steps=_DECAY_STEPS,
+        staircase=_STAIRCASE,
+    )(factory)
+
+
+exponential = _rate_decay(
+    "exponential", _exponential, default_rate=0.8, rate_low_open=True, rate_range=(0.01, 1.0),
+    aliases=("exp", "exponential_decay"),
+    doc="""Exponential decay: lr(t) = lr·r^(t/k); staircase: lr·r^⌊t/k⌋ (r = decay_rate, k = decay_steps ≈ T/10).
+
+    With the defaults lr(T) ≈ 0.8^10·lr ≈ lr/10.
+
+    >>> s = make("exponential", 1.0, 100, decay_rate=0.5, decay_steps=10)
+    >>> s(10), s(15), make("exponential", 1.0, 100, decay_rate=0.5, decay_steps=10, staircase=True)(15)
+    (0.5, 0.3535533905932738, 0.5)
+    """,
 )
-def inverse_time(base_lr: float, total_steps: int, /, *, decay_rate: float = 1.0, decay_steps: int | None = None,
-                 staircase: bool = False) -> Schedule:
-    """Inverse-time decay: lr(t) = lr/(1 + r·t/k); staircase: lr/(1 + r·⌊t/k⌋) (k = decay_steps ≈ T/10).
+
+natural_exp = _rate_decay(
+    "natural_exp", _natural_exp, default_rate=0.2, rate_low_open=False, rate_range=(0.0, 2.0),
+    aliases=("natural_exp_decay",),
+    doc="""Natural-exp decay: lr(t) = lr·e^(−r·t/k); staircase: lr·e^(−r·⌊t/k⌋) (k = decay_steps ≈ T/10).
+
+    (The lecture notes print e^(−r/t); TensorFlow's natural_exp_decay, used here, is e^(−r·t/k).)
+    With the defaults lr(T) = e^(−2)·lr ≈ 0.135·lr.
+
+    >>> round(make("natural_exp", 1.0, 100, decay_rate=1.0, decay_steps=10)(20), 6)
+    0.135335
+    """,
+)
+
+inverse_time = _rate_decay(
+    "inverse_time", _inverse_time, default_rate=1.0, rate_low_open=False, rate_range=(0.0, 10.0),
+    aliases=("inverse_time_decay",),
+    doc="""Inverse-time decay: lr(t) = lr/(1 + r·t/k); staircase: lr/(1 + r·⌊t/k⌋) (k = decay_steps ≈ T/10).
 
     >>> make("inverse_time", 1.0, 100, decay_rate=1.0, decay_steps=10)(30)
     0.25
-    """
-    lr, T = _base("inverse_time", base_lr, total_steps)
-    r = _real("inverse_time", "decay_rate", decay_rate, 0.0)
-    k = _int("inverse_time", "decay_steps", _default_steps(decay_steps, T // 10))
-    st = _bool("inverse_time", "staircase", staircase)
-    return Schedule("inverse_time", _inverse_time, lr, T, {"decay_rate": r, "decay_steps": k, "staircase": st})
+    """,
+)
 
 
 def _inverse_sqrt(t: np.ndarray, lr: float, T: int, *, warmup: int) -> np.ndarray:
@@ -727,7 +447,7 @@ def lambda_(base_lr: float, total_steps: int, /, *, fn: Callable[[int], float] |
     """
     lr, T = _base("lambda", base_lr, total_steps)
     if isinstance(fn, str):  # a formula of t in the safe expression language (never Python's eval)
-        from .expr import Expression
+        from ..expr import Expression
 
         fn = Expression(fn, variables=("t",))
     if fn is not None:
@@ -888,86 +608,3 @@ def one_cycle(base_lr: float, total_steps: int, /, *, pct_start: float = 0.3, di
         "anneal_strategy": _choice("one_cycle", "anneal_strategy", anneal_strategy, ("cos", "linear")),
     }
     return Schedule("one_cycle", _one_cycle, lr, T, params)
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Torch adapter. torch is imported on first use so that previews (curve) stay cheap.
-
-_schedule_lr_class: type | None = None
-
-
-def _scheduler_class() -> type:
-    global _schedule_lr_class
-    if _schedule_lr_class is None:
-        from torch.optim.lr_scheduler import LRScheduler
-
-        class ScheduleLR(LRScheduler):
-            """A torch LRScheduler whose lr is ``schedule(step)``; ``scheduler.step()`` advances the global step.
-
-            Group i gets schedule(step)·lr_i/lr_0, with the groups' lrs taken when attached (all 1 if equal).
-            ``scheduler.schedule`` may be replaced between steps; it is not part of ``state_dict()``.
-            """
-
-            def __init__(self, optimizer: torch.optim.Optimizer, schedule: Callable[[int], float],
-                         start_step: int = 0):
-                start = _int(getattr(schedule, "name", "attach"), "start_step", start_step, 0)
-                self.schedule = schedule
-                lrs = [float(g.get("initial_lr", g["lr"])) for g in optimizer.param_groups]
-                self.multipliers = [x / lrs[0] if lrs[0] > 0 else 1.0 for x in lrs]
-                if start > 0:  # torch resumes from 'initial_lr'
-                    for g in optimizer.param_groups:
-                        g.setdefault("initial_lr", g["lr"])
-                super().__init__(optimizer, last_epoch=start - 1)
-
-            def get_lr(self) -> list[float]:
-                lr = float(self.schedule(self.last_epoch))
-                return [lr * m for m in self.multipliers]
-
-            def state_dict(self) -> dict[str, Any]:
-                return {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "schedule")}
-
-        ScheduleLR.__qualname__ = "ScheduleLR"
-        _schedule_lr_class = ScheduleLR
-    return _schedule_lr_class
-
-
-def __getattr__(name: str) -> Any:
-    if name == "ScheduleLR":
-        return _scheduler_class()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def attach(optimizer: torch.optim.Optimizer, schedule: Callable[[int], float],
-           start_step: int = 0) -> torch.optim.lr_scheduler.LRScheduler:
-    """Drive ``optimizer``'s lr from ``schedule``: sets lr = schedule(start_step) now, then each
-    ``scheduler.step()`` moves to the next global step. Extra param groups keep their lr ratio to group 0.
-
-    >>> import torch
-    >>> w = torch.nn.Parameter(torch.zeros(1))
-    >>> opt = torch.optim.SGD([w], lr=1.0)
-    >>> sched = attach(opt, make("step", 0.1, 100, step_size=1, gamma=0.5))
-    >>> opt.step(); sched.step(); opt.param_groups[0]["lr"]
-    0.05
-    """
-    return _scheduler_class()(optimizer, schedule, start_step)
-
-
-def set_lr(optimizer: torch.optim.Optimizer, lr: float | Sequence[float]) -> None:
-    """Set every param group's lr to ``lr``, or group i's to ``lr[i]`` for a sequence.
-
-    >>> import torch
-    >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
-    >>> set_lr(opt, 0.01); opt.param_groups[0]["lr"]
-    0.01
-    """
-    groups = optimizer.param_groups
-    lrs = [lr] * len(groups) if isinstance(lr, numbers.Real) else list(lr)
-    if len(lrs) != len(groups):
-        raise ValueError(f"set_lr: got {len(lrs)} lrs for {len(groups)} param groups")
-    for group, value in zip(groups, lrs):
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (math.isfinite(value) and value >= 0):
-            raise ValueError(f"set_lr: lr={value!r} must be a finite number ≥ 0")
-        if hasattr(group["lr"], "fill_"):  # a tensor lr: update in place, as torch's schedulers do
-            group["lr"].fill_(float(value))
-        else:
-            group["lr"] = float(value)
