@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # the views import ipywidgets/bqplot only when called
     from ._view import DemoView
 
 from ..engine import threads
-from ._checks import check_float, check_int, check_seed
+from ..engine.checks import check_float, check_int, check_seed
 
 #: A unit counts as saturated when f'(z) < SATURATION_THRESHOLD × max f'.
 SATURATION_THRESHOLD = 0.1

@@ -29,7 +29,7 @@ from nbtrain.engine import activations
 if TYPE_CHECKING:  # the views import ipywidgets/bqplot only when called
     from ._view import DemoView
 
-from ._checks import check_float, check_int, check_seed
+from ..engine.checks import check_float, check_int, check_seed
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from nbtrain.engine import data
 if TYPE_CHECKING:  # the views import ipywidgets/bqplot only when called
     from ._view import DemoView
 
-from ._checks import check_float, check_int, check_seed
+from ..engine.checks import check_float, check_int, check_seed
 
 STAGES = ("raw", "center", "normalize", "pca", "whiten")
 STAGE_TITLES = {"raw": "raw", "center": "zero-centred", "normalize": "normalized", "pca": "PCA-rotated",

@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # the views import ipywidgets/bqplot only when called
     from ._view import DemoView
 
 from ..engine import threads
-from ._checks import check_float, check_int, check_seed
+from ..engine.checks import check_float, check_int, check_seed
 
 VARIANTS = ("none", "dropout", "l2")
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from nbtrain.engine import search
 
-from ._checks import check_float, check_int, check_seed
+from ..engine.checks import check_float, check_int, check_seed
 
 PEAK = 0.63  # where the important hyper-parameter is best (off the 3×3 grid's values 0, 0.5, 1)
 WIDTH = 0.06

@@ -29,7 +29,7 @@ if TYPE_CHECKING:  # the views import ipywidgets/bqplot only when called
     from ._view import DemoView
 
 from ..engine import threads
-from ._checks import check_float, check_int, check_seed
+from ..engine.checks import check_float, check_int, check_seed
 
 # Activations whose output range is fixed: their histograms always use it.
 _BOUNDED = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}

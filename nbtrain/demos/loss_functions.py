@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from nbtrain.engine import data, init, models, optim
 
 from ..engine import threads
-from ._checks import check_float, check_int, check_seed
+from ..engine.checks import check_float, check_int, check_seed
 
 LOSSES = ("cross_entropy", "mse")
 

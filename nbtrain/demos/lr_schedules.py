@@ -25,7 +25,7 @@ from nbtrain.engine.expr import Expression
 if TYPE_CHECKING:  # the views import ipywidgets/bqplot only when called
     from ._view import DemoView
 
-from ._checks import check_float, check_int
+from ..engine.checks import check_float, check_int
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from nbtrain.engine import data, init, models, optim, regularizers
 
 from ..engine import threads
-from ._checks import check_float, check_int, check_seed
+from ..engine.checks import check_float, check_int, check_seed
 
 VARIANTS = ("none", "max_norm")
 

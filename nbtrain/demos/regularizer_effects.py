@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-from ._checks import check_float, check_int
+from ..engine.checks import check_float, check_int
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "none": {},

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import pandas as pd
 import torch
 
-from ._checks import check_int, check_seed
+from ..engine.checks import check_int, check_seed
 
 METHODS = ("scratch", "head", "partial", "full")
 SIMILARITY = ("similar", "different")

@@ -25,7 +25,7 @@ import torch
 
 from nbtrain.engine import regularizers
 
-from ._checks import check_float, check_int, check_seed
+from ..engine.checks import check_float, check_int, check_seed
 
 INFORMATIVE = (2.0, -1.5, 1.0)  # the true weights of the 3 inputs that matter; the other 17 are 0
 

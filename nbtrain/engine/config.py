@@ -18,7 +18,6 @@ nbtrain.engine.config.ConfigError: TrainConfig.lr = -1.0 is not allowed: must be
 from __future__ import annotations
 
 import json
-import math
 import threading
 import weakref
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from typing import Any
 from traitlets import Bool, Dict, Float, HasTraits, Int, List, TraitError, Unicode, validate
 
 from . import rules
+from .checks import Range
 
 
 class ConfigError(TraitError, ValueError):
@@ -43,31 +43,6 @@ def _fields() -> frozenset[str]:
 _FIELD_SET: frozenset[str] | None = None
 
 
-def _num(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-
-
-def _range(lo: float | None, hi: float | None, lo_open: bool = False, hi_open: bool = False, integer: bool = False):
-    """A check for a number in [lo, hi] (open ends as asked) and its plain-language description."""
-
-    def check(x: Any) -> bool:
-        if not _num(x) or (integer and int(x) != x):
-            return False
-        if lo is not None and (x <= lo if lo_open else x < lo):
-            return False
-        if hi is not None and (x >= hi if hi_open else x > hi):
-            return False
-        return True
-
-    kind = "an integer" if integer else "a number"
-    parts = []
-    if lo is not None:
-        parts.append(f"{'>' if lo_open else '≥'} {lo:g}")
-    if hi is not None:
-        parts.append(f"{'<' if hi_open else '≤'} {hi:g}")
-    return check, f"must be {kind} " + " and ".join(parts)
-
-
 def _registry(module: str, attr: str = "registry"):
     """Lazily look up a registry (keeps ``import nbtrain`` free of torch until a name is checked)."""
 
@@ -79,33 +54,33 @@ def _registry(module: str, attr: str = "registry"):
     return get
 
 
-# field -> (check, description) for numbers; registries are handled separately below.
-_NUMERIC: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "n_samples": _range(10, 10_000_000, integer=True),
-    "noise": _range(0, 10),
-    "val_split": _range(0, 1, lo_open=True, hi_open=True),
-    "seed": _range(0, 2**63 - 1, integer=True),
-    "split_seed": _range(0, 2**63 - 1, integer=True),
-    "lr": _range(0, 100, lo_open=True),
-    "momentum": _range(0, 1, hi_open=True),
-    "weight_decay": _range(0, 10),
-    "l1": _range(0, 10),
-    "l2": _range(0, 10),
-    "warmup_steps": _range(0, None, integer=True),
-    "dropout": _range(0, 1, hi_open=True),
-    "dropconnect": _range(0, 1, hi_open=True),
-    "batch_size": _range(1, 1_048_576, integer=True),
-    "mixup": _range(0, 10),
-    "max_steps": _range(1, None, integer=True),
-    "max_epochs": _range(0, None, lo_open=True),
-    "eval_every": _range(0, None, integer=True),
-    "stats_every": _range(0, None, integer=True),
-    "init_std": _range(0, 100, lo_open=True),
-    "head_init_scale": _range(0, 10),
-    "grad_clip": _range(0, None),
-    "max_norm": _range(0, 1000),
-    "patience": _range(0, None, integer=True),
-    "total_steps": _range(1, None, integer=True),
+# field -> the numbers it allows; registries are handled separately below.
+_NUMERIC: dict[str, Range] = {
+    "n_samples": Range(10, 10_000_000, integer=True),
+    "noise": Range(0, 10),
+    "val_split": Range(0, 1, lo_open=True, hi_open=True),
+    "seed": Range(0, 2**63 - 1, integer=True),
+    "split_seed": Range(0, 2**63 - 1, integer=True),
+    "lr": Range(0, 100, lo_open=True),
+    "momentum": Range(0, 1, hi_open=True),
+    "weight_decay": Range(0, 10),
+    "l1": Range(0, 10),
+    "l2": Range(0, 10),
+    "warmup_steps": Range(0, None, integer=True),
+    "dropout": Range(0, 1, hi_open=True),
+    "dropconnect": Range(0, 1, hi_open=True),
+    "batch_size": Range(1, 1_048_576, integer=True),
+    "mixup": Range(0, 10),
+    "max_steps": Range(1, None, integer=True),
+    "max_epochs": Range(0, None, lo_open=True),
+    "eval_every": Range(0, None, integer=True),
+    "stats_every": Range(0, None, integer=True),
+    "init_std": Range(0, 100, lo_open=True),
+    "head_init_scale": Range(0, 10),
+    "grad_clip": Range(0, None),
+    "max_norm": Range(0, 1000),
+    "patience": Range(0, None, integer=True),
+    "total_steps": Range(1, None, integer=True),
 }
 
 _NAMED = {
@@ -117,6 +92,7 @@ _NAMED = {
     "schedule": _registry("schedules"),
 }
 
+_WIDTH = Range(1, 65536, integer=True)  # of one hidden layer
 _METRICS = ("val_loss", "val_acc", "train_loss", "train_acc")
 _BUDGETED = ("batch_size", "n_samples", "optimizer")  # (and model, hidden): checked against the resource budget
 
@@ -209,9 +185,9 @@ class TrainConfig(HasTraits):
         name, value = proposal["trait"].name, proposal["value"]
         if value is None and proposal["trait"].allow_none:
             return value
-        check, allowed = _NUMERIC[name]
-        if not check(value):
-            raise self._fail(name, value, allowed)
+        allowed = _NUMERIC[name]
+        if value not in allowed:
+            raise self._fail(name, value, f"must be {allowed.words()}")
         if name in _BUDGETED:
             self._check_budget(name, value)
         return value
@@ -247,7 +223,7 @@ class TrainConfig(HasTraits):
     @validate("hidden")
     def _check_hidden(self, proposal):
         value = list(proposal["value"])
-        if len(value) > 32 or not all(_num(w) and int(w) == w and 1 <= w <= 65536 for w in value):
+        if len(value) > 32 or not all(w in _WIDTH for w in value):
             raise self._fail("hidden", value, "must be a list of at most 32 layer widths, each an integer in [1, 65536]")
         value = [int(w) for w in value]
         self._check_budget("hidden", value)

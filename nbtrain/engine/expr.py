@@ -30,6 +30,8 @@ import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .checks import is_real
+
 MAX_LENGTH = 1000  # characters of text
 MAX_NODES = 400  # syntax nodes
 MAX_DEPTH = 40  # nesting of syntax nodes
@@ -172,7 +174,7 @@ class Expression:
     def _node(self, node: ast.AST) -> Callable[[dict[str, float]], float]:
         if isinstance(node, ast.Constant):
             v = node.value
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
+            if not is_real(v):
                 kind = {str: "text", bytes: "bytes", complex: "complex numbers"}.get(type(v), repr(v))
                 raise self._refuse(f"{kind} literals ({_short(repr(v))}) are not part of the expression language")
             try:

@@ -35,6 +35,8 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from .checks import is_real
+
 Rule = Callable[[Mapping[str, Any], Mapping[str, Any]], "str | None"]
 
 #: name -> (fields the rule reads, rule)
@@ -87,7 +89,7 @@ def schedule_fits(c: Mapping[str, Any], facts: Mapping[str, Any]) -> str | None:
     name, params, lr = c["schedule"], dict(c["schedule_params"]), c["lr"]
     for p, meaning in _LR_BOUNDED.items():
         v = params.get(p)
-        if isinstance(v, (int, float)) and not isinstance(v, bool) and v > lr:
+        if is_real(v) and v > lr:
             fixed = {**params, p: float(f"{lr / 10:.3g}")}
             return (f"schedule_params {p}={_fmt(v)} is above lr={_fmt(lr)} (schedule {name!r}: {p} is {meaning}): "
                     f"lower {p} first, or set both at once: config.update(lr={_fmt(lr)}, schedule_params={fixed!r})")

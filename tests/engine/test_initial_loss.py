@@ -71,7 +71,7 @@ def test_default_cnn_starts_at_log_c_on_the_torchvision_sets(name, tmp_path, mon
         _fake_cifar10(tmp_path, monkeypatch)
     else:
         _fake_mnist(tmp_path, {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}[name])
-    monkeypatch.setattr(D, "DEFAULT_ROOT", str(tmp_path))
+    monkeypatch.setattr(D.sets, "DEFAULT_ROOT", str(tmp_path))
     with nt.Trainer(data=name, device="cpu") as tr:
         assert tr.data.input_shape[0] in (1, 3) and type(tr.model).__name__ == "SmallCNN"
         assert abs(_initial_loss(tr) / math.log(10) - 1) < 0.10

@@ -165,7 +165,7 @@ def test_a_data_change_waits_for_reset_and_says_so(make_lab):
 
 
 def test_a_missing_dataset_is_reported_on_reset_not_raised(make_lab, tmp_path, monkeypatch):
-    monkeypatch.setattr(data_mod, "DEFAULT_ROOT", str(tmp_path))
+    monkeypatch.setattr(data_mod.sets, "DEFAULT_ROOT", str(tmp_path))
     lab = make_lab()
     lab.controls["data"].value = "mnist"
     lab.buttons["reset"].click()
