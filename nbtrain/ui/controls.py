@@ -165,27 +165,3 @@ def read_param(widget: widgets.Widget, spec: Any) -> Any:
         return int(widget.value)
     return widget.value
 
-
-def generic_specs(entry: Any) -> dict[str, Any]:
-    """ParamSpecs guessed from a factory's keyword defaults (a schedule registered without UI hints)."""
-    from nbtrain.engine.schedules import ParamSpec
-
-    out = {}
-    for name, default in entry.params.items():
-        if name in ("base_lr", "total_steps") or default is inspect_empty():
-            continue
-        if isinstance(default, bool):
-            out[name] = ParamSpec(default, None, None, "bool")
-        elif isinstance(default, int):
-            out[name] = ParamSpec(default, None, None, "int")
-        elif isinstance(default, float):
-            out[name] = ParamSpec(default, None, None, "float")
-        else:
-            out[name] = ParamSpec(default, None, None, "callable")
-    return out
-
-
-def inspect_empty() -> Any:
-    import inspect
-
-    return inspect.Parameter.empty

@@ -468,6 +468,32 @@ def test_save_and_load_pass_through_to_the_trainer(make_lab, tmp_path):
         again.trainer.close()
 
 
+def test_load_takes_every_ui_option_of_the_constructor(make_lab, tmp_path):
+    lab = make_lab()
+    lab.step(3)
+    lab.wait(timeout=30)
+    path = lab.save(tmp_path / "run.pt")
+    again = nt.Lab.load(path, interval=60, diagnose_interval=0, image_panels=False)
+    try:
+        assert again.diagnose_interval == 0.0 and again.global_step == 3
+        assert not again.image_panels.enabled
+    finally:
+        again.close()
+        again.trainer.close()
+
+
+def test_the_trainer_names_passed_through_are_the_trainers(make_lab):
+    lab = make_lab(max_steps=4)
+    tr = lab.trainer
+    for name in ("config", "history", "metrics", "state", "message", "global_step", "device"):
+        assert name in dir(lab)
+    assert lab.config is tr.config and lab.metrics is tr.metrics and lab.device == tr.device
+    assert lab.step(2) is lab and lab.wait(timeout=30) == "paused"
+    assert lab.global_step == tr.global_step == 2 and lab.state == tr.state and lab.message == tr.message
+    assert lab.script() == tr.script()
+    assert lab.submit(lambda model: 7).result(timeout=30) == 7
+
+
 def test_a_lab_can_wrap_an_existing_trainer_but_not_also_build_one(make_lab):
     tr = nt.Trainer(data="moons", hidden=[8], device="cpu")
     lab = make_lab(trainer=tr)
