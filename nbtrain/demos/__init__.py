@@ -52,7 +52,7 @@ from .regularizer_effects import RegularizerEffectsResult, regularizer_effects_d
 from .transfer_four_cases import TransferCasesResult, transfer_cases_data
 from .weight_penalties import L1L2Result, l1_l2, l1_l2_data
 
-#: ``nt.demos.schedules()`` (DESIGN §2) is the schedule gallery.
+#: ``nt.demos.schedules()`` is the schedule gallery (the short name the view table above uses).
 schedules = schedule_gallery
 
 __all__ = [

@@ -295,8 +295,11 @@ def saturation(activation: str = "tanh", init: str = "xavier_normal", scale: flo
     import bqplot as bq
 
     from nbtrain.engine import init as init_registry
+    from nbtrain.ui import style
 
     from . import _view as V
+
+    D = style.DEMO  # the demos' sizes
 
     controls = {
         "activation": V.dropdown("activation", activations.pointwise_names(), activations.registry.resolve(activation)),
@@ -311,33 +314,31 @@ def saturation(activation: str = "tanh", init: str = "xavier_normal", scale: flo
     # Left: activation curve + derivative + histogram of pre-activations.
     cx, cy = bq.LinearScale(), bq.LinearScale()
     hy = bq.LinearScale(min=0.0)
-    hist = bq.Bars(x=[], y=[], scales={"x": cx, "y": hy}, colors=[V.HIST], opacities=[0.35], padding=0.0)
-    curve = bq.Lines(x=[], y=[], scales={"x": cx, "y": cy}, colors=[V.CURVE, V.DERIVATIVE], stroke_width=3)
-    left = V.figure([hist, curve], [V.axis(cx, "pre-activation z"),
-                                    V.axis(cy, "f(z) and f′(z) (red)", vertical=True),
-                                    V.axis(hy, "share of pre-activations (bars)", vertical=True, side="right",
+    hist = bq.Bars(x=[], y=[], scales={"x": cx, "y": hy}, colors=[style.HIST], opacities=[0.35], padding=0.0)
+    curve = bq.Lines(x=[], y=[], scales={"x": cx, "y": cy}, colors=[style.CURVE, style.DERIVATIVE], stroke_width=3)
+    left = D.figure([hist, curve], [D.axis(cx, "pre-activation z"),
+                                    D.axis(cy, "f(z) and f′(z) (red)", vertical=True),
+                                    D.axis(hy, "share of pre-activations (bars)", vertical=True, side="right",
                                            grid_lines="none", tick_format=".0%")],
-                    height="330px")
-    left.fig_margin = {"top": 50, "bottom": 55, "left": 70, "right": 70}
-    left.title_style = V.title_style_for(left.fig_margin)
+                    height="330px", margin=dict(D.margin, left=70, right=70))  # room for the right axis
     # Right: per-layer saturated (or dead) share.
     lx, sy = bq.OrdinalScale(), bq.LinearScale(min=0.0, max=1.0)
-    sat = bq.Bars(x=[], y=[], scales={"x": lx, "y": sy}, colors=[V.SAME_SIGN], opacities=[0.7])
-    right = V.figure([sat], [V.axis(lx, "layer"), V.axis(sy, "share of units", vertical=True, tick_format=".0%")],
+    sat = bq.Bars(x=[], y=[], scales={"x": lx, "y": sy}, colors=[style.SAME_SIGN], opacities=[0.7])
+    right = D.figure([sat], [D.axis(lx, "layer"), D.axis(sy, "share of units", vertical=True, tick_format=".0%")],
                      "Saturated share per layer", height="330px")
     # Bottom left: gradient norms per layer (log): vanishing shows as a line falling towards layer 1.
     gx, gy = bq.OrdinalScale(), bq.LogScale()
-    gnorm = bq.Lines(x=[], y=[], scales={"x": gx, "y": gy}, colors=[V.CURVE, V.DERIVATIVE], marker="circle",
+    gnorm = bq.Lines(x=[], y=[], scales={"x": gx, "y": gy}, colors=[style.CURVE, style.DERIVATIVE], marker="circle",
                      stroke_width=3)
-    grad_axis = V.axis(gy, "gradient norm (log)", vertical=True, tick_format=".0e")
-    grads = V.figure([gnorm], [V.axis(gx, "layer (1 = input side)"), grad_axis],
+    grad_axis = D.axis(gy, "gradient norm (log)", vertical=True, tick_format=".0e")
+    grads = D.figure([gnorm], [D.axis(gx, "layer (1 = input side)"), grad_axis],
                      "‖∂L/∂W‖ (black), ‖∂L/∂z‖ (red)", height="330px")
     # Bottom right: dead ReLUs before/after SGD at the chosen lr.
     dx, dy = bq.OrdinalScale(), bq.LinearScale(min=0.0)
-    dead = bq.Bars(x=[], y=[], scales={"x": dx, "y": dy}, type="grouped", colors=[V.MIXED_SIGN, V.SAME_SIGN],
+    dead = bq.Bars(x=[], y=[], scales={"x": dx, "y": dy}, type="grouped", colors=[style.MIXED_SIGN, style.SAME_SIGN],
                    labels=["before training", "after SGD"], display_legend=True)
-    bottom = V.figure([dead], [V.axis(dx, "ReLU layer"), V.axis(dy, "dead units", vertical=True)],
-                      legend=True, height="330px")
+    bottom = D.figure([dead], [D.axis(dx, "ReLU layer"), D.axis(dy, "dead units", vertical=True)],
+                      height="330px")
     bottom.legend_location = "top-left"
     marks.update(hist=hist, curve=curve, saturation=sat, grad_norm=gnorm, dead=dead)
     figures = [left, right, grads, bottom]
@@ -356,7 +357,7 @@ def saturation(activation: str = "tanh", init: str = "xavier_normal", scale: flo
         hist.x, hist.y = centres, r.hist[layer]
         hy.max = float(max(r.hist[layer].max() * 1.1, 0.05))
         curve.x, curve.y = r.curve_x, np.stack([r.curve_y, r.curve_dy])
-        curve.colors = [V.activation_colour(r.activation), V.DERIVATIVE]
+        curve.colors = [style.activation_colour(r.activation), style.DERIVATIVE]
         what = {"saturated": "saturated", "dead": "of units dead"}.get(r.kind)
         left.title = f"{r.activation}, layer {layer + 1}" + (f": {r.saturated_fraction[layer]:.0%} {what}" if what else "")
         right.title = {"saturated": "Saturated share per layer", "dead": "Dead-unit share per layer"}.get(
@@ -364,7 +365,7 @@ def saturation(activation: str = "tanh", init: str = "xavier_normal", scale: flo
         layers = [str(i + 1) for i in range(len(r.saturated_fraction))]
         sat.x, sat.y = layers, r.saturated_fraction
         gnorm.x, gnorm.y = layers, np.maximum(np.stack([r.grad_norm, r.delta_norm]), 1e-30)
-        V.set_log_ticks(grad_axis, gnorm.y)
+        style.set_log_ticks(grad_axis, gnorm.y)
         dead.x = [str(i + 1) for i in range(len(d.dead_before))]
         dead.y = np.stack([d.dead_before, d.dead_after])
         dy.max = float(d.width)

@@ -183,7 +183,11 @@ def zigzag(left: str = "sigmoid", right: str = "tanh", steps: int = 300, lr: flo
     """
     import bqplot as bq
 
+    from nbtrain.ui import style
+
     from . import _view as V
+
+    D = style.DEMO  # the demos' sizes
 
     names = activations.pointwise_names()
     controls = {
@@ -197,18 +201,18 @@ def zigzag(left: str = "sigmoid", right: str = "tanh", steps: int = 300, lr: flo
     figures = []
     sx, sy = bq.LinearScale(), bq.LinearScale()  # the weight-plane window is set in draw()
     for side in ("left", "right"):
-        shade = bq.Lines(x=[], y=[], scales={"x": sx, "y": sy}, fill="inside", colors=[V.SHADE, V.SHADE],
-                         fill_colors=[V.SHADE, V.SHADE], fill_opacities=[0.5, 0.5], stroke_width=0)
-        contours = bq.Lines(x=[], y=[], scales={"x": sx, "y": sy}, colors=[V.CONTOUR], stroke_width=1)
-        path = bq.Lines(x=[], y=[], scales={"x": sx, "y": sy}, colors=[V.CURVE], stroke_width=1.5)
-        same = bq.Scatter(x=[], y=[], scales={"x": sx, "y": sy}, colors=[V.SAME_SIGN], default_size=18,
+        shade = bq.Lines(x=[], y=[], scales={"x": sx, "y": sy}, fill="inside", colors=[style.SHADE, style.SHADE],
+                         fill_colors=[style.SHADE, style.SHADE], fill_opacities=[0.5, 0.5], stroke_width=0)
+        contours = bq.Lines(x=[], y=[], scales={"x": sx, "y": sy}, colors=[style.CONTOUR], stroke_width=1)
+        path = bq.Lines(x=[], y=[], scales={"x": sx, "y": sy}, colors=[style.CURVE], stroke_width=1.5)
+        same = bq.Scatter(x=[], y=[], scales={"x": sx, "y": sy}, colors=[style.SAME_SIGN], default_size=18,
                           labels=["all signs equal"], display_legend=True)
-        mixed = bq.Scatter(x=[], y=[], scales={"x": sx, "y": sy}, colors=[V.MIXED_SIGN], default_size=18,
+        mixed = bq.Scatter(x=[], y=[], scales={"x": sx, "y": sy}, colors=[style.MIXED_SIGN], default_size=18,
                            labels=["mixed signs"], display_legend=True)
         goal = bq.Scatter(x=[], y=[], scales={"x": sx, "y": sy}, marker="cross", colors=["#000000"],
                           default_size=120, labels=["optimum w*"], display_legend=True)
-        fig = V.figure([shade, contours, path, same, mixed, goal],
-                       [V.axis(sx, "w₁"), V.axis(sy, "w₂", vertical=True)], legend=True, height="400px")
+        fig = D.figure([shade, contours, path, same, mixed, goal],
+                       [D.axis(sx, "w₁"), D.axis(sy, "w₂", vertical=True)], height="400px")
         fig.legend_location = "bottom-left"
         marks.update({f"{side}_shade": shade, f"{side}_contours": contours, f"{side}_path": path,
                       f"{side}_same": same, f"{side}_mixed": mixed, f"{side}_goal": goal})
@@ -216,9 +220,9 @@ def zigzag(left: str = "sigmoid", right: str = "tanh", steps: int = 300, lr: flo
     ls_x, ls_y = bq.LinearScale(), bq.LogScale()
     loss_lines = bq.Lines(x=[], y=[], scales={"x": ls_x, "y": ls_y}, colors=["#000", "#000"],
                           stroke_width=2.5, display_legend=True, labels=["left", "right"])
-    loss_axis = V.axis(ls_y, "loss (full data)", vertical=True, tick_format=".0e")
-    loss_fig = V.figure([loss_lines], [V.axis(ls_x, "step (one sample each)"), loss_axis],
-                        "Loss per step", width="100%", height="260px", legend=True)
+    loss_axis = D.axis(ls_y, "loss (full data)", vertical=True, tick_format=".0e")
+    loss_fig = D.figure([loss_lines], [D.axis(ls_x, "step (one sample each)"), loss_axis],
+                        "Loss per step", width="100%", height="260px")
     marks["loss"] = loss_lines
     figures.append(loss_fig)
 
@@ -243,7 +247,7 @@ def zigzag(left: str = "sigmoid", right: str = "tanh", steps: int = 300, lr: flo
             cx, cy = contour_ellipses(r.hessian, r.optimum, levels)
             marks[f"{side}_shade"].x, marks[f"{side}_shade"].y = quad_x, quad_y
             marks[f"{side}_contours"].x, marks[f"{side}_contours"].y = cx, cy
-            colour = V.activation_colour(r.activation)
+            colour = style.activation_colour(r.activation)
             marks[f"{side}_path"].colors = [colour]
             marks[f"{side}_path"].x, marks[f"{side}_path"].y = r.path[:, 0], r.path[:, 1]
             after = r.path[1:]
@@ -261,8 +265,8 @@ def zigzag(left: str = "sigmoid", right: str = "tanh", steps: int = 300, lr: flo
         ys = [np.pad(np.maximum(r.loss, 1e-8 * r.loss[0] + 1e-30), (0, longest - len(r.loss)), constant_values=np.nan) for r in results]
         loss_lines.x = np.arange(longest)
         loss_lines.y = np.array(ys)
-        V.set_log_ticks(loss_axis, *ys)
-        loss_lines.colors = [V.activation_colour(r.activation) for r in results]
+        style.set_log_ticks(loss_axis, *ys)
+        loss_lines.colors = [style.activation_colour(r.activation) for r in results]
         loss_lines.labels = [f"{r.activation} inputs" for r in results]
         return " · ".join(summary)
 

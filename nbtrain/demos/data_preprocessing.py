@@ -148,8 +148,12 @@ def preprocessing(n: int = 400, mean: tuple[float, float] = (6.0, 4.0), stds: tu
     import bqplot as bq
     import ipywidgets as widgets
 
+    from nbtrain.ui import style
+
     from . import _view as V
     from .activation_zigzag import contour_ellipses
+
+    D = style.DEMO  # the demos' sizes
 
     mu = np.asarray(mean, dtype=float)
     offset0 = float(np.hypot(*mu))
@@ -164,34 +168,34 @@ def preprocessing(n: int = 400, mean: tuple[float, float] = (6.0, 4.0), stds: tu
     texts, figures, marks = [], [], {}
     for i, name in enumerate(STAGES):
         sx, sy = bq.LinearScale(), bq.LinearScale()
-        dots = bq.Scatter(x=[], y=[], scales={"x": sx, "y": sy}, colors=[V.SERIES[i]], default_size=8,
+        dots = bq.Scatter(x=[], y=[], scales={"x": sx, "y": sy}, colors=[style.RUNS[i]], default_size=8,
                           opacities=[0.5])
         origin = bq.Scatter(x=[0.0], y=[0.0], scales={"x": sx, "y": sy}, marker="cross", colors=["#000000"],
                             default_size=80)
-        fig = V.figure([dots, origin], [V.axis(sx, "x₁", num_ticks=5), V.axis(sy, "x₂", vertical=True, num_ticks=5)],
+        fig = D.figure([dots, origin], [D.axis(sx, "x₁", num_ticks=5), D.axis(sy, "x₂", vertical=True, num_ticks=5)],
                        STAGE_TITLES[name], width="100%", height="260px",
-                       fig_margin={"top": 40, "bottom": 45, "left": 50, "right": 10})
+                       margin={"top": 40, "bottom": 45, "left": 50, "right": 10})
         marks[f"{name}_points"] = dots
         figures.append(fig)
         texts.append(widgets.HTML(layout=widgets.Layout(width="100%", overflow="hidden")))
     cx, cy = bq.LinearScale(), bq.LinearScale()
     surf = {}
     for side in ("raw", "chosen"):
-        contours = bq.Lines(x=[], y=[], scales={"x": cx, "y": cy}, colors=[V.CONTOUR], stroke_width=1)
+        contours = bq.Lines(x=[], y=[], scales={"x": cx, "y": cy}, colors=[style.CONTOUR], stroke_width=1)
         path = bq.Lines(x=[], y=[], scales={"x": cx, "y": cy}, marker="circle", marker_size=12, stroke_width=2)
         surf[side] = (contours, path)
         marks[f"{side}_contours"], marks[f"{side}_path"] = contours, path
     goal = bq.Scatter(x=[], y=[], scales={"x": cx, "y": cy}, marker="cross", colors=["#000000"], default_size=120)
     marks["optimum"] = goal
-    raw_fig = V.figure([surf["raw"][0], surf["raw"][1], goal], [V.axis(cx, "w₁"), V.axis(cy, "w₂", vertical=True)],
+    raw_fig = D.figure([surf["raw"][0], surf["raw"][1], goal], [D.axis(cx, "w₁"), D.axis(cy, "w₂", vertical=True)],
                        height="330px")
     cx2, cy2 = bq.LinearScale(), bq.LinearScale()
     for mark in surf["chosen"]:
         mark.scales = {"x": cx2, "y": cy2}
     goal2 = bq.Scatter(x=[], y=[], scales={"x": cx2, "y": cy2}, marker="cross", colors=["#000000"], default_size=120)
     marks["optimum_chosen"] = goal2
-    chosen_fig = V.figure([surf["chosen"][0], surf["chosen"][1], goal2],
-                          [V.axis(cx2, "w₁"), V.axis(cy2, "w₂", vertical=True)], height="330px")
+    chosen_fig = D.figure([surf["chosen"][0], surf["chosen"][1], goal2],
+                          [D.axis(cx2, "w₁"), D.axis(cy2, "w₂", vertical=True)], height="330px")
     figures += [raw_fig, chosen_fig]
 
     def compute() -> PreprocessingResult:
@@ -234,7 +238,7 @@ def preprocessing(n: int = 400, mean: tuple[float, float] = (6.0, 4.0), stds: tu
             half = max(allx.max() - allx.min(), ally.max() - ally.min()) / 2 * 1.05
             sx.min, sx.max, sy.min, sy.max = mid[0] - half, mid[0] + half, mid[1] - half, mid[1] + half
             contours.x, contours.y = ex, ey
-            colour = V.SERIES[STAGES.index(stage.name)]
+            colour = style.RUNS[STAGES.index(stage.name)]
             path.colors = [colour]
             path.x, path.y = shown[:, 0], shown[:, 1]
             goal_mark.x, goal_mark.y = [res.optimum[0]], [res.optimum[1]]

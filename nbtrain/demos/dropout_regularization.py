@@ -209,7 +209,11 @@ def dropout(p: float = 0.5, l2: float = 1e-2, steps: int = 300, seed: int = 0) -
     """
     import bqplot as bq
 
+    from nbtrain.ui import style
+
     from . import _view as V
+
+    D = style.DEMO  # the demos' sizes
 
     controls = {
         "p": V.slider("dropout p", p, 0.0, 0.9, 0.05),
@@ -217,31 +221,31 @@ def dropout(p: float = 0.5, l2: float = 1e-2, steps: int = 300, seed: int = 0) -
         "steps": V.int_slider("steps", steps, 50, 1000, 50),
         "seed": V.int_slider("seed", seed, 0, 20),
     }
-    colours = {"none": V.SERIES[3], "dropout": V.SERIES[0], "l2": V.SERIES[2]}
+    colours = {"none": style.RUNS[3], "dropout": style.RUNS[0], "l2": style.RUNS[2]}
     lx, ly = bq.LinearScale(), bq.LogScale()
     # one mark per variant: solid = validation, dashed = training
     val_lines = bq.Lines(x=[], y=[], scales={"x": lx, "y": ly}, stroke_width=3, display_legend=True,
                          colors=[colours[v] for v in VARIANTS], labels=list(VARIANTS))
     train_lines = bq.Lines(x=[], y=[], scales={"x": lx, "y": ly}, stroke_width=2, line_style="dashed",
                            colors=[colours[v] for v in VARIANTS])
-    loss_axis = V.axis(ly, "cross-entropy (log)", vertical=True, tick_format=".1g")
-    curves_fig = V.figure([val_lines, train_lines], [V.axis(lx, "step"), loss_axis],
-                          "Loss: validation (solid) vs training (dashed)", legend=True, width="56%",
+    loss_axis = D.axis(ly, "cross-entropy (log)", vertical=True, tick_format=".1g")
+    curves_fig = D.figure([val_lines, train_lines], [D.axis(lx, "step"), loss_axis],
+                          "Loss: validation (solid) vs training (dashed)", width="56%",
                           height="420px")
     curves_fig.legend_location = "bottom-left"
     bx, by = bq.OrdinalScale(), bq.LinearScale(min=0.0)
     gaps = bq.Bars(x=list(VARIANTS), y=[0.0, 0.0, 0.0], scales={"x": bx, "y": by},
                    colors=[colours[v] for v in VARIANTS], labels=["validation − training loss"])
-    gap_fig = V.figure([gaps], [V.axis(bx, "regularization"), V.axis(by, "val − train loss", vertical=True)],
+    gap_fig = D.figure([gaps], [D.axis(bx, "regularization"), D.axis(by, "val − train loss", vertical=True)],
                        "Over-fitting gap", width="22%", height="420px",
-                       fig_margin={"top": 50, "bottom": 55, "left": 75, "right": 10})
+                       margin={"top": 50, "bottom": 55, "left": 75, "right": 10})
     mx, my = bq.OrdinalScale(), bq.LinearScale(min=0.0)
     means = bq.Bars(x=["eval", "train", "unscaled"], y=[0.0, 0.0, 0.0],
-                    scales={"x": mx, "y": my}, colors=[V.SERIES[7], V.SERIES[0], V.SERIES[3]])
-    mean_fig = V.figure([means], [V.axis(mx, "unscaled = mask only"),
-                                  V.axis(my, "mean unit output", vertical=True)],
+                    scales={"x": mx, "y": my}, colors=[style.RUNS[7], style.RUNS[0], style.RUNS[3]])
+    mean_fig = D.figure([means], [D.axis(mx, "unscaled = mask only"),
+                                  D.axis(my, "mean unit output", vertical=True)],
                         "Dropout means", width="22%", height="420px",
-                        fig_margin={"top": 50, "bottom": 55, "left": 75, "right": 10})
+                        margin={"top": 50, "bottom": 55, "left": 75, "right": 10})
     marks = {"val": val_lines, "train": train_lines, "gaps": gaps, "means": means}
     figures = [curves_fig, gap_fig, mean_fig]
 
@@ -256,7 +260,7 @@ def dropout(p: float = 0.5, l2: float = 1e-2, steps: int = 300, seed: int = 0) -
         val_lines.x = train_lines.x = c[0].steps
         val_lines.y = np.array([np.maximum(k.val_loss, 1e-6) for k in c])
         train_lines.y = np.array([np.maximum(k.train_loss, 1e-6) for k in c])
-        V.set_log_ticks(loss_axis, val_lines.y, train_lines.y)
+        style.set_log_ticks(loss_axis, val_lines.y, train_lines.y)
         gaps.y = [max(k.loss_gap, 0.0) for k in c]
         means.y = [inv.eval_mean, inv.train_mean, inv.unscaled_mean]
         mean_fig.title = f"Means at p = {inv.p:g}"

@@ -93,7 +93,11 @@ def search_layout(budget: int = 9, seed: int = 0):
     """The unit square with both layouts (left: grid, right: random), g(x) drawn above each."""
     import bqplot as bq
 
+    from nbtrain.ui import style
+
     from . import _view as V
+
+    D = style.DEMO  # the demos' sizes
 
     controls = {"budget": V.dropdown("trials", [4, 9, 16, 25, 36], budget),
                 "seed": V.int_slider("random seed", seed, 0, 50)}
@@ -102,11 +106,11 @@ def search_layout(budget: int = 9, seed: int = 0):
     for side in ("grid", "random"):
         sx, sy = bq.LinearScale(min=0.0, max=1.0), bq.LinearScale(min=0.0, max=1.0)
         curve = bq.Lines(x=xs, y=0.75 + 0.25 * important(xs), scales={"x": sx, "y": sy},
-                         colors=[V.SERIES[1]], stroke_width=2)
-        pts = bq.Scatter(x=[], y=[], scales={"x": sx, "y": sy}, colors=[V.SERIES[0]], default_size=80)
-        drops = bq.Lines(x=[], y=[], scales={"x": sx, "y": sy}, colors=[V.CONTOUR], stroke_width=1)
-        fig = V.figure([drops, curve, pts], [V.axis(sx, "important: lr exponent x"),
-                                             V.axis(sy, "unimportant: dropout y", vertical=True)], f"{side} layout")
+                         colors=[style.RUNS[1]], stroke_width=2)
+        pts = bq.Scatter(x=[], y=[], scales={"x": sx, "y": sy}, colors=[style.RUNS[0]], default_size=80)
+        drops = bq.Lines(x=[], y=[], scales={"x": sx, "y": sy}, colors=[style.CONTOUR], stroke_width=1)
+        fig = D.figure([drops, curve, pts], [D.axis(sx, "important: lr exponent x"),
+                                             D.axis(sy, "unimportant: dropout y", vertical=True)], f"{side} layout")
         figures.append(fig)
         marks.update({f"{side}_points": pts, f"{side}_drops": drops, f"{side}_curve": curve})
 

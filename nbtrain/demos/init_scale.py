@@ -197,7 +197,11 @@ def weight_scale(activation: str = "tanh", init_or_std: str | float = "small_gau
     """
     import bqplot as bq
 
+    from nbtrain.ui import style
+
     from . import _view as V
+
+    D = style.DEMO  # the demos' sizes
 
     scheme, params = _scheme(init_or_std)
     if params:  # a bare std: start the slider so that the scale reproduces it on top of N(0, 0.01²)
@@ -209,18 +213,18 @@ def weight_scale(activation: str = "tanh", init_or_std: str | float = "small_gau
     }
     lx, vy = bq.LinearScale(min=0.8, max=depth + 1.0), bq.LinearScale()
     outlines = bq.Lines(x=[], y=[], scales={"x": lx, "y": vy}, fill="inside", stroke_width=1)
-    hist_fig = V.figure([outlines], [V.axis(lx, "layer", tick_values=np.arange(1, depth + 1), tick_format="d",
+    hist_fig = D.figure([outlines], [D.axis(lx, "layer", tick_values=np.arange(1, depth + 1), tick_format="d",
                                             grid_lines="none"),
-                                     V.axis(vy, "activation value", vertical=True)],
+                                     D.axis(vy, "activation value", vertical=True)],
                         width="100%", height="340px")
     sx, sy, my = bq.LinearScale(min=0.5, max=depth + 0.5), bq.LogScale(), bq.LinearScale()
     std_line = bq.Lines(x=[], y=[], scales={"x": sx, "y": sy}, marker="circle", stroke_width=3)
-    std_axis = V.axis(sy, "std of activations (log)", vertical=True, tick_format=".0e")
-    std_fig = V.figure([std_line], [V.axis(sx, "layer", tick_format="d"), std_axis], "Std per layer",
+    std_axis = D.axis(sy, "std of activations (log)", vertical=True, tick_format=".0e")
+    std_fig = D.figure([std_line], [D.axis(sx, "layer", tick_format="d"), std_axis], "Std per layer",
                        height="300px")
     mean_line = bq.Lines(x=[], y=[], scales={"x": sx, "y": my}, marker="circle", stroke_width=3)
-    mean_fig = V.figure([mean_line], [V.axis(sx, "layer", tick_format="d"),
-                                      V.axis(my, "mean of activations", vertical=True, tick_format=".2~g")],
+    mean_fig = D.figure([mean_line], [D.axis(sx, "layer", tick_format="d"),
+                                      D.axis(my, "mean of activations", vertical=True, tick_format=".2~g")],
                         "Mean per layer", height="300px")
     marks = {"hist": outlines, "std": std_line, "mean": mean_line}
     figures = [hist_fig, std_fig, mean_fig]
@@ -230,7 +234,7 @@ def weight_scale(activation: str = "tanh", init_or_std: str | float = "small_gau
                                  scale=controls["scale"].value)
 
     def draw(r: WeightScaleResult) -> str:
-        colour = V.activation_colour(r.activation)
+        colour = style.activation_colour(r.activation)
         xs, ys = histogram_outlines(r.hist, r.edges)
         outlines.x, outlines.y = xs, ys
         outlines.colors = [colour] * len(xs)
@@ -239,7 +243,7 @@ def weight_scale(activation: str = "tanh", init_or_std: str | float = "small_gau
         vy.min, vy.max = float(r.edges[0]), float(r.edges[-1])
         layers = np.arange(1, len(r.std) + 1)
         std_line.x, std_line.y = layers, np.maximum(r.std, 1e-30)
-        V.set_log_ticks(std_axis, std_line.y)
+        style.set_log_ticks(std_axis, std_line.y)
         mean_line.x, mean_line.y = layers, r.mean
         std_line.colors = mean_line.colors = [colour]
         extra = ""

@@ -92,19 +92,23 @@ def large_batch(k: int = 16, epochs: int = 6):
     """Validation loss per epoch of the four runs (and each run's learning rate per epoch)."""
     import bqplot as bq
 
+    from nbtrain.ui import style
+
     from . import _view as V
+
+    D = style.DEMO  # the demos' sizes
 
     controls = {"k": V.dropdown("batch ×", [2, 4, 8, 16, 32], k), "epochs": V.int_slider("epochs", epochs, 1, 10)}
     ex, ey = bq.LinearScale(), bq.LogScale()
     lx, ly = bq.LinearScale(), bq.LinearScale(min=0.0)
     loss, rates = {}, {}
     for i, name in enumerate(RUNS):  # one mark per run: the runs have different numbers of points
-        loss[name] = bq.Lines(x=[], y=[], scales={"x": ex, "y": ey}, colors=[V.SERIES[i]], stroke_width=2,
+        loss[name] = bq.Lines(x=[], y=[], scales={"x": ex, "y": ey}, colors=[style.RUNS[i]], stroke_width=2,
                               labels=[name], display_legend=True)
-        rates[name] = bq.Lines(x=[], y=[], scales={"x": lx, "y": ly}, colors=[V.SERIES[i]], stroke_width=2)
-    ay = V.axis(ey, "validation loss", vertical=True)
-    left = V.figure(list(loss.values()), [V.axis(ex, "epoch"), ay], "same epochs, four recipes", legend=True)
-    right = V.figure(list(rates.values()), [V.axis(lx, "epoch"), V.axis(ly, "learning rate", vertical=True)],
+        rates[name] = bq.Lines(x=[], y=[], scales={"x": lx, "y": ly}, colors=[style.RUNS[i]], stroke_width=2)
+    ay = D.axis(ey, "validation loss", vertical=True)
+    left = D.figure(list(loss.values()), [D.axis(ex, "epoch"), ay], "same epochs, four recipes")
+    right = D.figure(list(rates.values()), [D.axis(lx, "epoch"), D.axis(ly, "learning rate", vertical=True)],
                      "learning rate")
 
     def compute() -> LargeBatchResult:
@@ -117,7 +121,7 @@ def large_batch(k: int = 16, epochs: int = 6):
             loss[name].x, loss[name].y = run.epoch, np.clip(run.val_loss, 1e-3, 1e6)
             rates[name].x = np.arange(len(run.lr_per_step)) / max(1, len(run.lr_per_step)) * r.epochs
             rates[name].y = run.lr_per_step
-        V.set_log_ticks(ay, *[np.clip(r.runs[n].val_loss, 1e-3, 1e6) for n in RUNS])
+        style.set_log_ticks(ay, *[np.clip(r.runs[n].val_loss, 1e-3, 1e6) for n in RUNS])
         acc = r.final()
         return "final validation accuracy: " + ", ".join(f"{n} {acc[n]:.1%}" for n in RUNS)
 

@@ -135,20 +135,24 @@ def loss_choice(steps: int = 300, lr: float = 0.5):
     """Left: the gradient at the true logit vs p_true for both losses. Right: validation accuracy per step."""
     import bqplot as bq
 
+    from nbtrain.ui import style
+
     from . import _view as V
+
+    D = style.DEMO  # the demos' sizes
 
     controls = {"lr": V.slider("learning rate", lr, 0.01, 5.0, 0.05, log=True),
                 "steps": V.int_slider("steps", steps, 50, 2000, 50)}
     sx, sy = bq.LinearScale(min=0.0, max=1.0), bq.LinearScale(min=-1.0, max=0.05)
-    grads = bq.Lines(x=[], y=[], scales={"x": sx, "y": sy}, colors=[V.SERIES[0], V.SERIES[1]], stroke_width=2,
+    grads = bq.Lines(x=[], y=[], scales={"x": sx, "y": sy}, colors=[style.RUNS[0], style.RUNS[1]], stroke_width=2,
                      labels=["cross-entropy", "MSE"], display_legend=True)
-    left = V.figure([grads], [V.axis(sx, "p(true class)"), V.axis(sy, "∂loss/∂z_true", vertical=True)],
-                    "gradient at the true logit", legend=True)
+    left = D.figure([grads], [D.axis(sx, "p(true class)"), D.axis(sy, "∂loss/∂z_true", vertical=True)],
+                    "gradient at the true logit")
     tx, ty = bq.LinearScale(), bq.LinearScale(min=0.0, max=1.0)
-    curves = bq.Lines(x=[], y=[], scales={"x": tx, "y": ty}, colors=[V.SERIES[0], V.SERIES[1]], stroke_width=2,
+    curves = bq.Lines(x=[], y=[], scales={"x": tx, "y": ty}, colors=[style.RUNS[0], style.RUNS[1]], stroke_width=2,
                       labels=["cross-entropy", "MSE"], display_legend=True)
-    right = V.figure([curves], [V.axis(tx, "step"), V.axis(ty, "validation accuracy", vertical=True)],
-                     "digits, same start, same SGD", legend=True)
+    right = D.figure([curves], [D.axis(tx, "step"), D.axis(ty, "validation accuracy", vertical=True)],
+                     "digits, same start, same SGD")
 
     def compute() -> LossChoiceResult:
         return loss_choice_data(int(controls["steps"].value), float(controls["lr"].value))

@@ -101,19 +101,21 @@ def _parse_list(name: str, text: str, kind: type) -> tuple | None:
 def _param_widget(name: str, spec: Any, value: Any, total_steps: int):
     import ipywidgets as widgets
 
+    from nbtrain.ui import style
+
     from . import _view as V
 
     kind = spec.kind
     if kind == "bool":
-        return widgets.Checkbox(description=name, value=bool(value), indent=False, style=V.CONTROL_STYLE)
+        return widgets.Checkbox(description=name, value=bool(value), indent=False, style=style.LABEL_STYLE)
     if kind == "choice":
         return V.dropdown(name, list(spec.choices), value)
     if kind == "list":
         shown = "" if value is None else ", ".join(f"{v:g}" for v in value)
-        return widgets.Text(description=name, value=shown, continuous_update=False, style=V.CONTROL_STYLE,
+        return widgets.Text(description=name, value=shown, continuous_update=False, style=style.LABEL_STYLE,
                             placeholder="comma-separated", layout=V.CONTROL_LAYOUT)
     if kind == "callable":
-        return widgets.Text(description=f"{name}(t) =", value="", continuous_update=False, style=V.CONTROL_STYLE,
+        return widgets.Text(description=f"{name}(t) =", value="", continuous_update=False, style=style.LABEL_STYLE,
                             placeholder="e.g. 0.5 ** (t // 100), exp(-t / 500)", layout=V.CONTROL_LAYOUT)
     lo = spec.low if spec.low is not None else 0
     if kind == "int":
@@ -147,9 +149,12 @@ def schedule_gallery(first: str = "cosine", second: str | None = "step", base_lr
     import bqplot as bq
     import ipywidgets as widgets
 
+    from nbtrain.ui import style
     from nbtrain.ui.guard import guard_all
 
     from . import _view as V
+
+    D = style.DEMO  # the demos' sizes
 
     names = schedules.names()
     none = "(none)"
@@ -168,12 +173,12 @@ def schedule_gallery(first: str = "cosine", second: str | None = "step", base_lr
 
     x, y_lin, y_log = bq.LinearScale(), bq.LinearScale(min=0.0), bq.LogScale()
     grey = bq.Lines(x=[], y=[], scales={"x": x, "y": y_lin}, colors=["#c8c8c8"], stroke_width=1)
-    line_a = bq.Lines(x=[], y=[], scales={"x": x, "y": y_lin}, colors=[V.SERIES[0]], stroke_width=3.5,
+    line_a = bq.Lines(x=[], y=[], scales={"x": x, "y": y_lin}, colors=[style.RUNS[0]], stroke_width=3.5,
                       display_legend=True, labels=[""])
-    line_b = bq.Lines(x=[], y=[], scales={"x": x, "y": y_lin}, colors=[V.SERIES[1]], stroke_width=3.5,
+    line_b = bq.Lines(x=[], y=[], scales={"x": x, "y": y_lin}, colors=[style.RUNS[1]], stroke_width=3.5,
                       line_style="dashed", display_legend=True, labels=[""])
-    y_axis = V.axis(y_lin, "learning rate", vertical=True, tick_format=".2g")
-    fig = V.figure([grey, line_a, line_b], [V.axis(x, "step t"), y_axis], legend=True, width="100%",
+    y_axis = D.axis(y_lin, "learning rate", vertical=True, tick_format=".2g")
+    fig = D.figure([grey, line_a, line_b], [D.axis(x, "step t"), y_axis], width="100%",
                    height="420px")
     formulas = widgets.HTML()
     marks = {"first": line_a, "second": line_b, "all": grey}
@@ -203,7 +208,7 @@ def schedule_gallery(first: str = "cosine", second: str | None = "step", base_lr
             w.observe(lambda _c: view.update() if view is not None else None, names="value")
         guard_all(new.values())  # bounds enforced by the kernel, not only by the page
         param_controls[side], specs_of[side], built[side] = new, specs, key
-        title = widgets.HTML(f"<b style='font-size:15px; color:{V.SERIES[0] if side == 'first' else V.SERIES[1]}'>"
+        title = widgets.HTML(f"<b style='font-size:15px; color:{style.RUNS[0] if side == 'first' else style.RUNS[1]}'>"
                              f"{html.escape(name)} parameters</b>")
         boxes[side].children = [title, *new.values()]
 
@@ -262,7 +267,7 @@ def schedule_gallery(first: str = "cosine", second: str | None = "step", base_lr
         if rest:
             grey.x, grey.y = a.steps, np.array([ys(c) for c in rest])
         if log:
-            V.set_log_ticks(y_axis, *[ys(c) for c in shown], *(ys(c) for c in rest))
+            style.set_log_ticks(y_axis, *[ys(c) for c in shown], *(ys(c) for c in rest))
         else:
             y_axis.tick_values, y_axis.tick_format = None, ".2g"
         fig.title = " vs ".join(c.name for c in shown) + f" over T = {a.steps[-1]} steps"

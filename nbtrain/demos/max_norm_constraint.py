@@ -95,18 +95,22 @@ def max_norm(c: float = 2.0, lr: float = 0.5):
     """Left: the largest unit norm per step. Right: validation loss per step (log scale)."""
     import bqplot as bq
 
+    from nbtrain.ui import style
+
     from . import _view as V
+
+    D = style.DEMO  # the demos' sizes
 
     controls = {"c": V.slider("max norm c", c, 0.25, 10.0, 0.25), "lr": V.slider("learning rate", lr, 0.01, 2.0, 0.05, log=True)}
     sx, sy = bq.LinearScale(), bq.LinearScale(min=0.0)
-    norm_lines = bq.Lines(x=[], y=[], scales={"x": sx, "y": sy}, colors=[V.SERIES[1], V.SERIES[0]], stroke_width=2,
+    norm_lines = bq.Lines(x=[], y=[], scales={"x": sx, "y": sy}, colors=[style.RUNS[1], style.RUNS[0]], stroke_width=2,
                           labels=list(VARIANTS), display_legend=True)
-    left = V.figure([norm_lines], [V.axis(sx, "step"), V.axis(sy, "largest ‖wᵢ‖", vertical=True)],
-                    "unit weight norms", legend=True)
+    left = D.figure([norm_lines], [D.axis(sx, "step"), D.axis(sy, "largest ‖wᵢ‖", vertical=True)],
+                    "unit weight norms")
     tx, ty = bq.LinearScale(), bq.LogScale()
-    loss_lines = bq.Lines(x=[], y=[], scales={"x": tx, "y": ty}, colors=[V.SERIES[1], V.SERIES[0]], stroke_width=2)
-    ay = V.axis(ty, "validation loss", vertical=True)
-    right = V.figure([loss_lines], [V.axis(tx, "step"), ay], "validation loss")
+    loss_lines = bq.Lines(x=[], y=[], scales={"x": tx, "y": ty}, colors=[style.RUNS[1], style.RUNS[0]], stroke_width=2)
+    ay = D.axis(ty, "validation loss", vertical=True)
+    right = D.figure([loss_lines], [D.axis(tx, "step"), ay], "validation loss")
 
     def compute() -> MaxNormResult:
         return max_norm_data(float(controls["c"].value), float(controls["lr"].value))
@@ -115,7 +119,7 @@ def max_norm(c: float = 2.0, lr: float = 0.5):
         norm_lines.x, norm_lines.y = r.steps, np.stack([r.max_unit_norm[v] for v in VARIANTS])
         ys = [np.clip(r.val_loss[v], 1e-3, 1e3) for v in VARIANTS]
         loss_lines.x, loss_lines.y = r.steps, np.stack(ys)
-        V.set_log_ticks(ay, *ys)
+        style.set_log_ticks(ay, *ys)
         return (f"final validation accuracy: none {r.val_acc['none'][-1]:.1%}, max-norm {r.val_acc['max_norm'][-1]:.1%}; "
                 f"largest unit norm: {r.max_unit_norm['none'][-1]:.2f} vs {r.max_unit_norm['max_norm'][-1]:.2f}")
 

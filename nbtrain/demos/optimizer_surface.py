@@ -145,7 +145,11 @@ def optimizer_paths(surface_name: str = "ravine", steps: int = 100):
     """Every optimizer's path over the ravine's contours (left) and its loss per step (right, log scale)."""
     import bqplot as bq
 
+    from nbtrain.ui import style
+
     from . import _view as V
+
+    D = style.DEMO  # the demos' sizes
 
     controls = {
         "surface": V.dropdown("surface", list(SURFACES), surface_name),
@@ -155,18 +159,18 @@ def optimizer_paths(surface_name: str = "ravine", steps: int = 100):
     }
     rates = dict(DEFAULT_LR)
     sx, sy = bq.LinearScale(min=-9.0, max=9.0), bq.LinearScale(min=-4.0, max=4.0)
-    contours = bq.Lines(x=[], y=[], scales={"x": sx, "y": sy}, colors=[V.CONTOUR], stroke_width=1)
-    colours = {n: V.SERIES[i % len(V.SERIES)] for i, n in enumerate(OPTIMIZERS)}
+    contours = bq.Lines(x=[], y=[], scales={"x": sx, "y": sy}, colors=[style.CONTOUR], stroke_width=1)
+    colours = {n: style.RUNS[i % len(style.RUNS)] for i, n in enumerate(OPTIMIZERS)}
     colours["adam"] = "#000000"
     lines = {n: bq.Lines(x=[], y=[], scales={"x": sx, "y": sy}, colors=[colours[n]], stroke_width=2,
                          labels=[n], display_legend=True) for n in OPTIMIZERS}
-    left = V.figure([contours, *lines.values()], [V.axis(sx, "w₁"), V.axis(sy, "w₂", vertical=True)],
-                    "paths on the loss surface", legend=True)
+    left = D.figure([contours, *lines.values()], [D.axis(sx, "w₁"), D.axis(sy, "w₂", vertical=True)],
+                    "paths on the loss surface")
     tx, ty = bq.LinearScale(), bq.LogScale()
     curves = {n: bq.Lines(x=[], y=[], scales={"x": tx, "y": ty}, colors=[colours[n]], stroke_width=2)
               for n in OPTIMIZERS}
-    ay = V.axis(ty, "loss", vertical=True)
-    right = V.figure(list(curves.values()), [V.axis(tx, "step"), ay], "loss per step")
+    ay = D.axis(ty, "loss", vertical=True)
+    right = D.figure(list(curves.values()), [D.axis(tx, "step"), ay], "loss per step")
     marks = {"contours": contours, **{f"path_{n}": m for n, m in lines.items()},
              **{f"loss_{n}": m for n, m in curves.items()}}
     state = {"which": "sgd"}
@@ -186,7 +190,7 @@ def optimizer_paths(surface_name: str = "ravine", steps: int = 100):
         for n, p in r.paths.items():
             lines[n].x, lines[n].y = np.clip(p.w[:, 0], -50, 50), np.clip(p.w[:, 1], -50, 50)
             curves[n].x, curves[n].y = np.arange(len(p.loss)), np.maximum(p.loss, floor)
-        V.set_log_ticks(ay, *[np.maximum(p.loss, floor) for p in r.paths.values()])
+        style.set_log_ticks(ay, *[np.maximum(p.loss, floor) for p in r.paths.values()])
         best = min(r.paths.values(), key=lambda p: p.final_loss)
         return (f"after {len(best.loss) - 1} steps: lowest loss {best.final_loss:.2e} ({best.name}); "
                 + ", ".join(f"{n} {p.final_loss:.1e}" for n, p in r.paths.items()))

@@ -89,7 +89,11 @@ def l1_l2(lam: float = 0.1, steps: int = 500):
     """Left: every weight's path under L1 and L2 (the 3 informative ones coloured). Right: one unused weight."""
     import bqplot as bq
 
+    from nbtrain.ui import style
+
     from . import _view as V
+
+    D = style.DEMO  # the demos' sizes
 
     controls = {"lam": V.slider("λ", lam, 0.001, 1.0, 0.05, log=True),
                 "steps": V.int_slider("steps", steps, 50, 2000, 50)}
@@ -97,14 +101,14 @@ def l1_l2(lam: float = 0.1, steps: int = 500):
     for kind, title in (("l1", "L1: subtract ηλ → exact zeros"), ("l2", "L2: multiply by 1 − ηλ")):
         sx, sy = bq.LinearScale(), bq.LinearScale()
         lines = bq.Lines(x=[], y=[], scales={"x": sx, "y": sy}, stroke_width=1.5)
-        figures.append(V.figure([lines], [V.axis(sx, "step"), V.axis(sy, "weight", vertical=True)], title,
+        figures.append(D.figure([lines], [D.axis(sx, "step"), D.axis(sy, "weight", vertical=True)], title,
                                 width="33%"))
         marks[f"{kind}_paths"] = lines
     sx, sy = bq.LinearScale(), bq.LinearScale(min=0.0, max=1.0)
-    sh = bq.Lines(x=[], y=[], scales={"x": sx, "y": sy}, colors=[V.SERIES[1], V.SERIES[0]], stroke_width=2,
+    sh = bq.Lines(x=[], y=[], scales={"x": sx, "y": sy}, colors=[style.RUNS[1], style.RUNS[0]], stroke_width=2,
                   labels=["L1", "L2"], display_legend=True)
-    figures.append(V.figure([sh], [V.axis(sx, "step"), V.axis(sy, "an unused weight", vertical=True)],
-                            "no data gradient: the shrinking alone", width="33%", legend=True))
+    figures.append(D.figure([sh], [D.axis(sx, "step"), D.axis(sy, "an unused weight", vertical=True)],
+                            "no data gradient: the shrinking alone", width="33%"))
     marks["shrink"] = sh
 
     def compute() -> L1L2Result:
@@ -112,7 +116,7 @@ def l1_l2(lam: float = 0.1, steps: int = 500):
 
     def draw(r: L1L2Result) -> str:
         d = r.true_w.size
-        colours = [V.SERIES[i + 1] if r.true_w[i] else V.CONTOUR for i in range(d)]
+        colours = [style.RUNS[i + 1] if r.true_w[i] else style.CONTOUR for i in range(d)]
         for kind in ("l1", "l2"):
             p = r.paths[kind]
             m = marks[f"{kind}_paths"]

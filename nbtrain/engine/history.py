@@ -3,7 +3,9 @@
 The training thread appends rows to a few ``Table``s (numpy columns that double their capacity when full,
 so appending is O(1) amortised and nothing is a Python list of dicts); readers take consistent snapshots
 under a lock. ``decimate`` turns any length into at most ``max_points`` points that keep the extremes,
-in one pass over the data.
+in one pass over the data. Its three steps (:func:`bucket_extremes`, :func:`merge_extremes`,
+:func:`extremes_in_order`) are also what :class:`nbtrain.ui.stream.StreamDecimator` is built from, so a
+curve streamed to a view and a curve decimated from the history keep the same points.
 
 >>> import numpy as np
 >>> from nbtrain.engine.history import decimate
@@ -294,7 +296,8 @@ class HistoryFrame(pd.DataFrame):
 
 
 def decimate(x: np.ndarray, y: np.ndarray, max_points: int = 2000) -> tuple[np.ndarray, np.ndarray]:
-    """Min/max-per-bucket decimation: ≤ ``max_points`` points, each bucket's extremes kept in x order.
+    """Min/max-per-bucket decimation: ≤ ``max_points`` points, each bucket's extremes kept in x order, and
+    the last point where there is room for it.
 
     Non-finite y values are dropped first. For ``len(x) <= max_points`` the (finite) data is returned
     unchanged. One vectorised pass: O(n) time, O(max_points) output.
@@ -310,13 +313,61 @@ def decimate(x: np.ndarray, y: np.ndarray, max_points: int = 2000) -> tuple[np.n
     if n <= max_points:
         return x, y
     buckets = max_points // 2
-    size = -(-n // buckets)  # ceil
-    pad = buckets * size - n
-    yp = np.concatenate([y, np.full(pad, y[-1])]) if pad else y
-    blocks = yp.reshape(buckets, size)
-    base = np.arange(buckets) * size
-    lo = base + blocks.argmin(axis=1)
-    hi = base + blocks.argmax(axis=1)
-    idx = np.minimum(np.stack([np.minimum(lo, hi), np.maximum(lo, hi)], axis=1).ravel(), n - 1)
-    idx = idx[np.concatenate([[True], np.diff(idx) != 0])]
-    return x[idx], y[idx]
+    lo, hi = bucket_extremes(y, -(-n // buckets))  # ≤ `buckets` runs of ⌈n / buckets⌉ points
+    xs, ys = extremes_in_order(x[lo], y[lo], x[hi], y[hi])
+    if len(lo) < buckets and max(lo[-1], hi[-1]) != n - 1:  # room left: the curve reaches the last point
+        xs, ys = np.append(xs, x[-1]), np.append(ys, y[-1])
+    return xs, ys
+
+
+def bucket_extremes(y: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the lowest and the highest value in each run of ``size`` consecutive values of ``y`` (the
+    last run may be shorter); ties keep the earlier index. One vectorised pass over finite ``y``.
+
+    >>> bucket_extremes(np.array([3.0, 1.0, 2.0, 5.0, 4.0]), 2)
+    (array([1, 2, 4]), array([0, 3, 4]))
+    """
+    n = len(y)
+    k = -(-n // size)
+    pad = k * size - n
+    # a short last run is padded with its own last value: argmin/argmax return the first occurrence, a real index
+    blocks = (np.concatenate([y, np.full(pad, y[-1])]) if pad else y).reshape(k, size)
+    base = np.arange(k) * size
+    return base + blocks.argmin(axis=1), base + blocks.argmax(axis=1)
+
+
+def merge_extremes(first: tuple, second: tuple) -> tuple:
+    """The extremes of buckets ``first`` and ``second`` joined, each given as ``(lo_x, lo_y, hi_x, hi_y)``
+    (its lowest and highest point; numbers for one bucket, arrays for elementwise pairs of buckets).
+    ``second`` follows ``first``; ties keep ``first``'s point.
+
+    >>> merge_extremes((0.0, 1.0, 1.0, 4.0), (2.0, 1.0, 3.0, 5.0))
+    (0.0, 1.0, 3.0, 5.0)
+    """
+    lo_x, lo_y, hi_x, hi_y = first
+    lo_x2, lo_y2, hi_x2, hi_y2 = second
+    if np.ndim(lo_y) == 0:  # one bucket each
+        lo = (lo_x, lo_y) if lo_y <= lo_y2 else (lo_x2, lo_y2)
+        hi = (hi_x, hi_y) if hi_y >= hi_y2 else (hi_x2, hi_y2)
+        return (*lo, *hi)
+    lo1, hi1 = lo_y <= lo_y2, hi_y >= hi_y2
+    return (np.where(lo1, lo_x, lo_x2), np.where(lo1, lo_y, lo_y2),
+            np.where(hi1, hi_x, hi_x2), np.where(hi1, hi_y, hi_y2))
+
+
+def extremes_in_order(lo_x: np.ndarray, lo_y: np.ndarray, hi_x: np.ndarray, hi_y: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """The points of consecutive buckets' extremes as one curve: each bucket's two points in x order, one
+    where its lowest and highest are the same point.
+
+    >>> extremes_in_order(np.array([1.0, 2.0]), np.array([1.0, 2.0]), np.array([0.0, 2.0]), np.array([3.0, 2.0]))
+    (array([0., 1., 2.]), array([3., 1., 2.]))
+    """
+    first_lo = lo_x <= hi_x
+    x1, y1 = np.where(first_lo, lo_x, hi_x), np.where(first_lo, lo_y, hi_y)
+    x2, y2 = np.where(first_lo, hi_x, lo_x), np.where(first_lo, hi_y, lo_y)
+    x = np.stack([x1, x2], axis=1).ravel()
+    y = np.stack([y1, y2], axis=1).ravel()
+    keep = np.ones(len(x), dtype=bool)
+    keep[1::2] = (x2 != x1) | (y2 != y1)
+    return x[keep], y[keep]

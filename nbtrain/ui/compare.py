@@ -123,7 +123,6 @@ class Comparison(widgets.VBox):
         note = widgets.HTML("<span class='nbtrain-muted' style='font-size:14px'>solid: training · dashed: validation</span>")
         super().__init__([style.stylesheet(), grid, note, self.legend], layout=widgets.Layout(width="100%"))
         style.view_classes(self, "nbtrain-compare")
-        self._step_end: float | None = None
         self.refresh(force=True)
         self._publisher = Publisher(self._tick, interval=interval, name="nbtrain-compare-publisher").start() if live else None
 
@@ -161,31 +160,18 @@ class Comparison(widgets.VBox):
                         d.changed = False
                         x, y = d.arrays()
                         updates.append((self.lines[name][i], {"x": x.astype(np.int32), "y": y.astype(np.float32)}))
-            updates += self._step_axis_updates(max((r.global_step for r in self.runs), default=0))
+            # step axes from 0 with a few round ticks, refitted when the longest run passes the last one
+            updates += style.fit_step_axes([f.axes[0] for f in self.figures.values()],
+                                           max((r.global_step for r in self.runs), default=0))
             for fig in ("loss", "lr"):  # round domains and ticks for what is shown
                 ys = [np.asarray(m.y, float).ravel() for m in self.figures[fig].marks]
                 pending = {id(w): t for w, t in updates}
                 ys += [np.asarray(pending[id(m)]["y"], float).ravel() for m in self.figures[fig].marks
                        if id(m) in pending]
                 updates += style.fit_axis(self.figures[fig].axes[1], np.concatenate(ys) if ys else None)
-            with style.hold([w for w, _ in updates]):
-                for w, traits in updates:
-                    for k, v in traits.items():
-                        setattr(w, k, v)
+            style.apply(updates)
             self.legend.value = self._legend_html()
             return True
-
-    def _step_axis_updates(self, step: int) -> list:
-        """Step axes from 0 with a few round ticks (see :func:`style.nice_step_ticks`)."""
-        end, ticks = style.nice_step_ticks(step)
-        if end == self._step_end:
-            return []
-        self._step_end = end
-        out: list = []
-        for fig in self.figures.values():
-            ax = fig.axes[0]
-            out += [(ax.scale, {"min": 0.0, "max": float(end)}), (ax, {"tick_values": np.asarray(ticks, float)})]
-        return out
 
     def _legend_html(self) -> str:
         rows = []

@@ -4,8 +4,8 @@ Three small pieces, all free of widgets:
 
 - :class:`StreamDecimator` keeps a min/max decimation of a growing series and updates it with the new
   points only, so a publish costs O(new points + cap) instead of a pass over the whole history; the
-  output never exceeds ``max_points`` (each bucket keeps its minimum and maximum, like
-  ``History.decimate``);
+  output never exceeds ``max_points`` (each bucket keeps its minimum and maximum: the same steps as
+  :func:`nbtrain.engine.history.decimate`, from that module);
 - :class:`TableFeed` reads, under the history lock, the rows appended to one table since the last read
   (and notices when the history was cleared or replaced);
 - :class:`Publisher` is the one thread that calls a view's ``publish()`` about ten times a second. It is
@@ -29,6 +29,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+
+from ..engine.history import bucket_extremes, extremes_in_order, merge_extremes
 
 
 class StreamDecimator:
@@ -64,7 +66,7 @@ class StreamDecimator:
         self.count = 0  # finite points seen
         empty = np.empty(0)
         self._b = [empty, empty, empty, empty]  # lo_x, lo_y, hi_x, hi_y of complete buckets
-        self._part: list[float] | None = None  # [lo_x, lo_y, hi_x, hi_y] of the partial bucket
+        self._part: tuple[float, float, float, float] | None = None  # (lo_x, lo_y, hi_x, hi_y), partial bucket
         self._part_n = 0
         self._last: tuple[float, float] | None = None
         self.changed = True
@@ -86,23 +88,20 @@ class StreamDecimator:
         i = 0
         if self._part_n:  # top up the partial bucket first
             i = min(self.size - self._part_n, len(y))
-            self._part = _merge_summary(self._part, _summary(x[:i], y[:i]))
+            self._part = merge_extremes(self._part, _extremes(x[:i], y[:i]))
             self._part_n += i
             if self._part_n == self.size:
                 self._push(*(np.array([v]) for v in self._part))
                 self._part, self._part_n = None, 0
         x, y = x[i:], y[i:]
-        k = len(y) // self.size
-        if k:
-            s = self.size
-            blocks = y[: k * s].reshape(k, s)
-            base = np.arange(k) * s
-            lo = base + blocks.argmin(axis=1)
-            hi = base + blocks.argmax(axis=1)
-            self._push(x[lo], y[lo], x[hi], y[hi])
-        if len(y) > k * self.size:
-            self._part = _summary(x[k * self.size :], y[k * self.size :])
-            self._part_n = len(y) - k * self.size
+        if len(y):  # whole buckets of the rest, and a partial one at its end
+            lo, hi = bucket_extremes(y, self.size)
+            whole = len(y) // self.size
+            if whole:
+                self._push(x[lo[:whole]], y[lo[:whole]], x[hi[:whole]], y[hi[:whole]])
+            if whole < len(lo):
+                self._part = (float(x[lo[-1]]), float(y[lo[-1]]), float(x[hi[-1]]), float(y[hi[-1]]))
+                self._part_n = len(y) - whole * self.size
         while len(self._b[0]) > self._max_buckets:
             self._halve()
         return True
@@ -112,41 +111,27 @@ class StreamDecimator:
 
     def _halve(self) -> None:
         """Merge neighbouring buckets pairwise; an odd last bucket joins the partial one."""
-        lo_x, lo_y, hi_x, hi_y = self._b
-        n = len(lo_x)
+        n = len(self._b[0])
         pairs = n // 2
-        a, b = slice(0, 2 * pairs, 2), slice(1, 2 * pairs, 2)
-        take_a_lo = lo_y[a] <= lo_y[b]
-        take_a_hi = hi_y[a] >= hi_y[b]
-        merged = [np.where(take_a_lo, lo_x[a], lo_x[b]), np.where(take_a_lo, lo_y[a], lo_y[b]),
-                  np.where(take_a_hi, hi_x[a], hi_x[b]), np.where(take_a_hi, hi_y[a], hi_y[b])]
+        merged = merge_extremes([b[0 : 2 * pairs : 2] for b in self._b], [b[1 : 2 * pairs : 2] for b in self._b])
         if n % 2:
-            last = [lo_x[-1], lo_y[-1], hi_x[-1], hi_y[-1]]
-            self._part = _merge_summary(last, self._part) if self._part_n else last
+            last = tuple(float(b[-1]) for b in self._b)
+            self._part = merge_extremes(last, self._part) if self._part_n else last
             self._part_n += self.size
-        self._b = merged
+        self._b = list(merged)
         self.size *= 2
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """(x, y) of the decimated series in x order, at most ``max_points`` long."""
-        lo_x, lo_y, hi_x, hi_y = self._b
-        c, t = len(lo_x), self._out_buckets
+        buckets = self._b
+        c, t = len(buckets[0]), self._out_buckets
         if c > t:  # pair neighbours (groups of 1 or 2 buckets) down to t buckets
             start = np.linspace(0, c, t + 1).astype(np.int64)
             first, second = start[:-1], start[1:] - 1
-            lo2, hi2 = lo_y[second] < lo_y[first], hi_y[second] > hi_y[first]
-            lo_x, lo_y = np.where(lo2, lo_x[second], lo_x[first]), np.where(lo2, lo_y[second], lo_y[first])
-            hi_x, hi_y = np.where(hi2, hi_x[second], hi_x[first]), np.where(hi2, hi_y[second], hi_y[first])
+            buckets = merge_extremes([b[first] for b in buckets], [b[second] for b in buckets])
         if self._part_n:
-            lo_x, lo_y, hi_x, hi_y = (np.append(arr, v) for arr, v in zip((lo_x, lo_y, hi_x, hi_y), self._part))
-        first_lo = lo_x <= hi_x
-        x1, y1 = np.where(first_lo, lo_x, hi_x), np.where(first_lo, lo_y, hi_y)
-        x2, y2 = np.where(first_lo, hi_x, lo_x), np.where(first_lo, hi_y, lo_y)
-        x = np.stack([x1, x2], axis=1).ravel()
-        y = np.stack([y1, y2], axis=1).ravel()
-        keep = np.ones(len(x), dtype=bool)
-        keep[1::2] = x2 != x1  # a bucket whose min and max are one point
-        x, y = x[keep], y[keep]
+            buckets = [np.append(b, v) for b, v in zip(buckets, self._part)]
+        x, y = extremes_in_order(*buckets)
         if self._last is not None and (not len(x) or x[-1] != self._last[0]):
             x, y = np.append(x, self._last[0]), np.append(y, self._last[1])  # the curve reaches "now"
         return x, y
@@ -155,16 +140,10 @@ class StreamDecimator:
         return len(self.arrays()[0])
 
 
-def _summary(x: np.ndarray, y: np.ndarray) -> list[float]:
-    lo, hi = int(np.argmin(y)), int(np.argmax(y))
-    return [float(x[lo]), float(y[lo]), float(x[hi]), float(y[hi])]
-
-
-def _merge_summary(first: list[float], second: list[float]) -> list[float]:
-    """Summary of two consecutive runs of points (ties keep the earlier point)."""
-    lo = first[:2] if first[1] <= second[1] else second[:2]
-    hi = first[2:] if first[3] >= second[3] else second[2:]
-    return [*lo, *hi]
+def _extremes(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float, float]:
+    """(lo_x, lo_y, hi_x, hi_y) of a run of points: one bucket."""
+    lo, hi = (int(i[0]) for i in bucket_extremes(y, len(y)))
+    return float(x[lo]), float(y[lo]), float(x[hi]), float(y[hi])
 
 
 class TableFeed:

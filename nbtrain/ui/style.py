@@ -1,8 +1,12 @@
-"""One look for every nbtrain view: colours, fonts and figure helpers sized for a 1280×720 projector.
+"""One look for every nbtrain view (the Lab, compare, tuning views, demos): colours, fonts, figure and
+axis helpers sized for a 1280×720 projector, and the stylesheet that carries lecture mode and themes.
 
-Conventions: training curves are solid, validation curves dashed; a run keeps one colour everywhere;
-every axis says what it measures and in which unit; bqplot animation is off (streamed data must not
-tween).
+Conventions: training curves are solid, validation curves dashed; a run keeps one colour everywhere (and
+an activation one colour in every demo); every axis says what it measures and in which unit; bqplot
+animation is off (streamed data must not tween).
+
+Two sets of sizes (:class:`Look`): :data:`VIEW` for the Lab, compare and tuning views (several small
+figures in a grid) and :data:`DEMO` for the demos (two figures per row on a slide, one type size up).
 
 >>> from nbtrain.ui import style
 >>> style.TRAIN, style.VAL
@@ -14,7 +18,9 @@ tween).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from contextlib import ExitStack
+from dataclasses import dataclass, field
 from typing import Any
 
 import bqplot as bq
@@ -28,11 +34,33 @@ EVENT = "#9e9e9e"  # markers of live changes
 ERROR = "#c62828"
 WARN = "#b26a00"
 OK = "#2e7d32"
-# one colour per class (decision boundary, points) and per run (compare)
+# one colour per class (decision boundary, points) and per run (compare) or series (a demo's schedules,
+# stages, variants)
 CLASSES = ["#1f78b4", "#e31a1c", "#33a02c", "#ff7f00", "#6a3d9a", "#b15928", "#17becf", "#e7298a", "#7f7f7f", "#bcbd22"]
 RUNS = ["#1f78b4", "#d95f02", "#33a02c", "#e31a1c", "#6a3d9a", "#a6761d", "#e7298a", "#666666"]
 # layers from input (light) to output (dark): viridis stops, readable on white
 LAYERS = ["#b5de2b", "#6ece58", "#35b779", "#1f9e89", "#26828e", "#31688e", "#3e4989", "#482878", "#440154"]
+# the demos: one colour per activation, so "tanh" is always the same blue
+ACTIVATIONS = {
+    "sigmoid": "#d95f02",
+    "tanh": "#1f78b4",
+    "relu": "#33a02c",
+    "leaky_relu": "#6a3d9a",
+    "prelu": "#cab2d6",
+    "elu": "#b15928",
+    "selu": "#e7298a",
+    "gelu": "#666666",
+    "silu": "#a6761d",
+    "maxout": "#1b9e77",
+    "identity": "#000000",
+}
+SAME_SIGN = "#e31a1c"  # a step whose gradient components all share one sign
+MIXED_SIGN = "#7f7f7f"
+CURVE = "#222222"  # a function's graph
+DERIVATIVE = "#e31a1c"  # its derivative
+HIST = "#1f78b4"  # histograms
+CONTOUR = "#b0b0b0"  # contour lines of a loss surface
+SHADE = "#fdd0a2"
 
 TICKS = {"font-size": "13px"}
 TITLE = {"font-size": "15px"}
@@ -44,11 +72,58 @@ MARGIN = {"top": 44, "bottom": 46, "left": 72, "right": 26}
 Y_LABEL_OFFSET = "50px"
 X_LABEL_OFFSET = "34px"
 
+
+@dataclass(frozen=True, eq=False)
+class Look:
+    """The sizes of one kind of view: tick and title type, figure margins, how far the axis labels sit
+    from the plot area (measured away from it: positive is outside), the default figure box, vertical
+    padding, and whether linear axes get a tick format by orientation (SI counts on x, 3 significant
+    digits on y: right for the step axes of training curves, not for a demo's ``w₁`` axis).
+
+    Lecture mode and themes come from the stylesheet (:data:`CSS`) and reach both looks alike.
+    """
+
+    ticks: dict[str, str]
+    title: dict[str, str]
+    margin: dict[str, int]
+    y_label_offset: str
+    x_label_offset: str
+    width: str
+    height: str
+    padding_y: float
+    formats: bool = True
+    legend: dict[str, str] = field(default_factory=lambda: {"font-size": "13px"})
+
+    def axis(self, scale: bq.Scale, label: str, *, vertical: bool = False, **kw: Any) -> bq.Axis:
+        """:func:`axis` in this look."""
+        return axis(scale, label, vertical=vertical, look=self, **kw)
+
+    def figure(self, marks: list[bq.Mark], axes: list[bq.Axis], title: str = "", **kw: Any) -> bq.Figure:
+        """:func:`figure` in this look."""
+        return figure(marks, axes, title, look=self, **kw)
+
+
+# the Lab, compare and tuning views: several figures in a grid of ≥ 270 px cells
+VIEW = Look(TICKS, TITLE, MARGIN, Y_LABEL_OFFSET, X_LABEL_OFFSET, width="auto", height="260px", padding_y=0.0)
+# the demos: shown alone on a slide, two figures per row, 380 px tall: one type size up, room for it
+DEMO = Look({"font-size": "14px"}, {"font-size": "16px"}, {"top": 50, "bottom": 55, "left": 74, "right": 26},
+            y_label_offset="52px", x_label_offset="40px", width="50%", height="380px", padding_y=0.025,
+            formats=False)
+
 def tint(colour: str, amount: float) -> str:
     """``colour`` mixed with white: ``amount`` = 0 keeps it, 1 gives white."""
     c = colour.lstrip("#")
     rgb = [int(c[i : i + 2], 16) for i in (0, 2, 4)]
     return "#" + "".join(f"{round(v + (255 - v) * amount):02x}" for v in rgb)
+
+
+def activation_colour(name: str) -> str:
+    """The colour of an activation in every demo (grey for names outside the palette).
+
+    >>> activation_colour("tanh"), activation_colour("my_act")
+    ('#1f78b4', '#444444')
+    """
+    return ACTIVATIONS.get(name, "#444444")
 
 
 def layer_colours(n: int) -> list[str]:
@@ -60,33 +135,36 @@ def layer_colours(n: int) -> list[str]:
     return [LAYERS[round(i * (len(LAYERS) - 1) / (n - 1))] for i in range(n)]
 
 
-def axis(scale: bq.Scale, label: str, *, vertical: bool = False, **kw: Any) -> bq.Axis:
-    """A labelled axis with projector-sized ticks (``vertical=True`` for a y axis).
+def axis(scale: bq.Scale, label: str, *, vertical: bool = False, look: Look = VIEW, **kw: Any) -> bq.Axis:
+    """A labelled axis with projector-sized ticks (``vertical=True`` for a y axis; ``side="right"`` for a
+    second one), sized by ``look``.
 
-    The label sits outside the plot area (bqplot measures ``label_offset`` away from it), ticks are few
-    enough not to collide (round values from :func:`fit_axis`, decades on a log axis) and their format suits
-    the scale:
-    SI suffixes for counts on x, 3 significant digits on y, ``1e-3`` style on log axes, none on categories.
+    The label sits outside the plot area (bqplot measures ``label_offset`` away from it, so a positive
+    offset is outside on every side), ticks are few enough not to collide (round values from
+    :func:`fit_axis`, decades on a log axis) and their format suits the scale: SI suffixes for counts on x,
+    3 significant digits on y (``look.formats``), ``1e-3`` style on log axes, none on categories.
 
     >>> from bqplot import LinearScale, LogScale, OrdinalScale
     >>> axis(LinearScale(), "loss", vertical=True).label_offset
     '50px'
     >>> axis(OrdinalScale(), "hidden").tick_format is None
     True
+    >>> ax = axis(LinearScale(), "w₂", vertical=True, look=DEMO)
+    >>> ax.label_offset, ax.tick_style, ax.tick_format is None
+    ('52px', {'font-size': '14px'}, True)
     """
     kw.setdefault("grid_lines", "dashed")
-    kw.setdefault("label_offset", Y_LABEL_OFFSET if vertical else X_LABEL_OFFSET)
+    kw.setdefault("label_offset", look.y_label_offset if vertical else look.x_label_offset)
+    kw.setdefault("side", "left" if vertical else "bottom")
     if isinstance(scale, bq.OrdinalScale):
         kw.setdefault("tick_format", None)  # category names as they are (a number format gives "NaNm")
     elif isinstance(scale, bq.LogScale):
         kw.setdefault("tick_format", ".0e")
-    elif vertical:
-        kw.setdefault("tick_format", ".3~g")
-    else:
-        kw.setdefault("tick_format", ".3~s")  # 0, 250, 1.5k, 1M
+    elif look.formats:
+        kw.setdefault("tick_format", ".3~g" if vertical else ".3~s")  # x: 0, 250, 1.5k, 1M
     # (no num_ticks: bqplot spaces those evenly over the raw domain, 1.22 0.901 0.584 ...; the views set
-    # round tick_values themselves, see fit_axis and nice_step_ticks)
-    return bq.Axis(scale=scale, label=label, side="left" if vertical else "bottom", tick_style=TICKS, **kw)
+    # round tick_values themselves, see fit_axis, nice_step_ticks and round_ticks)
+    return bq.Axis(scale=scale, label=label, tick_style=dict(look.ticks), **kw)
 
 
 def nice_step_ticks(last: float, max_ticks: int = 4) -> tuple[float, list[float]]:
@@ -109,6 +187,29 @@ def nice_step_ticks(last: float, max_ticks: int = 4) -> tuple[float, list[float]
             n = int(round(end / step))
             return end, [i * step for i in range(n + 1)]
     return last, [0.0, last]  # pragma: no cover - the loop always returns
+
+
+def fit_step_axes(axes: Iterable[bq.Axis], last: float) -> list[tuple[widgets.Widget, dict[str, Any]]]:
+    """Updates that fit step axes (and their scales) to a run at step ``last``: from 0 to a round number
+    ≥ it, with a few round ticks (:func:`nice_step_ticks`). Returns ``[]`` for an axis already fitted to
+    that end, so the axes change only when the run passes their last tick.
+
+    >>> ax = axis(bq.LinearScale(), "step")
+    >>> [(type(w).__name__, t) for w, t in fit_step_axes([ax], 1234)]  # doctest: +NORMALIZE_WHITESPACE
+    [('LinearScale', {'min': 0.0, 'max': 1500.0}),
+     ('Axis', {'tick_values': [0.0, 500.0, 1000.0, 1500.0]})]
+    >>> fit_step_axes([ax], 1400)
+    []
+    """
+    end, ticks = nice_step_ticks(last)
+    out: list[tuple[widgets.Widget, dict[str, Any]]] = []
+    for ax in axes:
+        key = ("step", id(ax.scale), end)
+        if getattr(ax, "_nbtrain_fit", None) == key:
+            continue
+        ax._nbtrain_fit = key
+        out += [(ax.scale, {"min": 0.0, "max": float(end)}), (ax, {"tick_values": list(ticks)})]
+    return out
 
 
 def nice_ticks(lo: float, hi: float, max_ticks: int = 5, *, zero: bool = False,
@@ -234,17 +335,70 @@ def log_ticks(values: Any, max_ticks: int = 6) -> tuple[list[float], str]:
     return ticks, (".0e" if hi / lo >= 1e3 else ".2~g")  # 0.003, not 0.0030
 
 
-def figure(marks: list[bq.Mark], axes: list[bq.Axis], title: str = "", *, width: str = "auto",
-           height: str = "260px", margin: dict[str, int] | None = None, **kw: Any) -> bq.Figure:
-    """A bqplot figure with animation off and a readable title; it follows its container's width (the
-    views' CSS grid decides how wide, with a minimum plot size), ``height`` is its normal-mode height."""
+def set_log_ticks(axis: bq.Axis, *values: Any) -> None:
+    """Point a log axis's ticks (and format) at the range of ``values``; its domain stays bqplot's
+    (call inside :func:`hold` with the marks)."""
+    import numpy as np
+
+    ticks, fmt = log_ticks(np.concatenate([np.asarray(v, dtype=float).ravel() for v in values]))
+    axis.tick_values, axis.tick_format = ticks, fmt
+
+
+def free_axes(figures: Iterable[bq.Figure]) -> list[tuple[bq.Figure, bq.Axis]]:
+    """The linear axes of ``figures`` that have no tick values of their own (their ticks are left to
+    bqplot, whose default, d3's 10, runs together on a 300 px figure): :func:`round_ticks` sets them."""
+    return [(fig, ax) for fig in figures for ax in fig.axes
+            if type(ax.scale) is bq.LinearScale and (ax.tick_values is None or not len(ax.tick_values))]
+
+
+def round_ticks(axes: Iterable[tuple[bq.Figure, bq.Axis]]) -> None:
+    """A few round ticks inside the domain of each ``(figure, axis)``: the scale's ``min``/``max`` where
+    set, else the range of the visible marks' values on that scale (4 intervals at most on x, 6 on y)."""
+    import numpy as np
+
+    for fig, ax in axes:
+        values = []
+        for mark in fig.marks:
+            for dim, scale in mark.scales.items():
+                if scale is ax.scale and dim in ("x", "y") and getattr(mark, "visible", True):
+                    try:
+                        values.append(np.asarray(getattr(mark, dim), dtype=float).ravel())
+                    except (TypeError, ValueError):  # categories
+                        pass
+        v = np.concatenate(values) if values else np.zeros(0)
+        v = v[np.isfinite(v)]
+        lo = ax.scale.min if ax.scale.min is not None else (float(v.min()) if v.size else None)
+        hi = ax.scale.max if ax.scale.max is not None else (float(v.max()) if v.size else None)
+        if lo is None or hi is None or not hi > lo:
+            continue
+        vertical = ax.side in ("left", "right")
+        _, _, ticks = nice_ticks(lo, hi, 6 if vertical else 4, inside=True)
+        if len(ticks) >= 2 and list(ax.tick_values if ax.tick_values is not None else []) != ticks:
+            ax.tick_values = ticks
+
+
+def figure(marks: list[bq.Mark], axes: list[bq.Axis], title: str = "", *, look: Look = VIEW,
+           width: str | None = None, height: str | None = None, margin: dict[str, int] | None = None,
+           **kw: Any) -> bq.Figure:
+    """A bqplot figure with animation off and a readable title, sized by ``look``: ``width`` (``"auto"``:
+    it follows its container, the views' CSS grid deciding how wide with a minimum plot size; a share such
+    as ``"50%"`` in a demo's figure row) and ``height`` (its normal-mode height; lecture mode sets its own)
+    default to the look's, ``margin`` too.
+
+    >>> fig = figure([], [axis(bq.LinearScale(), "step")], "loss")
+    >>> fig.fig_margin == MARGIN, fig.layout.height, fig.title_style["font-size"]
+    (True, '260px', '15px')
+    >>> figure([], [], "paths", look=DEMO).layout.width
+    '50%'
+    """
     kw.setdefault("legend_location", "top-right")
-    kw.setdefault("legend_text", {"font-size": "13px"})
-    margin = margin or dict(MARGIN)
+    kw.setdefault("legend_text", dict(look.legend))
+    kw.setdefault("padding_y", look.padding_y)
+    margin = dict(margin or look.margin)
     fig = bq.Figure(
-        marks=marks, axes=axes, title=title, title_style=title_style(margin), animation_duration=0, padding_y=0.0,
-        fig_margin=margin,
-        layout=widgets.Layout(width=width, height=height, min_width="0px"), **kw,
+        marks=marks, axes=axes, title=title, title_style=title_style(margin, look.title["font-size"]),
+        animation_duration=0, fig_margin=margin,
+        layout=widgets.Layout(width=width or look.width, height=height or look.height, min_width="0px"), **kw,
     )
     fig.add_class("nbtrain-figure")
     return fig
@@ -262,9 +416,14 @@ def title_style(margin: dict[str, int], size: str = TITLE["font-size"]) -> dict[
     return {"font-size": size, "transform": f"translate({-dx:g}px, -0.55em)"}
 
 
-def hold(marks: list[widgets.Widget]) -> ExitStack:
+def hold(marks: Iterable[widgets.Widget]) -> ExitStack:
     """Hold sync on several widgets at once: each sends one message when the block ends, in the order of
-    ``marks`` (a scale's new domain reaches the front end before the axis ticks that need it)."""
+    ``marks`` (a scale's new domain reaches the front end before the axis ticks that need it).
+
+    >>> a, b = bq.Lines(), bq.Lines()
+    >>> with hold([a, b]):
+    ...     a.x, b.x = [0.0, 1.0], [1.0, 2.0]  # one message each when the block ends: a's, then b's
+    """
     stack = ExitStack()
     for m in reversed(list(marks)):  # an ExitStack leaves its contexts last-in first-out
         stack.enter_context(m.hold_sync())

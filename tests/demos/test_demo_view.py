@@ -61,3 +61,18 @@ def test_one_thread_restores_the_thread_count_even_when_nested_or_failing():
 
     assert threads.for_model(nn.Linear(2, 3)) == 1 and threads.for_model(nn.Linear(2, 3), threads=3) == 3
     assert threads.for_model(nn.Linear(1000, 1001)) is None  # ≥ 1M parameters: torch's default
+
+
+def test_demo_views_use_the_shared_style_and_carry_the_lecture_mode_classes():
+    from nbtrain import demos
+    from nbtrain.ui import style
+
+    view = demos.max_norm()
+    assert {"nbtrain-view", "nbtrain-demo"} <= set(view._dom_classes)  # .nbtrain-lecture .nbtrain-view ... reaches it
+    assert ".nbtrain-lecture" in view.children[0].value  # the one stylesheet
+    for fig in view.figures:
+        assert fig.fig_margin == style.DEMO.margin and "nbtrain-figure" in fig._dom_classes
+        for ax in fig.axes:
+            offset = style.DEMO.y_label_offset if ax.side in ("left", "right") else style.DEMO.x_label_offset
+            assert ax.label_offset == offset and not ax.label_offset.startswith("-")  # outside the plot area
+            assert ax.tick_style == style.DEMO.ticks

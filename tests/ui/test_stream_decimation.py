@@ -109,3 +109,19 @@ def test_publisher_backs_off_when_publishing_is_expensive():
 def test_publisher_rejects_a_nonpositive_interval():
     with pytest.raises(ValueError, match="interval"):
         Publisher(lambda: None, interval=0)
+
+
+def test_streaming_and_history_decimation_are_one_min_max_rule():
+    """A series streamed in one chunk and the same series decimated from the history keep the same extremes
+    (the streaming decimator is built on engine.history's bucket functions)."""
+    from nbtrain.engine.history import decimate
+
+    x = np.arange(50_000.0)
+    y = np.random.default_rng(3).normal(size=x.size)
+    d = StreamDecimator(400)
+    d.extend(x, y)
+    sx, sy = d.arrays()
+    hx, hy = decimate(x, y, 400)
+    assert len(sx) <= 400 and len(hx) <= 400
+    assert sy.max() == hy.max() == y.max() and sy.min() == hy.min() == y.min()
+    assert sx[np.argmax(sy)] == hx[np.argmax(hy)] == x[np.argmax(y)]
