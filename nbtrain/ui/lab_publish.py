@@ -161,16 +161,8 @@ class LabPublishing:
     def _step_axis_updates(self, step: int) -> list[tuple[widgets.Widget, dict[str, Any]]]:
         """Step axes from 0 to a round number ≥ the current step, with a few round ticks (never below 0,
         never running together); changes only when the run passes the last tick."""
-        end, ticks = style.nice_step_ticks(step)
-        if end == getattr(self, "_step_end", None):
-            return []
-        self._step_end = end
-        out: list[tuple[widgets.Widget, dict[str, Any]]] = []
-        for name in ("loss", "accuracy", "act_std", "saturation", "grad_norm"):
-            ax = self.figures[name].axes[0]
-            out.append((ax.scale, {"min": 0.0, "max": float(end)}))
-            out.append((ax, {"tick_values": np.asarray(ticks, dtype=np.float64)}))
-        return out
+        return style.fit_step_axes([self.figures[n].axes[0] for n in ("loss", "accuracy", "act_std", "saturation",
+                                                                        "grad_norm")], step)
 
     def _track_rate(self, now: float, tr: Trainer) -> None:
         samples = self._rate_samples
