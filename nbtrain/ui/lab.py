@@ -41,9 +41,9 @@ from nbtrain.engine import data as data_mod
 from nbtrain.engine import init as init_mod
 from nbtrain.engine import models, optim, schedules
 from nbtrain.engine.config import ConfigError, TrainConfig
-from nbtrain.engine.diagnose import diagnose
 from nbtrain.engine.trainer import Trainer, schedule_horizon
 from nbtrain.serving import html_text
+from nbtrain.tuning.diagnose import diagnose
 
 from . import controls as ctl
 from . import style
