@@ -24,7 +24,7 @@ import time
 import pandas as pd
 
 import nbtrain as nt
-from nbtrain.engine.search import local_pool
+from nbtrain.tuning.search import local_pool
 
 
 def timed(fn):

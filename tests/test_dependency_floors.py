@@ -53,7 +53,7 @@ def test_constraints_pins_satisfy_the_floors():
 
 
 def test_old_torch_is_refused_before_any_weights_file_is_read():
-    from nbtrain.engine.transfer import check_safe_torch
+    from nbtrain.tuning.transfer import check_safe_torch
 
     for v in ("2.2.0", "2.5.1+cpu", "2.9.1"):
         with pytest.raises(RuntimeError, match="cannot load shared weight files safely"):

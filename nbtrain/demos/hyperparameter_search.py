@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nbtrain.engine import search
+from nbtrain.tuning import search
 
 from ..engine.checks import check_float, check_int, check_seed
 

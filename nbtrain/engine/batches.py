@@ -1,11 +1,13 @@
 """Batches: what the training thread draws its mini-batches from.
 
 ``materialise`` turns a map-style dataset into resident tensors; ``safe_len`` is ``len`` for what may have no
-length (an ``IterableDataset``, a ``DataLoader`` over one).
+length (an ``IterableDataset``, a ``DataLoader`` over one); ``input_rms`` measures the scale of a sample of the
+training inputs (the trainer's NaN message and ``nt.diagnose`` name unnormalised inputs by it).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -26,3 +28,23 @@ def materialise(dataset: torch.utils.data.Dataset) -> tuple[torch.Tensor, torch.
     X = torch.stack([torch.as_tensor(x) for x in xs])
     return X.float() if X.dtype == torch.float64 else X, torch.as_tensor(ys, dtype=torch.long)
 
+
+#: inputs whose root-mean-square exceeds this are "not normalised" (the nan rule and the trainer's message)
+INPUT_RMS_LIMIT = 100.0
+
+
+def input_rms(data: Any, limit: int = 2048) -> float | None:
+    """Root-mean-square of up to ``limit`` training inputs (``inf`` if any is NaN/Inf), None if unreadable."""
+    try:
+        t = data.tensors("train")
+        if t is not None:
+            x = t[0][:limit]
+        else:
+            n = min(len(data.train), 256)
+            x = torch.stack([torch.as_tensor(data.train[i][0]) for i in range(n)])
+        x = x.double()
+        if not torch.isfinite(x).all():
+            return math.inf
+        return float(x.square().mean().sqrt()) if x.numel() else None
+    except Exception:  # noqa: BLE001 - a user dataset we cannot sample: no input check
+        return None

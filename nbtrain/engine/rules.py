@@ -31,11 +31,13 @@ nbtrain.engine.config.ConfigError: TrainConfig.lr = 0.01 is not allowed: schedul
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .checks import is_real
+from .text import fmt
 
 Rule = Callable[[Mapping[str, Any], Mapping[str, Any]], "str | None"]
 
@@ -76,8 +78,7 @@ def _horizon(c: Mapping[str, Any]) -> int:
     return c["total_steps"] or c["max_steps"] or 1000
 
 
-def _fmt(v: Any) -> str:
-    return f"{v:g}" if isinstance(v, float) else repr(v)
+_fmt = functools.partial(fmt, digits=6)  # a value the user set, echoed as typed (Python's :g)
 
 
 # ---- optimisation -----------------------------------------------------------------------------------------

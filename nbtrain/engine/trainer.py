@@ -1549,7 +1549,7 @@ class Trainer:
     def _on_nonfinite(self, value: float, lr: float, step: int | None = None) -> None:
         what = "NaN" if math.isnan(value) else "Inf"
         live = self._live
-        from .diagnose import INPUT_RMS_LIMIT, input_rms
+        from .batches import INPUT_RMS_LIMIT, input_rms
 
         rms = input_rms(self.data)
         if rms is not None and not math.isfinite(rms):

@@ -25,6 +25,7 @@ import bqplot as bq
 import ipywidgets as widgets
 import numpy as np
 
+from ..tuning.targets import trainer_in
 from . import style
 from .stream import Publisher, StreamDecimator, TableFeed
 from .util import close_all
@@ -212,8 +213,8 @@ def _num(v: float, fmt: str) -> str:
 
 
 def _trainer_of(run: Any) -> Any:
-    trainer = getattr(run, "trainer", run)
-    if not (hasattr(trainer, "metrics") and hasattr(trainer, "config")):
+    trainer = trainer_in(run)
+    if trainer is None:
         raise TypeError(f"compare() takes Labs or Trainers, got {type(run).__name__}")
     return trainer
 

@@ -39,6 +39,7 @@ import ipywidgets as widgets
 
 from nbtrain import kernel_comm
 from nbtrain.engine.config import TrainConfig
+from nbtrain.engine.text import fmt
 from nbtrain.engine.trainer import Trainer
 from nbtrain.serving import html_text
 
@@ -47,7 +48,7 @@ from .guard import guard_all
 from .image_panels import ImagePanels
 from .lab_controls import LabControls
 from .lab_plots import LabPlots
-from .lab_publish import LabPublishing, _fmt
+from .lab_publish import LabPublishing
 from .stream import Publisher
 from .util import all_widgets, close_all
 
@@ -232,7 +233,7 @@ class Lab(LabControls, LabPlots, LabPublishing, widgets.VBox):
         if trait is None or not trait.metadata.get("live"):
             return  # applies on reset: the status line says so
         value = getattr(self.config, field)
-        self._change = {"field": field, "value": value, "future": None, "text": f"{field} → {_fmt(value)}"}
+        self._change = {"field": field, "value": value, "future": None, "text": f"{field} → {fmt(value)}"}
         self._show_change(pending=True)
         self._confirm_change()  # a paused/idle trainer applies it right away
 

@@ -19,24 +19,15 @@ from typing import Any
 import ipywidgets as widgets
 import numpy as np
 
-from nbtrain.engine.diagnose import diagnose
+from nbtrain.engine.text import fmt
 from nbtrain.engine.trainer import Trainer
+from nbtrain.tuning.diagnose import diagnose
 
 from . import style
 from .stream import StreamDecimator, TableFeed
 
 MAX_EVENTS = 100  # live-change markers drawn (the latest)
 MAX_POINTS_SHOWN = 1500  # data points drawn over the decision boundary
-
-
-def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_fmt(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "{" + ", ".join(f"{k}={_fmt(x)}" for k, x in v.items()) + "}"
-    return str(v)
 
 
 def describe_event(e: dict[str, Any]) -> str:
@@ -52,7 +43,7 @@ def describe_event(e: dict[str, Any]) -> str:
         return f"loss became {new}: paused"
     if isinstance(field, str) and field.startswith("restore_"):
         return f"{field[8:]} weights of step {new} restored"
-    return f"{field} {_fmt(old)} → {_fmt(new)}"
+    return f"{field} {fmt(old)} → {fmt(new)}"
 
 
 class LabPublishing:

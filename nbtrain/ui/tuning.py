@@ -1,8 +1,10 @@
 """Views of the tuning workflow: the LR-finder curve and a live search dashboard (ipywidgets + bqplot).
 
-They only mirror engine results (an :class:`~nbtrain.engine.lr_finder.LRFinderResult`, a running or finished
-:class:`~nbtrain.engine.search.Search`); nothing here trains or computes a metric.
+They only mirror the tuning tools' results (an :class:`~nbtrain.tuning.lr_finder.LRFinderResult`, a running
+or finished :class:`~nbtrain.tuning.search.Search`); nothing here trains or computes a metric.
 
+- ``find_lr(...)`` (``nt.find_lr``): the LR range test of :mod:`nbtrain.tuning.lr_finder`, whose result
+  draws itself: ``nt.find_lr(...).plot()``.
 - ``lr_finder_view(result)``: loss vs learning rate on a log axis (raw and smoothed), the suggestions marked.
 - ``search_view(search)``: the results table, the metric against each searched hyper-parameter (log axis for
   log-uniform dimensions) and the best runs' validation curves overlaid; it updates as trials finish and has
@@ -19,6 +21,8 @@ They only mirror engine results (an :class:`~nbtrain.engine.lr_finder.LRFinderRe
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import html
 import math
 import threading
@@ -29,10 +33,12 @@ import ipywidgets as widgets
 import numpy as np
 import pandas as pd
 
-from ..engine.search import Choice
+from ..tuning import lr_finder
+from ..tuning.lr_finder import LRFinderResult
+from ..tuning.space import Choice
 from . import style
 
-__all__ = ["LRFinderView", "SearchView", "lr_finder_view", "search_view"]
+__all__ = ["LRFinderPlot", "LRFinderView", "SearchView", "find_lr", "lr_finder_view", "search_view"]
 
 SUGGESTION_COLOURS = {"steepest": style.OK, "min/10": style.WARN}
 
@@ -83,13 +89,28 @@ def lr_finder_view(result: Any) -> LRFinderView:
     """Plot an LR-finder result: loss vs learning rate (log x), raw and smoothed, suggestions dashed.
 
     >>> import numpy as np
-    >>> from nbtrain.engine.lr_finder import LRFinderResult
+    >>> from nbtrain.tuning.lr_finder import LRFinderResult
     >>> lrs = np.geomspace(1e-5, 1, 50); loss = 2 - np.tanh(np.log10(lrs) + 3)
     >>> v = lr_finder_view(LRFinderResult(lrs, loss, loss, {"steepest": 1e-3, "min/10": 0.1}, "finished", (5, 45)))
     >>> type(v.figure.marks[0].scales["x"]).__name__
     'LogScale'
     """
     return LRFinderView(result)
+
+
+class LRFinderPlot(LRFinderResult):
+    """What ``nt.find_lr`` returns: the sweep's :class:`~nbtrain.tuning.lr_finder.LRFinderResult`, which
+    also draws itself (``plot()``)."""
+
+    def plot(self) -> LRFinderView:
+        """The curve with log-x and the suggestions marked (a bqplot figure in an ipywidgets box)."""
+        return lr_finder_view(self)
+
+
+@functools.wraps(lr_finder.find_lr)
+def find_lr(*args: Any, **kwargs: Any) -> LRFinderPlot:
+    result = lr_finder.find_lr(*args, **kwargs)
+    return LRFinderPlot(**{f.name: getattr(result, f.name) for f in dataclasses.fields(result)})
 
 
 # -------------------------------------------------------------------------------------------------------
@@ -106,7 +127,7 @@ def _label(v: Any) -> str:
 
 
 class SearchView(widgets.VBox):
-    """Live dashboard of a :class:`~nbtrain.engine.search.Search`.
+    """Live dashboard of a :class:`~nbtrain.tuning.search.Search`.
 
     Public parts (for tests and scripts): ``table`` (HTML), ``status`` (HTML), ``cancel_button``,
     ``scatter_figures`` / ``scatters`` (per searched field), ``curve_figure`` / ``curves`` (the ``top``

@@ -327,7 +327,7 @@ def test_float32_data_has_no_note():
 # ---- search on GPUs ------------------------------------------------------------------------------------
 
 def test_search_places_trials_round_robin_on_the_gpus_with_few_workers_each(two_gpus):
-    from nbtrain.engine import search
+    from nbtrain.tuning import search
 
     devices, workers, extra = search.gpu_plan("cuda", 5)
     assert devices == ["cuda:0", "cuda:1", "cuda:0", "cuda:1", "cuda:0"]
@@ -348,7 +348,7 @@ def test_search_places_trials_round_robin_on_the_gpus_with_few_workers_each(two_
 
 
 def test_search_on_the_cpu_keeps_its_defaults():
-    from nbtrain.engine import search
+    from nbtrain.tuning import search
 
     assert search.gpu_plan("cpu", 3) == (["cpu"] * 3, None, {})
     if not torch.cuda.is_available():
@@ -356,7 +356,7 @@ def test_search_on_the_cpu_keeps_its_defaults():
 
 
 def test_gpu_trials_get_their_device_and_modules_shipped_from_the_cpu(two_gpus, monkeypatch):
-    from nbtrain.engine import search
+    from nbtrain.tuning import search
 
     seen = []
 
@@ -386,7 +386,7 @@ def test_gpu_trials_get_their_device_and_modules_shipped_from_the_cpu(two_gpus, 
 
 
 def test_shippable_leaves_cpu_objects_alone():
-    from nbtrain.engine import search
+    from nbtrain.tuning import search
 
     net = torch.nn.Linear(2, 2)
     pair = (torch.zeros(3, 2), torch.zeros(3))

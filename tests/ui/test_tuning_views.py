@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 import nbtrain as nt
-from nbtrain.engine.lr_finder import LRFinderResult
-from nbtrain.ui.tuning import LRFinderView, SearchView, lr_finder_view, search_view
+from nbtrain.ui.tuning import LRFinderPlot, LRFinderView, SearchView, lr_finder_view, search_view
 
 TINY = dict(data="moons", hidden=[8], n_samples=200, max_steps=15, eval_every=5)
 
@@ -17,7 +16,7 @@ TINY = dict(data="moons", hidden=[8], n_samples=200, max_steps=15, eval_every=5)
 def fake_finder():
     lrs = np.geomspace(1e-6, 1.0, 60)
     loss = 2.3 - 1.5 / (1 + np.exp(-(np.log10(lrs) + 3) * 2)) + np.where(lrs > 0.1, 10 * lrs, 0)
-    return LRFinderResult(lrs, loss + 0.01, loss, {"steepest": 1e-3, "min/10": 1e-2}, "finished", (6, 54))
+    return LRFinderPlot(lrs, loss + 0.01, loss, {"steepest": 1e-3, "min/10": 1e-2}, "finished", (6, 54))
 
 
 def test_lr_finder_view_has_a_log_x_axis_and_marks_the_suggestions():

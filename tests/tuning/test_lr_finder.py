@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 import nbtrain as nt
-from nbtrain.engine.lr_finder import LRFinderResult, _zero_lag
+from nbtrain.tuning.lr_finder import LRFinderResult, _zero_lag
 
 
 def state(module):

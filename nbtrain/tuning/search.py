@@ -6,6 +6,8 @@ log x ~ U(log low, log high)). Plain values are fixed; a plain list is a choice.
 headless :class:`~nbtrain.engine.trainer.Trainer` run with a step/epoch budget (and optional early
 stopping) inside :func:`run_trial`, a module-level function of a plain dict, so it pickles to a local
 process pool (the default, one worker per core) or to a Dask cluster (``executor=dask.distributed.Client``).
+The space lives in :mod:`nbtrain.tuning.space`, one trial in :mod:`nbtrain.tuning.trial`; this module runs
+them and holds the results (every name is reached as ``nt.search.<name>``).
 
 >>> import nbtrain as nt
 >>> space = {"lr": nt.search.loguniform(1e-3, 1.0), "weight_decay": nt.search.choice(0.0, 1e-4)}
@@ -13,360 +15,47 @@ process pool (the default, one worker per core) or to a Dask cluster (``executor
 >>> s.results[["trial", "lr", "weight_decay", "val_acc", "status"]].shape
 (2, 5)
 
-Why random beats grid (lecture notes, §3.7): when only one of two hyper-parameters matters, a 3×3 grid
+Why random beats grid (the lecture notes' tuning recipe): when only one of two hyper-parameters matters, a 3×3 grid
 tries 3 distinct values of it, nine random trials try nine.
 """
 
 from __future__ import annotations
 
 import copy
-import itertools
-import math
 import multiprocessing
 import os
 import shutil
 import tempfile
 import threading
 import time
-import traceback
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .config import ConfigError, TrainConfig
+from ..engine.config import TrainConfig
+from .space import (
+    Choice,
+    Dim,
+    LogUniform,
+    RandInt,
+    Uniform,
+    choice,
+    grid_points,
+    loguniform,
+    normalize_space,
+    randint,
+    random_points,
+    uniform,
+)
+from .trial import METRICS, STATUSES, _failed_row, run_trial  # noqa: F401 (nt.search.STATUSES)
 
 GPU_WORKERS_PER_DEVICE = 2  # trials sharing one GPU: its host-side work overlaps, its memory is not exhausted
-METRICS = {"val_acc": "val_acc", "val_loss": "val_loss", "train_acc": "train_acc", "train_loss": "train_eval_loss"}
-LIST_FIELDS = ("hidden",)
-STATUSES = ("pending", "finished", "early_stopped", "diverged", "cancelled", "timeout", "error")
 
 __all__ = ["choice", "uniform", "loguniform", "randint", "grid", "random", "Search", "run_trial", "local_pool",
            "Choice", "Uniform", "LogUniform", "RandInt"]
-
-
-# ----------------------------------------------------------------------------------------------------
-# the space
-# ----------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Choice:
-    """One of a finite set of values, each equally likely; a grid tries them all."""
-
-    values: tuple
-    log = False
-
-    def sample(self, rng: np.random.Generator) -> Any:
-        return self.values[int(rng.integers(len(self.values)))]
-
-    def grid(self, points: int) -> list:
-        return list(self.values)
-
-    def bounds(self) -> list:
-        return list(self.values)
-
-    def __repr__(self) -> str:
-        return f"choice({', '.join(map(repr, self.values))})"
-
-
-@dataclass(frozen=True)
-class Uniform:
-    """x ~ U(low, high); a grid takes ``points`` evenly spaced values, ends included."""
-
-    low: float
-    high: float
-    log = False
-
-    def sample(self, rng: np.random.Generator) -> float:
-        return float(rng.uniform(self.low, self.high))
-
-    def grid(self, points: int) -> list:
-        return [float(v) for v in np.linspace(self.low, self.high, points)]
-
-    def bounds(self) -> list:
-        return [self.low, self.high]
-
-    def __repr__(self) -> str:
-        return f"uniform({self.low:g}, {self.high:g})"
-
-
-@dataclass(frozen=True)
-class LogUniform:
-    """log x ~ U(log low, log high): every decade equally likely; a grid is geometric (ends included)."""
-
-    low: float
-    high: float
-    log = True
-
-    def sample(self, rng: np.random.Generator) -> float:
-        return float(math.exp(rng.uniform(math.log(self.low), math.log(self.high))))
-
-    def grid(self, points: int) -> list:
-        return [float(v) for v in np.geomspace(self.low, self.high, points)]
-
-    def bounds(self) -> list:
-        return [self.low, self.high]
-
-    def __repr__(self) -> str:
-        return f"loguniform({self.low:g}, {self.high:g})"
-
-
-@dataclass(frozen=True)
-class RandInt:
-    """An integer uniform on {low, …, high} (both included); a grid takes ``points`` evenly spaced integers."""
-
-    low: int
-    high: int
-    log = False
-
-    def sample(self, rng: np.random.Generator) -> int:
-        return int(rng.integers(self.low, self.high + 1))
-
-    def grid(self, points: int) -> list:
-        return sorted({int(round(v)) for v in np.linspace(self.low, self.high, points)})
-
-    def bounds(self) -> list:
-        return [self.low, self.high]
-
-    def __repr__(self) -> str:
-        return f"randint({self.low}, {self.high})"
-
-
-Dim = Choice | Uniform | LogUniform | RandInt
-
-
-def _finite(name: str, x: Any) -> float:
-    if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
-        raise ValueError(f"{name}={x!r} must be a finite number")
-    return float(x)
-
-
-def choice(*values: Any) -> Choice:
-    """Pick one of ``values``. ``choice(0.0, 1e-5, 1e-4)``; ``choice([1, 2])`` also works (one list = the values).
-
-    For a list-valued field give lists: ``choice([64], [64, 64])`` (hidden layer widths).
-
-    >>> choice(0.0, 1e-4).grid(3)
-    [0.0, 0.0001]
-    """
-    if len(values) == 1 and isinstance(values[0], (list, tuple)):
-        values = tuple(values[0])
-    if not values:
-        raise ValueError("choice() needs at least one value")
-    return Choice(tuple(values))
-
-
-def uniform(low: float, high: float) -> Uniform:
-    """Uniform on [low, high]. ``uniform(0.0, 0.5)`` for a dropout rate.
-
-    >>> uniform(0, 1).grid(3)
-    [0.0, 0.5, 1.0]
-    """
-    low, high = _finite("uniform low", low), _finite("uniform high", high)
-    if not low < high:
-        raise ValueError(f"uniform(low={low:g}, high={high:g}): low must be < high")
-    return Uniform(low, high)
-
-
-def loguniform(low: float, high: float) -> LogUniform:
-    """Log-uniform on [low, high], both > 0: the exponent is uniform. ``loguniform(1e-4, 1e-1)`` for lr.
-
-    >>> loguniform(1e-3, 1e-1).grid(3)
-    [0.001, 0.01, 0.1]
-    """
-    low, high = _finite("loguniform low", low), _finite("loguniform high", high)
-    if not 0 < low < high:
-        raise ValueError(f"loguniform(low={low:g}, high={high:g}): need 0 < low < high")
-    return LogUniform(low, high)
-
-
-def randint(low: int, high: int) -> RandInt:
-    """Integer uniform on {low, …, high}, both included. ``randint(16, 256)`` for a batch size.
-
-    >>> randint(1, 3).grid(3)
-    [1, 2, 3]
-    """
-    if any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) for v in (low, high)) or not low <= high:
-        raise ValueError(f"randint(low={low!r}, high={high!r}): need integers with low ≤ high")
-    return RandInt(int(low), int(high))
-
-
-def _as_dim(name: str, value: Any) -> Dim:
-    if isinstance(value, (Choice, Uniform, LogUniform, RandInt)):
-        return value
-    if isinstance(value, (list, tuple)):
-        if name in LIST_FIELDS and all(isinstance(v, (int, np.integer)) for v in value):
-            return Choice((list(value),))  # hidden=[64, 64] is one fixed architecture
-        return choice(*value) if value else choice()
-    return Choice((value,))
-
-
-_INT_FIELDS = {n for n, t in TrainConfig.class_traits().items() if type(t).__name__ == "Int"}
-
-
-def _coerce(name: str, value: Any) -> Any:
-    if isinstance(value, np.generic):
-        value = value.item()
-    if name in _INT_FIELDS and isinstance(value, float) and value is not None:
-        return int(round(value))
-    return value
-
-
-def normalize_space(space: Mapping[str, Any]) -> dict[str, Dim]:
-    """Turn a user's space into ``{field: dimension}``, checking every field name and every bound.
-
-    >>> normalize_space({"lr": loguniform(1e-3, 1), "hidden": [64, 64]})["hidden"]
-    choice([64, 64])
-    """
-    if not isinstance(space, Mapping) or not space:
-        raise ValueError(f"space must be a non-empty dict of config fields to dimensions, got {space!r}")
-    fields = TrainConfig.field_names()
-    unknown = sorted(set(space) - set(fields))
-    if unknown:
-        raise ConfigError(f"search space has unknown field(s) {', '.join(unknown)}; allowed: {', '.join(fields)}")
-    dims = {name: _as_dim(name, v) for name, v in space.items()}
-    for name, dim in dims.items():
-        for v in dim.bounds():
-            try:
-                TrainConfig(**{name: _coerce(name, v)})
-            except ConfigError as exc:
-                raise ConfigError(f"search space {name}={dim!r} reaches a value that is not allowed: {exc}") from None
-    return dims
-
-
-def grid_points(space: Mapping[str, Any], points: int = 3) -> list[dict[str, Any]]:
-    """Every combination of the space's grid values (continuous dimensions take ``points`` values).
-
-    >>> [p["lr"] for p in grid_points({"lr": loguniform(0.01, 1)}, points=3)]
-    [0.01, 0.1, 1.0]
-    """
-    if isinstance(points, bool) or not isinstance(points, int) or points < 1:
-        raise ValueError(f"points={points!r} must be an integer ≥ 1 (values per continuous dimension)")
-    dims = normalize_space(space)
-    names = list(dims)
-    return [{n: _coerce(n, v) for n, v in zip(names, combo)}
-            for combo in itertools.product(*(dims[n].grid(points) for n in names))]
-
-
-def random_points(space: Mapping[str, Any], n: int, seed: int = 0) -> list[dict[str, Any]]:
-    """``n`` independent draws from the space, reproducible by ``seed``.
-
-    >>> a = random_points({"lr": loguniform(1e-4, 1)}, 3, seed=1); a == random_points({"lr": loguniform(1e-4, 1)}, 3, seed=1)
-    True
-    """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n={n!r} must be an integer ≥ 1 (number of trials)")
-    dims = normalize_space(space)
-    rng = np.random.default_rng(seed)
-    return [{name: _coerce(name, dim.sample(rng)) for name, dim in dims.items()} for _ in range(n)]
-
-
-# ----------------------------------------------------------------------------------------------------
-# one trial (runs in a worker: module level, plain dict in, plain dict out)
-# ----------------------------------------------------------------------------------------------------
-def _limit_threads(n: int | None) -> None:
-    """One intra-op thread per worker process, so two workers use two cores (not 2×N threads)."""
-    if n and multiprocessing.parent_process() is not None:
-        from . import threads
-
-        threads.set_for_this_thread(n)
-
-
-def _curve(tr: Any, points: int) -> dict[str, list[float]]:
-    ev = tr.metrics.eval_frame()
-    if len(ev) > points:
-        ev = ev.iloc[np.unique(np.linspace(0, len(ev) - 1, points).round().astype(int))]
-    xs, ys = tr.metrics.decimate("train_loss", max(2, points))
-    return {"step": ev["step"].astype(float).tolist(), "val_loss": ev["val_loss"].tolist(),
-            "val_acc": ev["val_acc"].tolist(), "train_eval_loss": ev["train_eval_loss"].tolist(),
-            "train_acc": ev["train_acc"].tolist(), "loss_step": xs.tolist(), "train_loss": ys.tolist()}
-
-
-def run_trial(spec: dict[str, Any]) -> dict[str, Any]:
-    """Run one trial described by a plain dict and return a plain dict row; never raises.
-
-    ``spec``: ``trial`` (index), ``params`` (the sampled values), ``config`` (a full ``TrainConfig``
-    dict), ``metric``, and optionally ``model`` (an ``nn.Module``, copied, or a factory), ``data``,
-    ``val_data``, ``device``, ``cancel_path`` (the trial stops when this file exists), ``timeout_s``,
-    ``curve_points``, ``num_threads``.
-
-    >>> row = run_trial({"trial": 0, "params": {}, "config": {"data": "spiral", "hidden": [8], "max_steps": 10},
-    ...                  "metric": "val_acc"})
-    >>> row["status"], row["steps"]
-    ('finished', 10)
-    """
-    t0 = time.perf_counter()
-    metric = spec.get("metric", "val_acc")
-    row: dict[str, Any] = {"trial": spec.get("trial", 0), "params": dict(spec.get("params", {})), "metric": metric,
-                           "value": math.nan, "last": math.nan, "status": "error", "error": "", "steps": 0,
-                           "epochs": 0.0, "best_step": -1, "time_s": 0.0, "curve": None}
-    try:
-        _limit_threads(spec.get("num_threads", 1))
-        if _cancelled(spec.get("cancel_path")):
-            row.update(status="cancelled", error="search cancelled before this trial started")
-            return row
-        from .trainer import Trainer, TrainingError
-
-        config = TrainConfig.from_dict(spec["config"])
-        model = spec.get("model")
-        if model is not None:
-            from torch import nn
-
-            model = copy.deepcopy(model) if isinstance(model, nn.Module) else model()
-        tr = Trainer(model, data=spec.get("data"), val_data=spec.get("val_data"), config=config,
-                     device=spec.get("device", "cpu"))
-        with tr:
-            tr.start()
-            deadline = None if spec.get("timeout_s") is None else time.monotonic() + float(spec["timeout_s"])
-            status = None
-            while True:
-                try:
-                    state = tr.wait(timeout=0.2)
-                except TrainingError as exc:
-                    cause = exc.__cause__ or exc
-                    row.update(status="error", error=f"{type(cause).__name__}: {cause}")
-                    status = "error"
-                    break
-                if state != "running":
-                    break
-                if _cancelled(spec.get("cancel_path")):
-                    tr.stop(timeout=30)
-                    status = "cancelled"
-                    break
-                if deadline is not None and time.monotonic() > deadline:
-                    tr.stop(timeout=30)
-                    status = "timeout"
-                    break
-            if status is None:
-                if tr.state == "paused" and tr.stop_reason == "diverged":
-                    status = "diverged"
-                elif tr.stop_reason == "early_stop":
-                    status = "early_stopped"
-                else:
-                    status = "finished"
-            if status in ("diverged", "cancelled", "timeout"):
-                row["error"] = tr.message or {"cancelled": "search cancelled", "timeout": "trial timed out"}[status]
-            row["status"] = status
-            row["steps"], row["epochs"] = int(tr.global_step), float(tr.epoch)
-            ev = tr.metrics.eval_frame()
-            col = METRICS[metric]
-            values = ev[col].to_numpy(float) if len(ev) else np.array([])
-            finite = np.isfinite(values)
-            if finite.any():
-                pick = np.nanargmax if metric.endswith("acc") else np.nanargmin
-                i = int(pick(np.where(finite, values, np.nan)))
-                row.update(value=float(values[i]), best_step=int(ev["step"].iloc[i]), last=float(values[finite][-1]))
-            row["curve"] = _curve(tr, int(spec.get("curve_points", 100)))
-    except Exception as exc:  # recorded, never raised: one failing trial must not stop the search
-        row.update(status="error", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
-    row["time_s"] = time.perf_counter() - t0
-    return row
-
-
-def _cancelled(path: str | None) -> bool:
-    return bool(path) and os.path.exists(path)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -407,7 +96,7 @@ def local_pool(max_workers: int | None = None) -> ProcessPoolExecutor:
     methods = multiprocessing.get_all_start_methods()
     if "forkserver" in methods:
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["nbtrain.engine.search", "nbtrain.engine.trainer"])
+        ctx.set_forkserver_preload(["nbtrain.tuning.search", "nbtrain.engine.trainer"])
     else:  # pragma: no cover - Windows
         ctx = multiprocessing.get_context("spawn")
     return ProcessPoolExecutor(max_workers=max_workers or _cores(), mp_context=ctx)
@@ -694,12 +383,6 @@ class Search:
 
 def _plain(v: Any) -> Any:
     return v.item() if isinstance(v, np.generic) else v
-
-
-def _failed_row(spec: dict[str, Any], error: str, status: str = "error") -> dict[str, Any]:
-    return {"trial": spec["trial"], "params": dict(spec["params"]), "metric": spec.get("metric"), "value": math.nan,
-            "last": math.nan, "status": status, "error": error, "steps": 0, "epochs": 0.0, "best_step": -1,
-            "time_s": 0.0, "curve": None}
 
 
 def _base_config(base: Any, fields: dict[str, Any]) -> dict[str, Any]:

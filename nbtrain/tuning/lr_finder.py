@@ -5,7 +5,8 @@ exponentially, lr_i = start·(end/start)^(i/(n−1)), record the loss, and stop 
 loss > ``diverge``× the best so far, or NaN). Read the curve: flat (too small to matter), falling (useful),
 rising (too large). Two hints, ignoring the noisy first ``skip_start`` fraction and the last ``skip_end``
 points: the *steepest descent* of the smoothed loss on the way down to its minimum, and the *minimum / 10*
-(a safe margin below the rate where the loss stops falling). They are hints: look at the curve (``result.plot()``).
+(a safe margin below the rate where the loss stops falling). They are hints: look at the curve (``result.plot()``:
+``nt.find_lr`` returns this result with its view, :func:`nbtrain.ui.tuning.find_lr`).
 
 The sweep runs on a copy of a trainer's model (a running trainer is not disturbed), at the run's *initial*
 weights by default: the range test answers "which rate trains this model from the start", and swept from
@@ -23,6 +24,8 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,9 +35,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import data as data_mod
-from . import optim, regularizers, rng, threads
-from .sanity import holding, model_copy, train_tensors, trainer_of
+from ..engine import data as data_mod
+from ..engine import optim, regularizers, rng, threads
+from .targets import holding, model_copy, train_tensors, trainer_of
 
 __all__ = ["LRFinderResult", "find_lr"]
 
@@ -86,12 +89,6 @@ class LRFinderResult:
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
         p.text(str(self))
 
-    def plot(self) -> Any:
-        """The curve with log-x and the suggestions marked (a bqplot figure in an ipywidgets box)."""
-        from ..ui.tuning import lr_finder_view  # views live in the ui package; imported only when asked
-
-        return lr_finder_view(self)
-
 
 def _zero_lag(y: np.ndarray, beta: float) -> np.ndarray:
     """Centred Gaussian smoothing of log(loss), σ = max(1, 0.25/(1 − β)) points (2.5 for β = 0.9).
@@ -112,6 +109,16 @@ def _zero_lag(y: np.ndarray, beta: float) -> np.ndarray:
     num = np.convolve(np.pad(logy, half), k, mode="valid")
     den = np.convolve(np.pad(np.ones(n), half), k, mode="valid")  # renormalised at the edges
     return np.exp(num / den)
+
+
+def _caller_level() -> int:
+    """The ``stacklevel`` of a warning from the caller of this function that names the first frame outside
+    the nbtrain package (the user's call, also when it went through ``nt.find_lr``'s view wrapper)."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+    level, frame = 1, sys._getframe(1)
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _check(name: str, value: Any, ok: bool, allowed: str) -> None:
@@ -196,7 +203,8 @@ def find_lr(target: Any = None, *, data: Any = None, start_lr: float = 1e-7, end
 
                 warnings.warn(f"find_lr(weights='current') sweeps weights trained for {step:,} steps: the loss is "
                               "already low, so the suggestion is a rate for fine-tuning them, not for training "
-                              "from the start (the default, weights='initial')", UserWarning, stacklevel=2)
+                              "from the start (the default, weights='initial')", UserWarning,
+                              stacklevel=_caller_level())
         opt_name = optimizer or cfg.optimizer
         wd = cfg.weight_decay if weight_decay is None else weight_decay
         bs, l1, l2, momentum = batch_size or cfg.batch_size, cfg.l1, cfg.l2, cfg.momentum

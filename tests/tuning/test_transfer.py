@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 import nbtrain as nt
-from nbtrain.engine.transfer import TransferNet, feature_blocks, find_head
+from nbtrain.tuning.transfer import TransferNet, feature_blocks, find_head
 
 
 def names_under(net, *prefixes):
@@ -150,7 +150,7 @@ def test_hash_matching_pickle_is_still_refused_by_weights_only(monkeypatch, tmp_
     import hashlib
     import io
 
-    from nbtrain.engine.transfer import load_pretrained_state
+    from nbtrain.tuning.transfer import load_pretrained_state
 
     marker = tmp_path / "pwned"
     buf = io.BytesIO()
@@ -170,7 +170,7 @@ def test_hash_checked_weights_load_as_tensors(monkeypatch, tmp_path):
     import hashlib
     import io
 
-    from nbtrain.engine.transfer import load_pretrained_state
+    from nbtrain.tuning.transfer import load_pretrained_state
 
     state = {"weight": torch.arange(6.0).reshape(2, 3), "bias": torch.zeros(2)}
     buf = io.BytesIO()

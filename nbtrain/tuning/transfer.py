@@ -1,4 +1,4 @@
-"""Transfer learning (lecture notes, DESIGN §3.11): reuse a network trained on one task for another.
+"""Transfer learning, as the lecture notes teach it: reuse a network trained on one task for another.
 
 Keep the feature extractor, replace the classifier head with a new one for the new classes, then choose how
 much to train, by how much data you have and how similar it is to the original task:
@@ -30,7 +30,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from . import rng
+from ..engine import rng
 
 __all__ = ["TransferNet", "transfer", "find_head", "feature_blocks", "load_pretrained_state", "MODES"]
 

@@ -1,5 +1,5 @@
-"""Step 6 of the recipe: read the learning curves. ``diagnose(trainer_or_history)`` applies the rules of the
-lecture notes (DESIGN §3.9) and returns plain-language findings, each with its evidence (steps, values) and
+"""Step 6 of the recipe: read the learning curves. ``diagnose(trainer_or_history)`` applies the lecture
+notes' rules for reading them and returns plain-language findings, each with its evidence (steps, values) and
 advice.
 
 Rules (severity): ``nan`` loss became NaN/Inf (error) · ``rising_loss`` the loss goes up (error) ·
@@ -33,6 +33,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..engine.batches import INPUT_RMS_LIMIT, input_rms
+from ..engine.text import fmt
+from .targets import trainer_in
+
 __all__ = ["Finding", "Findings", "diagnose", "RULES"]
 
 SEVERITIES = ("error", "warning", "info")
@@ -48,8 +52,6 @@ SUPPRESSED_BY: dict[str, frozenset[str]] = {
     "underfitting": frozenset({"nan", "rising_loss", "no_progress", "bad_init_plateau", "overfitting"}),
 }
 
-#: inputs whose root-mean-square exceeds this are "not normalised" (the nan rule and the trainer's message)
-INPUT_RMS_LIMIT = 100.0
 #: overfitting needs train accuracy ≥ chance + this share of the way from chance to 100 % (3 classes: 56 %)
 ABOVE_CHANCE = 1 / 3
 #: ... and the gap in each of this many last evaluations
@@ -68,19 +70,13 @@ class Finding:
     advice: str = ""
 
     def __str__(self) -> str:
-        ev = ", ".join(f"{k}={_fmt(v)}" for k, v in self.evidence.items())
+        ev = ", ".join(f"{k}={fmt(v)}" for k, v in self.evidence.items())
         out = f"[{self.severity}] {self.rule}: {self.message}"
         if ev:
             out += f"\n    evidence: {ev}"
         if self.advice:
             out += f"\n    → {self.advice}"
         return out
-
-
-def _fmt(v: Any) -> str:
-    if isinstance(v, (float, np.floating)):
-        return f"{v:.4g}"
-    return str(v)
 
 
 class Findings(list):
@@ -124,10 +120,8 @@ EVAL_COLUMNS = ("val_loss", "val_acc", "train_eval_loss", "train_acc")
 
 
 def _curves(source: Any) -> _Curves:
-    from .trainer import Trainer
-
-    trainer = source if isinstance(source, Trainer) else getattr(source, "trainer", None)
-    if isinstance(trainer, Trainer):
+    trainer = trainer_in(source)
+    if trainer is not None:
         h = trainer.history
         ev = trainer.metrics.eval_frame()
         c = _from_frame(h, ev)
@@ -151,25 +145,6 @@ def _curves(source: Any) -> _Curves:
         c.n_classes = source.attrs.get("num_classes")
         return c
     raise ValueError(f"diagnose() takes a Trainer, a Lab or a history DataFrame, got {type(source).__name__}")
-
-
-def input_rms(data: Any, limit: int = 2048) -> float | None:
-    """Root-mean-square of up to ``limit`` training inputs (``inf`` if any is NaN/Inf), None if unreadable."""
-    import torch
-
-    try:
-        t = data.tensors("train")
-        if t is not None:
-            x = t[0][:limit]
-        else:
-            n = min(len(data.train), 256)
-            x = torch.stack([torch.as_tensor(data.train[i][0]) for i in range(n)])
-        x = x.double()
-        if not torch.isfinite(x).all():
-            return math.inf
-        return float(x.square().mean().sqrt()) if x.numel() else None
-    except Exception:  # noqa: BLE001 - a user dataset we cannot sample: no input check
-        return None
 
 
 def _from_frame(h: pd.DataFrame, ev: pd.DataFrame | None) -> _Curves:
@@ -379,7 +354,6 @@ def _rule_gap(c: _Curves, fired: set[str]) -> Finding | None:
     else:
         i_best, val_worse = last, False
     acc_fall = va is not None and va[last] < np.nanmax(va) - 0.02 and int(np.nanargmax(va)) < 0.8 * last
-    loss_gap = float(vl[last] - tl[last]) if vl is not None and tl is not None else None
     evidence: dict[str, Any] = {}
     if ta is not None and va is not None:
         evidence.update(train_acc=float(ta[last]), val_acc=float(va[last]), gap=gap)
@@ -507,7 +481,7 @@ def _rule_noisy_val(c: _Curves) -> Finding | None:
 def _rule_activation_before_softmax(c: _Curves) -> Finding | None:
     if c.model is None:
         return None
-    from .activations import name_of
+    from ..engine.activations import name_of
 
     leaves = [m for m in c.model.modules() if not list(m.children())]
     if not leaves:

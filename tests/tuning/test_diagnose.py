@@ -8,7 +8,7 @@ import pytest
 from torch import nn
 
 import nbtrain as nt
-from nbtrain.engine.diagnose import RULES, Finding, Findings
+from nbtrain.tuning.diagnose import RULES, Finding, Findings
 
 
 def history(loss, *, lr=0.1, epoch=None, evals=None):

@@ -1,4 +1,4 @@
-"""Steps 1 and 2 of the tuning recipe (lecture notes; DESIGN §3.8): sanity checks before any tuning.
+"""Steps 1 and 2 of the lecture notes' tuning recipe: sanity checks before any tuning.
 
 1. ``check_initial_loss``: with weight decay off, a freshly initialised softmax classifier over C classes
    predicts about 1/C for every class, so its loss is about −log(1/C) = log C. Far above: the logits are
@@ -19,10 +19,7 @@ never from torch's global generators.
 
 from __future__ import annotations
 
-import contextlib
-import copy
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,8 +28,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import optim, regularizers, rng, threads
-from .models import set_dropout
+from ..engine import optim, regularizers, rng, threads
+from ..engine.models import set_dropout
+from ..engine.text import fmt
+from .targets import holding, model_copy, train_tensors, trainer_of
 
 __all__ = ["CheckResult", "check_initial_loss", "overfit_small"]
 
@@ -56,7 +55,7 @@ class CheckResult:
         mark = "PASS" if self.passed else "FAIL"
         lines = [f"[{mark}] {self.check}: {self.summary}"]
         if self.evidence:
-            lines.append("  evidence: " + ", ".join(f"{k}={_fmt(v)}" for k, v in self.evidence.items()))
+            lines.append("  evidence: " + ", ".join(f"{k}={fmt(v)}" for k, v in self.evidence.items()))
         lines += [f"  → {a}" for a in self.advice]
         return "\n".join(lines)
 
@@ -64,69 +63,9 @@ class CheckResult:
         p.text(str(self))
 
 
-def _fmt(v: Any) -> str:
-    return f"{v:.4g}" if isinstance(v, float) else str(v)
-
-
 # ------------------------------------------------------------------------------------------------------
-# shared helpers (also used by lr_finder, diagnose, ensemble)
+# shared helpers (the copies a tool works on are in .targets)
 # ------------------------------------------------------------------------------------------------------
-def trainer_of(target: Any, fields: Mapping[str, Any]) -> tuple[Any, bool]:
-    """(trainer, owned): ``target`` itself when it is a Trainer, a Lab's trainer, or a new headless
-    Trainer built from ``fields`` (owned: the caller closes it)."""
-    from .trainer import Trainer
-
-    if target is None:
-        kw = dict(fields)
-        kw.setdefault("device", "cpu")
-        return Trainer(**kw), True
-    if fields:
-        raise ValueError(f"config fields ({', '.join(sorted(fields))}) only apply when no trainer is given; "
-                         f"change trainer.config instead")
-    if isinstance(target, Trainer):
-        return target, False
-    inner = getattr(target, "trainer", None)
-    if isinstance(inner, Trainer):
-        return inner, False
-    raise ValueError(f"expected a Trainer or a Lab (or config fields to build one), got {type(target).__name__}")
-
-
-def holding(trainer: Any) -> contextlib.AbstractContextManager:
-    """``trainer.exclusive()``: the training device held while a tool runs a model copy in this thread
-    (pauses the run on an Apple GPU only, see ``Trainer.exclusive``)."""
-    hold = getattr(trainer, "exclusive", None)
-    return hold() if callable(hold) else contextlib.nullcontext()
-
-
-def model_copy(trainer: Any, weights: str = "initial") -> nn.Module:
-    """A deep copy of the trainer's model, taken between two steps; ``weights="initial"`` loads the run's
-    initial weights into it (what the model was at step 0), ``"current"`` keeps the live ones."""
-    if weights not in ("initial", "current"):
-        raise ValueError(f"weights={weights!r} must be 'initial' or 'current'")
-    model = trainer.submit(copy.deepcopy).result(60)
-    if weights == "initial":
-        model.load_state_dict(trainer.initial_state)
-    return model
-
-
-def train_tensors(trainer: Any, limit: int | None = None, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Up to ``limit`` training examples as tensors on the trainer's device, in a seeded random order."""
-    d = trainer.data
-    t = d.tensors("train")
-    g = torch.Generator().manual_seed(seed)
-    if t is not None:
-        X, y = t
-        idx = torch.randperm(len(y), generator=g)[: limit or len(y)]
-        X, y = X[idx], y[idx]
-    else:
-        n = len(d.train)
-        idx = torch.randperm(n, generator=g)[: limit or n].tolist()
-        items = [d.train[i] for i in idx]
-        X = torch.stack([torch.as_tensor(it[0]) for it in items])
-        y = torch.as_tensor([int(it[1]) for it in items], dtype=torch.long)
-    return X.to(trainer.device).float(), y.to(trainer.device)
-
-
 def disable_regularization(model: nn.Module) -> None:
     """Switch off dropout and DropConnect in ``model`` (in place)."""
     set_dropout(model, 0.0)

@@ -7,7 +7,7 @@ import pytest
 
 import nbtrain as nt
 from nbtrain.engine import data as data_mod
-from nbtrain.engine.diagnose import SUPPRESSED_BY
+from nbtrain.tuning.diagnose import SUPPRESSED_BY
 
 
 def run(**kw):
@@ -115,7 +115,7 @@ def test_normalised_inputs_then_train_and_a_high_lr_nan_still_blames_the_lr():
 
 
 def test_non_finite_inputs_are_named_as_the_cause():
-    from nbtrain.engine.diagnose import input_rms
+    from nbtrain.engine.batches import input_rms
 
     X, y = data_mod.spiral()
     X[5, 0] = float("nan")

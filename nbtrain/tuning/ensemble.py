@@ -1,4 +1,4 @@
-"""After training (lecture notes, DESIGN §3.10): model ensembles and snapshot ensembles.
+"""After training, as the lecture notes teach it: model ensembles and snapshot ensembles.
 
 ``ensemble(members)`` averages the predicted class probabilities of independently trained models (and, as a
 second read-out, takes their majority vote); it usually adds a few points of accuracy, because the members'
@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .sanity import model_copy, trainer_of
+from .targets import holding, model_copy, trainer_in, trainer_of
 
 __all__ = ["EnsembleResult", "ensemble", "snapshot_ensemble", "snapshot_steps"]
 
@@ -122,7 +122,7 @@ def _combine(probs: torch.Tensor, method: str) -> torch.Tensor:
 
 def _member(obj: Any, index: int) -> tuple[str, nn.Module, tuple[torch.Tensor, torch.Tensor] | None]:
     """(name, model copy, its validation tensors or None) for a Trainer, Lab, checkpoint path or nn.Module."""
-    from .trainer import Trainer
+    from ..engine.trainer import Trainer
 
     if isinstance(obj, (str, os.PathLike)):
         tr = Trainer.load(obj, device="cpu")
@@ -139,7 +139,7 @@ def _member(obj: Any, index: int) -> tuple[str, nn.Module, tuple[torch.Tensor, t
 def _val_of(trainer: Any) -> tuple[torch.Tensor, torch.Tensor] | None:
     t = trainer.data.tensors("val")
     if t is None and trainer.data.val is not None:
-        from .batches import materialise
+        from ..engine.batches import materialise
 
         t = materialise(trainer.data.val)
     return t
@@ -191,9 +191,9 @@ def ensemble(members: Sequence[Any], data: Any = None, *, method: str = "mean") 
         raise ValueError(f"members must be a list of at least 2 trainers / checkpoints / models; got {members!r:.80}")
     with contextlib.ExitStack() as held:  # on an Apple GPU, live runs pause while their copies are evaluated here
         for m in members:
-            tr = m if hasattr(m, "exclusive") else getattr(m, "trainer", None)
-            if callable(getattr(tr, "exclusive", None)):
-                held.enter_context(tr.exclusive())
+            tr = trainer_in(m)
+            if tr is not None:
+                held.enter_context(holding(tr))
         return _ensemble(members, data, method)
 
 

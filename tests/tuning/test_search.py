@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import nbtrain as nt
-from nbtrain.engine import search as S
+from nbtrain.tuning import search as S
 
 TINY = dict(data="moons", hidden=[8], n_samples=200, max_steps=15, eval_every=5)
 

@@ -9,7 +9,7 @@ import torch
 
 import nbtrain as nt
 from nbtrain.engine import schedules
-from nbtrain.engine.ensemble import snapshot_steps
+from nbtrain.tuning.ensemble import snapshot_steps
 
 
 @pytest.fixture(scope="module")
