@@ -22,9 +22,10 @@ True
 
 from __future__ import annotations
 
+import bisect
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -376,3 +377,75 @@ def fork(trainer: Trainer, *, start: bool | None = None, **changes: Any) -> Trai
     if start or (start is None and running):
         branch.start()
     return branch
+
+
+# ----------------------------------------------------------------------------------------------------
+# the trainer's side: its script log and step hooks
+# ----------------------------------------------------------------------------------------------------
+class ScriptMixin:
+    """The Trainer's script log (what :func:`make_script` reads) and its step hooks (what :func:`replay` and
+    :class:`ScenePlayer` schedule): hooks run at a step boundary, on the training thread between two steps."""
+
+    def _log_script(self, **entry: Any) -> None:
+        self._script_log.append({"segment": self._segment, "step": self.global_step, **entry})
+
+    def script(self) -> dict[str, Any]:
+        """The run as plain JSON-able data: its config, seeds and every live change in the order it took
+        effect with its step (reinit, restore and reset included). ``Trainer.replay(script)`` reproduces it."""
+        return make_script(self)
+
+    @classmethod
+    def replay(cls, script: Any, model: nn.Module | None = None, data: Any = None, val_data: Any = None,
+               device: Any = None, **kw: Any) -> Trainer:
+        """A new trainer replaying ``script`` (from :meth:`script`) in the background up to the step it was
+        taken at, bit for bit on the same device and library versions; ``wait()`` blocks until it is there."""
+        return replay(script, model=model, data=data, val_data=val_data, device=device, **kw)
+
+    def fork(self, *, start: bool | None = None, **changes: Any) -> Trainer:
+        """A branch from this very step: same weights, optimizer state, RNG and data position, with
+        ``changes`` (config fields) applied; it trains alongside when this run is running. See
+        :func:`nbtrain.engine.script.fork`."""
+        return fork(self, start=start, **changes)
+
+    def at(self, step: int, fn: Callable[[Trainer], Any]) -> None:
+        """Call ``fn(trainer)`` at the boundary before step ``step`` (at once-ish if it has passed): on the
+        training thread between two steps, so config changes and commands made there apply before that
+        step. What scenes are made of."""
+        if isinstance(step, bool) or int(step) != step or step < 0:
+            raise ValueError(f"at(step={step!r}): step must be an integer ≥ 0")
+        self._add_hook(int(step), fn)
+
+    def _add_hook(self, step: int, fn: Callable[[Trainer], Any], barrier: bool = False) -> None:
+        with self._cv:
+            bisect.insort(self._hooks, [step, next(self._hook_seq), fn, barrier])
+            self._cv.notify_all()
+
+    def _run_hooks(self) -> None:
+        """Run the hooks due at this step (lock held, no step running). A barrier (a NaN/Inf pause the script
+        went through) holds back the hooks after it until the replay meets that pause."""
+        while self._hooks and self._hooks[0][0] <= self.global_step:
+            step, _, fn, barrier = self._hooks[0]
+            if barrier:
+                if step < self.global_step:  # passed without meeting it: nothing left to hold back
+                    self._hooks.pop(0)
+                    continue
+                return
+            self._hooks.pop(0)
+            self._call_unlocked(fn)
+
+    def _call_unlocked(self, fn: Callable[[Trainer], Any]) -> None:
+        """Run a step hook (a scene cue, a replayed change) at this boundary without holding our lock: it may
+        change the config, whose lock comes before ours (an observer of a change takes ours), so holding ours
+        while waiting for the config's could deadlock with another thread's change. The thread is not inside
+        a step, so commands and changes from other threads meanwhile apply at once; the hook's own changes
+        are applied before the next step."""
+        self._cv.release()
+        try:
+            fn(self)
+        finally:
+            self._cv.acquire()
+        self._drain_commands()
+
+    def _barrier_at(self, step: int) -> bool:
+        with self._cv:
+            return bool(self._hooks) and self._hooks[0][3] and self._hooks[0][0] == step

@@ -40,9 +40,10 @@ from nbtrain.engine import activations as act_mod
 from nbtrain.engine import data as data_mod
 from nbtrain.engine import init as init_mod
 from nbtrain.engine import models, optim, schedules
+from nbtrain.engine.build import schedule_horizon
 from nbtrain.engine.config import ConfigError, TrainConfig
 from nbtrain.engine.diagnose import diagnose
-from nbtrain.engine.trainer import Trainer, schedule_horizon
+from nbtrain.engine.trainer import Trainer
 from nbtrain.serving import html_text
 
 from . import controls as ctl
