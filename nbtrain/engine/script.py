@@ -7,9 +7,9 @@ re-initialisations, restores of a snapshot, resets and the NaN/Inf pauses the ru
 same steps and applies the same changes at the same step boundaries in the background, so that on the same
 device and library versions it reproduces the run bit for bit (same history, same weights).
 
-A **scene** is a list of :class:`Cue` s. Each cue fires at a step (or, with ``step=None``, when the lecturer
-presses *next cue*), applies config changes and actions (``reinit``, ``pause``, ``fork``) and carries a
-note for the room. Scenes are plain data too: ``Scene.from_json(scene.to_json()) == scene``.
+A **scene** is a list of :class:`Cue` s. Each cue fires at a step (or, with ``step=None``, when
+:meth:`ScenePlayer.next` is called), applies config changes and actions (``reinit``, ``pause``, ``fork``) and
+carries a note. Scenes are plain data too: ``Scene.from_json(scene.to_json()) == scene``.
 
 >>> import nbtrain as nt
 >>> scene = nt.Scene([nt.cue(0, note="sigmoid + tiny weights: stuck"),
@@ -182,9 +182,9 @@ def _drive(tr: Trainer, script: dict[str, Any]) -> None:
 # ----------------------------------------------------------------------------------------------------
 @dataclass
 class Cue:
-    """One moment of a scene: at ``step`` (``None``: when *next cue* is pressed) apply ``changes`` (config
-    fields), then ``reinit`` (``True`` = the config's initializer, or a scheme name), ``fork`` (a dict of
-    changes for a branch) and ``pause``; show ``note``."""
+    """One moment of a scene: at ``step`` (``None``: at a call of :meth:`ScenePlayer.next`) apply ``changes``
+    (config fields), then ``reinit`` (``True`` = the config's initializer, or a scheme name), ``fork`` (a dict
+    of changes for a branch) and ``pause``; carry ``note``."""
 
     step: int | None = None
     changes: dict[str, Any] = field(default_factory=dict)
@@ -204,10 +204,10 @@ def cue(step: int | None = None, *, note: str = "", reinit: bool | str = False, 
 
 
 class Scene:
-    """A prepared lecture demo: an ordered list of cues (steps ascending; key-press cues anywhere).
+    """A prepared lecture demo: an ordered list of cues (steps ascending; cues without a step anywhere).
 
     Checked when made: steps are integers ≥ 0 in ascending order, every change names a config field with a
-    value the config accepts. Played by ``Lab.play(scene)``.
+    value the config accepts. Played on a trainer by :class:`ScenePlayer`.
     """
 
     def __init__(self, cues: list[Cue | dict[str, Any]], title: str = ""):
@@ -221,7 +221,7 @@ class Scene:
         for i, c in enumerate(self.cues):
             if c.step is not None:
                 if not _nonneg_int(c.step):
-                    raise ScriptError(f"cue {i}: step={c.step!r} must be an integer ≥ 0 or None (on key press)")
+                    raise ScriptError(f"cue {i}: step={c.step!r} must be an integer ≥ 0 or None (fired by ScenePlayer.next())")
                 if c.step < last:
                     raise ScriptError(f"cue {i}: step {c.step} comes before the previous cue's step {last}")
                 last = c.step
@@ -269,8 +269,8 @@ class Scene:
 
 
 class ScenePlayer:
-    """Plays a scene on a trainer: step cues fire at their step boundary on the training thread; key-press
-    cues fire on :meth:`next`. Front ends read ``current``/``note``/``version``; nothing here touches widgets."""
+    """Plays a scene on a trainer: step cues fire at their step boundary on the training thread; cues without
+    a step fire on :meth:`next`. ``current``, ``note`` and ``version`` say where the scene is."""
 
     def __init__(self, trainer: Trainer, scene: Scene, on_fork: Any = None):
         self.trainer = trainer
@@ -281,7 +281,7 @@ class ScenePlayer:
         self.forks: list[Trainer] = []
         self._lock = threading.Lock()
         self._fired: set[int] = set()
-        trainer.scene_player = self  # the kernel comm's "cue" action (the extension's next-cue key) finds it
+        trainer.scene_player = self  # where nbtrain.kernel_comm's "cue" action finds it
         for i, c in enumerate(scene):
             if c.step is not None:
                 trainer._add_hook(c.step, lambda t, i=i: self._fire(i))
@@ -299,8 +299,8 @@ class ScenePlayer:
         return None
 
     def next(self) -> int | None:
-        """Fire the next cue now (the lecturer's *next cue*): at the next step boundary when running, at once
-        when paused. A step cue fired early does not fire again at its step. Returns its index."""
+        """Fire the next cue now: at the next step boundary when running, at once when paused. A step cue fired
+        early does not fire again at its step. Returns its index."""
         i = self.next_index
         if i is None:
             return None

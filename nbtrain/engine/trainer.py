@@ -5,6 +5,12 @@ restore) and config changes only ever take effect between two steps: while the t
 (``_busy``) they are queued and ``_boundary`` applies them before the next one; otherwise the caller
 applies them at once under the lock. The caller's thread never runs a training step.
 
+This module is the state machine, the commands and the training thread; each other part of a ``Trainer`` is
+a mixin in a module of its own: building from the config (``build``), live config changes (``live``), the one
+optimizer step, its history flush and evaluation (``step``, with ``probes`` for per-layer statistics), the
+script log and step hooks (``script``), subscribers (``subscribers``), save/load (``checkpoint``); the device
+is resolved by ``device`` and the batches drawn by ``batches``.
+
 >>> import nbtrain as nt
 >>> tr = nt.Trainer(data="spiral", hidden=[16], lr=0.5, max_steps=50, seed=0)
 >>> tr.start().wait()
@@ -63,8 +69,8 @@ def _stop_all_at_exit() -> None:
 
 
 def live_trainers() -> list[Trainer]:
-    """Every trainer of this process that is not closed or collected, oldest first (for status/keyboard
-    front ends such as the JupyterLab extension's comm)."""
+    """Every trainer of this process that is not closed or collected, oldest first (what
+    ``nbtrain.kernel_comm`` looks trainers up in)."""
     return sorted((t for t in list(_LIVE) if not t._closed), key=lambda t: t._created)
 
 
