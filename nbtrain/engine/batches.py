@@ -30,7 +30,6 @@ def materialise(dataset: torch.utils.data.Dataset) -> tuple[torch.Tensor, torch.
     return X.float() if X.dtype == torch.float64 else X, torch.as_tensor(ys, dtype=torch.long)
 
 
-
 class IndexSampler:
     """Index sampler for a resident dataset: a fresh permutation per epoch (when shuffling), drawn from
     its own generator so runs are reproducible and checkpoints resume exactly."""

@@ -33,7 +33,6 @@ def schedule_horizon(total_steps: int | None, max_steps: int | None, start: int 
     return 1000
 
 
-
 class BuildMixin:
     """The Trainer's building: what ``__init__`` and ``reset()`` make from the config."""
 

@@ -34,7 +34,6 @@ class StepMixin:
         n = (safe_len(self._loader) or 0) if self._loader is not None else 0
         return self._loader_epoch + (self._loader_pos / n if n else 0.0)
 
-
     def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         live = self._live
         if self._sampler is not None:

@@ -1,5 +1,6 @@
 """Subscribers: ``Trainer.subscribe(callback)`` gets an :class:`Update` (a small snapshot of the run, never the
-model) on a dispatcher thread after steps — latest value only, never on the training thread."""
+model) on a dispatcher thread after steps — latest value only, never on the training thread. The kernel's comm
+(``nbtrain.kernel_comm``) subscribes to the trainers it exposes, so that their changes wake its status thread."""
 
 from __future__ import annotations
 

@@ -356,8 +356,6 @@ class Trainer(BuildMixin, LiveMixin, StepMixin, ScriptMixin, SubscribeMixin, Che
         init_mod.make(scheme, activation=models.current_activation(self.model), **params)
         left = init_mod.skipped(self.model)
         if left:
-            import warnings
-
             warnings.warn(f"reinit({scheme!r}) re-initialises only Linear/Conv/ConvTranspose weights; left as they "
                           f"were: {', '.join(left)}", UserWarning, stacklevel=2)
         return self._command("reinit", (scheme, params))
@@ -548,7 +546,6 @@ class Trainer(BuildMixin, LiveMixin, StepMixin, ScriptMixin, SubscribeMixin, Che
                 fut.set_result(step)
         except BaseException as exc:  # the caller gets it through the future
             fut.set_exception(exc)
-
 
     def _run_chunk(self) -> bool:
         """Run steps for up to ~50 ms (or wait while paused). Returns False when the thread should end."""
