@@ -12,7 +12,9 @@ Protocol (version 1; ``labextension/src/protocol.ts`` mirrors it):
   Each action (except ``hello``/``status``) gets one ``{"type": "reply", "action", "ok", "error"?, "trainer"?}``.
 - kernel → front end: ``{"type": "status", "protocol": 1, "trainers": [...], "focus": id | None}``, sent when
   it changed and never more often than every :data:`INTERVAL` seconds (4 Hz), by one daemon thread that
-  only reads trainer attributes and never prints.
+  only reads trainer attributes and never prints. That thread is woken by the exposed trainers themselves
+  (:meth:`Trainer.subscribe <nbtrain.engine.trainer.Trainer.subscribe>`) and by front-end messages; it reads
+  the status every :data:`INTERVAL` only while one of them is running, else every :data:`IDLE_INTERVAL`.
 
 Actions without ``trainer`` address the *focus*: the newest running trainer, else the newest paused one,
 else the newest (at each rank one shown in a Lab first). This module imports nothing heavy: it looks trainers up only when the engine is loaded.
@@ -45,12 +47,15 @@ from .serving import comm_allowed, visitor_text
 TARGET = "nbtrain"
 PROTOCOL = 1
 INTERVAL = 0.25  # seconds between two status messages at most: ≤ 4 Hz
+IDLE_INTERVAL = 1.0  # no trainer running: the status is read again after this long unless a trainer says it changed
 ACTIONS = ("hello", "status", "toggle", "start", "resume", "pause", "step", "reset", "reinit", "cue")
 MAX_STEP = 1_000_000
 MAX_CHANNELS = 8  # open comms per kernel; a front end keeps one, more are refused
 
 _ids: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
 _exposed: weakref.WeakSet[Any] = weakref.WeakSet()  # trainers the front end may see and drive
+_subscribed: weakref.WeakSet[Any] = weakref.WeakSet()  # trainers whose updates wake the channels
+_channels: weakref.WeakSet[Channel] = weakref.WeakSet()  # every open Channel (the kernel's, tests' own)
 _next_id = [0]
 _lock = threading.Lock()
 _channel: Channel | None = None
@@ -79,12 +84,29 @@ def expose(trainer: Any) -> None:
     for its own trainer. Trainers never exposed are invisible to the comm."""
     with _lock:
         _exposed.add(trainer)
+        subscribe = getattr(trainer, "subscribe", None) if trainer not in _subscribed else None
+        if subscribe is not None:
+            _subscribed.add(trainer)
+    if subscribe is not None:
+        subscribe(_on_update)  # for the trainer's life: after unexpose() an update finds nothing new to send
+    _wake_channels()
 
 
 def unexpose(trainer: Any) -> None:
     """Undo :func:`expose` (``Lab.close()``)."""
     with _lock:
         _exposed.discard(trainer)
+    _wake_channels()
+
+
+def _on_update(_update: Any) -> None:
+    """An exposed trainer's subscriber (on its dispatcher thread): its state, message or history changed."""
+    _wake_channels()
+
+
+def _wake_channels() -> None:
+    for ch in list(_channels):
+        ch.wake(changed=True)
 
 
 def live_trainers() -> list[Any]:
@@ -225,10 +247,13 @@ class Channel:
         self.refused = 0  # comms closed because MAX_CHANNELS were open
         self._cv = threading.Condition()
         self._force = False
+        self._changed = False  # a trainer said its status changed: send once the interval allows
+        self._active = False  # the last status had a running trainer (its step moves between updates)
         self._thread: threading.Thread | None = None
         self._last: dict[str, Any] | None = None
         self._last_t = -math.inf
         self.sent = 0  # status messages sent (tests)
+        _channels.add(self)
 
     # ---- comms ----------------------------------------------------------------------------------------
     def on_open(self, comm: Any, msg: dict[str, Any]) -> None:
@@ -296,10 +321,12 @@ class Channel:
         self.add(comm, hello=True)
 
     # ---- status ---------------------------------------------------------------------------------------
-    def wake(self, force: bool = False) -> None:
-        """Ask for a status soon (still no sooner than ``interval`` after the last one)."""
+    def wake(self, force: bool = False, changed: bool = False) -> None:
+        """Ask for a status soon (still no sooner than ``interval`` after the last one): ``force`` sends it even
+        if it did not change; ``changed`` (a trainer's update) reads it as soon as the interval allows."""
         with self._cv:
             self._force = self._force or force
+            self._changed = self._changed or changed
             if self._comms and (self._thread is None or not self._thread.is_alive()):
                 self._thread = threading.Thread(target=self._run, name="nbtrain-comm-status", daemon=True)
                 self._thread.start()
@@ -312,7 +339,10 @@ class Channel:
             return False
         with self._cv:
             force, self._force = self._force, False
+            self._changed = False
         snapshot = self._status_fn()
+        trainers = snapshot.get("trainers") if isinstance(snapshot, dict) else None
+        self._active = any(isinstance(t, dict) and t.get("state") == "running" for t in trainers or ())
         if snapshot == self._last and not force:
             return False
         for comm in self.listeners:
@@ -328,8 +358,10 @@ class Channel:
                     self._thread = None
                     return
                 wait = max(self.interval - (self._clock() - self._last_t), 0.0)
-                if not self._force:
-                    wait = max(wait, self.interval)
+                if self._changed:
+                    pass  # as soon as the interval allows
+                elif not self._force:
+                    wait = max(wait, self.interval if self._active else IDLE_INTERVAL)
                 self._cv.wait(wait)
                 if not self._comms:
                     self._thread = None

@@ -386,3 +386,23 @@ def test_kernel_started_by_voila_offers_no_comm_target_without_opt_in():
     assert reply["content"]["status"] == "ok"
     text = "".join(m["content"].get("text", "") for m in out if m["msg_type"] == "stream")
     assert "TARGET False True" in text, text
+
+
+def test_idle_trainers_wake_the_status_thread_instead_of_being_polled(trainer, monkeypatch):
+    monkeypatch.setattr(kc, "IDLE_INTERVAL", 60.0)  # so only the trainer's own update can bring the status
+    reads = []
+    ch = kc.Channel(status_fn=lambda: reads.append(time.monotonic()) or kc.status())
+    try:
+        comm = FakeComm()
+        ch.add(comm, hello=True)
+        wait_for(lambda: comm.of_type("status"))
+        time.sleep(2 * kc.INTERVAL)  # the statuses that add() asked for are out
+        n = len(reads)
+        time.sleep(1.0)
+        assert len(reads) == n, "nothing runs and nothing changed: the status is not read"
+        sent = len(comm.of_type("status"))
+        trainer.config.max_steps = 12345  # a change the trainer announces to its subscribers
+        wait_for(lambda: len(comm.of_type("status")) > sent, timeout=10.0)
+        assert comm.of_type("status")[-1][1]["trainers"][0]["max_steps"] == 12345
+    finally:
+        ch.close()

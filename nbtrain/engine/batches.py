@@ -1,8 +1,9 @@
 """Batches: what the training thread draws its mini-batches from.
 
 ``materialise`` turns a map-style dataset into resident tensors; ``safe_len`` is ``len`` for what may have no
-length (an ``IterableDataset``, a ``DataLoader`` over one); ``input_rms`` measures the scale of a sample of the
-training inputs (the trainer's NaN message and ``nt.diagnose`` name unnormalised inputs by it).
+length (an ``IterableDataset``, a ``DataLoader`` over one). ``IndexSampler`` draws the batches of a resident
+dataset (indices on the device); ``LiveBatchSampler`` those of the DataLoader path, whose batch size may change
+between two batches.
 """
 
 from __future__ import annotations
@@ -29,22 +30,62 @@ def materialise(dataset: torch.utils.data.Dataset) -> tuple[torch.Tensor, torch.
     return X.float() if X.dtype == torch.float64 else X, torch.as_tensor(ys, dtype=torch.long)
 
 
-#: inputs whose root-mean-square exceeds this are "not normalised" (the nan rule and the trainer's message)
-INPUT_RMS_LIMIT = 100.0
+class IndexSampler:
+    """Index sampler for a resident dataset: a fresh permutation per epoch (when shuffling), drawn from
+    its own generator so runs are reproducible and checkpoints resume exactly."""
+
+    def __init__(self, n: int, device: torch.device, seed: int):
+        self.n, self.device = n, device
+        self.gen = torch.Generator().manual_seed(seed)
+        self.perm = torch.arange(n)
+        self.pos = n  # forces a new permutation on the first draw
+        self.epochs_done = -1
+
+    def next(self, batch_size: int, shuffle: bool, merge_single: bool = False) -> torch.Tensor:
+        """The next batch's indices; ``merge_single``: a last batch of one example joins this one instead."""
+        if self.pos >= self.n:
+            self.perm = torch.randperm(self.n, generator=self.gen) if shuffle else torch.arange(self.n)
+            self.pos = 0
+            self.epochs_done += 1
+            self.perm_dev = self.perm.to(self.device)
+        end = self.pos + batch_size
+        if merge_single and self.n - end == 1:
+            end += 1
+        idx = self.perm_dev[self.pos : end]
+        self.pos += len(idx)
+        return idx
+
+    @property
+    def epoch(self) -> float:
+        if self.epochs_done < 0:  # nothing drawn yet (pos = n only forces the first permutation)
+            return 0.0
+        return self.epochs_done + self.pos / self.n
+
+    def state(self) -> dict[str, Any]:
+        return {"gen": self.gen.get_state(), "perm": self.perm.clone(), "pos": self.pos, "epochs_done": self.epochs_done}
+
+    def load(self, s: dict[str, Any]) -> None:
+        self.gen.set_state(s["gen"])
+        self.perm, self.pos, self.epochs_done = s["perm"].clone(), int(s["pos"]), int(s["epochs_done"])
+        self.perm_dev = self.perm.to(self.device)
 
 
-def input_rms(data: Any, limit: int = 2048) -> float | None:
-    """Root-mean-square of up to ``limit`` training inputs (``inf`` if any is NaN/Inf), None if unreadable."""
-    try:
-        t = data.tensors("train")
-        if t is not None:
-            x = t[0][:limit]
-        else:
-            n = min(len(data.train), 256)
-            x = torch.stack([torch.as_tensor(data.train[i][0]) for i in range(n)])
-        x = x.double()
-        if not torch.isfinite(x).all():
-            return math.inf
-        return float(x.square().mean().sqrt()) if x.numel() else None
-    except Exception:  # noqa: BLE001 - a user dataset we cannot sample: no input check
-        return None
+class LiveBatchSampler(torch.utils.data.Sampler):
+    """Batch sampler for the DataLoader path whose batch size can change between batches."""
+
+    def __init__(self, n: int, trainer_live: dict, seed: int):
+        self.n, self.live = n, trainer_live
+        self.gen = torch.Generator().manual_seed(seed)
+
+    def __iter__(self):
+        perm = torch.randperm(self.n, generator=self.gen) if self.live["shuffle"] else torch.arange(self.n)
+        pos = 0
+        while pos < self.n:
+            end = pos + self.live["batch_size"]
+            if self.live["batch_norm"] and self.n - end == 1:  # no last batch of one under batch-norm: merge it
+                end += 1
+            yield perm[pos:end].tolist()
+            pos = end
+
+    def __len__(self) -> int:
+        return math.ceil(self.n / self.live["batch_size"])

@@ -49,13 +49,16 @@ import time
 import warnings
 import zipfile
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
 from .config import ConfigError, TrainConfig
 from .history import EVAL_COLUMNS, LAYER_COLUMNS, STEP_COLUMNS
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .trainer import Trainer
 
 FORMAT = 2  # the file: {"format", "sha256", "payload"}; format 1 was the bare state without a hash
 MAX_HISTORY_ROWS = 20_000_000  # rows per history table a checkpoint may hold (≈ 1 GiB of layer statistics)
@@ -731,3 +734,53 @@ def _check_optimizer_against(opt: torch.optim.Optimizer, saved: dict[str, Any], 
             if isinstance(v, torch.Tensor) and v.dim() > 0 and tuple(v.shape) != tuple(p.shape):
                 raise _fail(path, f"optimizer state {k!r} of parameter {idx} has shape {tuple(v.shape)}, "
                                   f"the parameter {tuple(p.shape)}")
+
+
+# ----------------------------------------------------------------------------------------------------
+# the trainer's side: save / load
+# ----------------------------------------------------------------------------------------------------
+class CheckpointMixin:
+    """``Trainer.save`` / ``Trainer.load`` over :func:`snapshot`, :func:`write` and :func:`restore`, and the
+    run's own random streams that a checkpoint carries."""
+
+    def save(self, path: str | os.PathLike) -> str:
+        """Write config, model, optimizer, schedule position, history and RNG states atomically.
+
+        The state is copied at one step boundary (the run goes on while the file is written); the file
+        holds only tensors and plain containers, so ``torch.load(weights_only=True)`` reads it, and a
+        content hash that ``load`` verifies. Raises :class:`CheckpointError` when it cannot be written
+        (disk full, no permission, a symbolic link or non-regular file at ``path``); an older file stays.
+        """
+        def snap(_m: nn.Module) -> dict[str, Any]:
+            self._flush(act=False)  # the steps whose losses are still on the device belong in the file
+            return snapshot(self)
+
+        state = self._command("call", snap).result(30)
+        return write(state, path)
+
+    def _rng_state(self) -> dict[str, Any]:
+        """The run's own random streams (not the process's global ones), for an exact resume."""
+        return {"streams": self._rng.state_dict(), "mixup": json.dumps(self._lam_rng.bit_generator.state)}
+
+    def _load_rng_state(self, state: dict[str, Any] | None) -> None:
+        if not state:  # older files kept the global generators' states instead: fresh streams from the seed
+            return
+        streams = state["streams"]
+        if "mixup" in state:
+            self._lam_rng.bit_generator.state = json.loads(state["mixup"])
+        self._rng.cpu.set_state(streams["cpu"])
+        try:
+            self._rng.device.set_state(streams["device"])
+        except (RuntimeError, ValueError):  # saved on another kind of device: its stream starts afresh
+            self.metrics.log_event(self.global_step, "rng", None, "device stream restarted (checkpoint from another device)")
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, model: nn.Module | None = None, data: Any = None, val_data: Any = None,
+             device: str | torch.device = "auto", **kw: Any) -> Trainer:
+        """Rebuild a trainer from ``save(path)`` and resume exactly where it was (paused state).
+
+        Pass ``model``/``data`` again when the run used your own (only built-ins are rebuilt from the config).
+        The file is verified (hash, tensor sizes, shapes against the model) before anything is built from
+        it; :class:`CheckpointError` says what is wrong and what to pass.
+        """
+        return restore(cls, path, model=model, data=data, val_data=val_data, device=device, **kw)

@@ -7,9 +7,9 @@ re-initialisations, restores of a snapshot, resets and the NaN/Inf pauses the ru
 same steps and applies the same changes at the same step boundaries in the background, so that on the same
 device and library versions it reproduces the run bit for bit (same history, same weights).
 
-A **scene** is a list of :class:`Cue` s. Each cue fires at a step (or, with ``step=None``, when the lecturer
-presses *next cue*), applies config changes and actions (``reinit``, ``pause``, ``fork``) and carries a
-note for the room. Scenes are plain data too: ``Scene.from_json(scene.to_json()) == scene``.
+A **scene** is a list of :class:`Cue` s. Each cue fires at a step (or, with ``step=None``, when
+:meth:`ScenePlayer.next` is called), applies config changes and actions (``reinit``, ``pause``, ``fork``) and
+carries a note. Scenes are plain data too: ``Scene.from_json(scene.to_json()) == scene``.
 
 >>> import nbtrain as nt
 >>> scene = nt.Scene([nt.cue(0, note="sigmoid + tiny weights: stuck"),
@@ -22,9 +22,10 @@ True
 
 from __future__ import annotations
 
+import bisect
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -181,9 +182,9 @@ def _drive(tr: Trainer, script: dict[str, Any]) -> None:
 # ----------------------------------------------------------------------------------------------------
 @dataclass
 class Cue:
-    """One moment of a scene: at ``step`` (``None``: when *next cue* is pressed) apply ``changes`` (config
-    fields), then ``reinit`` (``True`` = the config's initializer, or a scheme name), ``fork`` (a dict of
-    changes for a branch) and ``pause``; show ``note``."""
+    """One moment of a scene: at ``step`` (``None``: at a call of :meth:`ScenePlayer.next`) apply ``changes``
+    (config fields), then ``reinit`` (``True`` = the config's initializer, or a scheme name), ``fork`` (a dict
+    of changes for a branch) and ``pause``; carry ``note``."""
 
     step: int | None = None
     changes: dict[str, Any] = field(default_factory=dict)
@@ -203,10 +204,10 @@ def cue(step: int | None = None, *, note: str = "", reinit: bool | str = False, 
 
 
 class Scene:
-    """A prepared lecture demo: an ordered list of cues (steps ascending; key-press cues anywhere).
+    """A prepared lecture demo: an ordered list of cues (steps ascending; cues without a step anywhere).
 
     Checked when made: steps are integers ≥ 0 in ascending order, every change names a config field with a
-    value the config accepts. Played by ``Lab.play(scene)``.
+    value the config accepts. Played on a trainer by :class:`ScenePlayer`.
     """
 
     def __init__(self, cues: list[Cue | dict[str, Any]], title: str = ""):
@@ -220,7 +221,7 @@ class Scene:
         for i, c in enumerate(self.cues):
             if c.step is not None:
                 if not _nonneg_int(c.step):
-                    raise ScriptError(f"cue {i}: step={c.step!r} must be an integer ≥ 0 or None (on key press)")
+                    raise ScriptError(f"cue {i}: step={c.step!r} must be an integer ≥ 0 or None (fired by ScenePlayer.next())")
                 if c.step < last:
                     raise ScriptError(f"cue {i}: step {c.step} comes before the previous cue's step {last}")
                 last = c.step
@@ -268,8 +269,8 @@ class Scene:
 
 
 class ScenePlayer:
-    """Plays a scene on a trainer: step cues fire at their step boundary on the training thread; key-press
-    cues fire on :meth:`next`. Front ends read ``current``/``note``/``version``; nothing here touches widgets."""
+    """Plays a scene on a trainer: step cues fire at their step boundary on the training thread; cues without
+    a step fire on :meth:`next`. ``current``, ``note`` and ``version`` say where the scene is."""
 
     def __init__(self, trainer: Trainer, scene: Scene, on_fork: Any = None):
         self.trainer = trainer
@@ -280,7 +281,7 @@ class ScenePlayer:
         self.forks: list[Trainer] = []
         self._lock = threading.Lock()
         self._fired: set[int] = set()
-        trainer.scene_player = self  # the kernel comm's "cue" action (the extension's next-cue key) finds it
+        trainer.scene_player = self  # where nbtrain.kernel_comm's "cue" action finds it
         for i, c in enumerate(scene):
             if c.step is not None:
                 trainer._add_hook(c.step, lambda t, i=i: self._fire(i))
@@ -298,8 +299,8 @@ class ScenePlayer:
         return None
 
     def next(self) -> int | None:
-        """Fire the next cue now (the lecturer's *next cue*): at the next step boundary when running, at once
-        when paused. A step cue fired early does not fire again at its step. Returns its index."""
+        """Fire the next cue now: at the next step boundary when running, at once when paused. A step cue fired
+        early does not fire again at its step. Returns its index."""
         i = self.next_index
         if i is None:
             return None
@@ -376,3 +377,75 @@ def fork(trainer: Trainer, *, start: bool | None = None, **changes: Any) -> Trai
     if start or (start is None and running):
         branch.start()
     return branch
+
+
+# ----------------------------------------------------------------------------------------------------
+# the trainer's side: its script log and step hooks
+# ----------------------------------------------------------------------------------------------------
+class ScriptMixin:
+    """The Trainer's script log (what :func:`make_script` reads) and its step hooks (what :func:`replay` and
+    :class:`ScenePlayer` schedule): hooks run at a step boundary, on the training thread between two steps."""
+
+    def _log_script(self, **entry: Any) -> None:
+        self._script_log.append({"segment": self._segment, "step": self.global_step, **entry})
+
+    def script(self) -> dict[str, Any]:
+        """The run as plain JSON-able data: its config, seeds and every live change in the order it took
+        effect with its step (reinit, restore and reset included). ``Trainer.replay(script)`` reproduces it."""
+        return make_script(self)
+
+    @classmethod
+    def replay(cls, script: Any, model: nn.Module | None = None, data: Any = None, val_data: Any = None,
+               device: Any = None, **kw: Any) -> Trainer:
+        """A new trainer replaying ``script`` (from :meth:`script`) in the background up to the step it was
+        taken at, bit for bit on the same device and library versions; ``wait()`` blocks until it is there."""
+        return replay(script, model=model, data=data, val_data=val_data, device=device, **kw)
+
+    def fork(self, *, start: bool | None = None, **changes: Any) -> Trainer:
+        """A branch from this very step: same weights, optimizer state, RNG and data position, with
+        ``changes`` (config fields) applied; it trains alongside when this run is running. See
+        :func:`nbtrain.engine.script.fork`."""
+        return fork(self, start=start, **changes)
+
+    def at(self, step: int, fn: Callable[[Trainer], Any]) -> None:
+        """Call ``fn(trainer)`` at the boundary before step ``step`` (at once-ish if it has passed): on the
+        training thread between two steps, so config changes and commands made there apply before that
+        step. What scenes are made of."""
+        if isinstance(step, bool) or int(step) != step or step < 0:
+            raise ValueError(f"at(step={step!r}): step must be an integer ≥ 0")
+        self._add_hook(int(step), fn)
+
+    def _add_hook(self, step: int, fn: Callable[[Trainer], Any], barrier: bool = False) -> None:
+        with self._cv:
+            bisect.insort(self._hooks, [step, next(self._hook_seq), fn, barrier])
+            self._cv.notify_all()
+
+    def _run_hooks(self) -> None:
+        """Run the hooks due at this step (lock held, no step running). A barrier (a NaN/Inf pause the script
+        went through) holds back the hooks after it until the replay meets that pause."""
+        while self._hooks and self._hooks[0][0] <= self.global_step:
+            step, _, fn, barrier = self._hooks[0]
+            if barrier:
+                if step < self.global_step:  # passed without meeting it: nothing left to hold back
+                    self._hooks.pop(0)
+                    continue
+                return
+            self._hooks.pop(0)
+            self._call_unlocked(fn)
+
+    def _call_unlocked(self, fn: Callable[[Trainer], Any]) -> None:
+        """Run a step hook (a scene cue, a replayed change) at this boundary without holding our lock: it may
+        change the config, whose lock comes before ours (an observer of a change takes ours), so holding ours
+        while waiting for the config's could deadlock with another thread's change. The thread is not inside
+        a step, so commands and changes from other threads meanwhile apply at once; the hook's own changes
+        are applied before the next step."""
+        self._cv.release()
+        try:
+            fn(self)
+        finally:
+            self._cv.acquire()
+        self._drain_commands()
+
+    def _barrier_at(self, step: int) -> bool:
+        with self._cv:
+            return bool(self._hooks) and self._hooks[0][3] and self._hooks[0][0] == step

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..engine.batches import INPUT_RMS_LIMIT, input_rms
+from ..engine.data import INPUT_RMS_LIMIT, input_rms
 from ..engine.text import fmt
 from .targets import trainer_in
 

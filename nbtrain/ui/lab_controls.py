@@ -20,8 +20,8 @@ from nbtrain.engine import activations as act_mod
 from nbtrain.engine import data as data_mod
 from nbtrain.engine import init as init_mod
 from nbtrain.engine import models, optim, schedules
+from nbtrain.engine.build import schedule_horizon
 from nbtrain.engine.config import ConfigError, TrainConfig
-from nbtrain.engine.trainer import schedule_horizon
 
 from . import controls as ctl
 from .guard import guard_all

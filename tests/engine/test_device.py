@@ -16,6 +16,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten, tree_map
 
 import nbtrain as nt
+from nbtrain.engine import device as device_mod
 from nbtrain.engine import rng
 from nbtrain.engine import trainer as trainer_mod
 
@@ -174,36 +175,36 @@ def two_gpus(monkeypatch):
 
 
 def test_cuda_means_the_current_device_with_its_index(two_gpus):
-    assert trainer_mod.resolve_device("cuda") == torch.device("cuda", 1)
-    assert trainer_mod.resolve_device("auto") == torch.device("cuda", 1)
-    assert trainer_mod.resolve_device("cuda:0") == torch.device("cuda", 0)
-    assert trainer_mod.resolve_device(torch.device("cuda")) == torch.device("cuda", 1)
+    assert device_mod.resolve_device("cuda") == torch.device("cuda", 1)
+    assert device_mod.resolve_device("auto") == torch.device("cuda", 1)
+    assert device_mod.resolve_device("cuda:0") == torch.device("cuda", 0)
+    assert device_mod.resolve_device(torch.device("cuda")) == torch.device("cuda", 1)
     with pytest.raises(ValueError, match="cuda:5"):
-        trainer_mod.resolve_device("cuda:5")
+        device_mod.resolve_device("cuda:5")
 
 
 def test_a_users_model_on_a_gpu_decides_device_auto(two_gpus):
     net = torch.nn.Linear(2, 2)
     p = next(net.parameters())
-    assert trainer_mod.resolve_device("auto", net) == torch.device("cuda", 1)
+    assert device_mod.resolve_device("auto", net) == torch.device("cuda", 1)
     fake_param = type("P", (), {"device": torch.device("cuda", 0)})()
     holder = type("M", (), {"parameters": lambda self: iter([fake_param]), "buffers": lambda self: iter([])})()
-    assert trainer_mod.resolve_device("auto", holder) == torch.device("cuda", 0)
+    assert device_mod.resolve_device("auto", holder) == torch.device("cuda", 0)
     assert p.device.type == "cpu"
 
 
 def test_the_training_thread_and_commands_run_on_the_training_device(two_gpus):
     dev = torch.device("cuda", 1)
-    trainer_mod._enter_device(dev)
+    device_mod.enter_device(dev)
     assert two_gpus == [("set_device", threading.current_thread().name, dev)]
     two_gpus.clear()
-    with trainer_mod._device_scope(dev):
+    with device_mod.device_scope(dev):
         pass
     assert two_gpus == [("enter", ("device", dev)), ("enter", ("stream", ("default_stream", dev))),
                         ("exit", ("stream", ("default_stream", dev))), ("exit", ("device", dev))]
     two_gpus.clear()
-    trainer_mod._enter_device(torch.device("cpu"))
-    with trainer_mod._device_scope(torch.device("cpu")):
+    device_mod.enter_device(torch.device("cpu"))
+    with device_mod.device_scope(torch.device("cpu")):
         pass
     assert two_gpus == []
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import nbtrain as nt
-from nbtrain.engine.trainer import FLUSH_EVERY
+from nbtrain.engine.step import FLUSH_EVERY
 
 READERS = ("item", "tolist", "cpu", "numpy", "__float__", "__int__", "__bool__", "__index__")
 

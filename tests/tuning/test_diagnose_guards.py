@@ -115,7 +115,7 @@ def test_normalised_inputs_then_train_and_a_high_lr_nan_still_blames_the_lr():
 
 
 def test_non_finite_inputs_are_named_as_the_cause():
-    from nbtrain.engine.batches import input_rms
+    from nbtrain.engine.data import input_rms
 
     X, y = data_mod.spiral()
     X[5, 0] = float("nan")

@@ -33,7 +33,7 @@ from .preprocess import (
     make_preprocessor,
     preprocessors,
 )
-from .result import Data
+from .result import INPUT_RMS_LIMIT, Data, input_rms
 from .sets import (
     DEFAULT_ROOT,
     blobs,
@@ -55,7 +55,7 @@ __all__ = [
     "load_data",
     "PCA", "ZCA", "Center", "Identity", "Moments", "Normalize", "Preprocessor", "Whiten", "make_preprocessor",
     "preprocessors",
-    "Data",
+    "Data", "INPUT_RMS_LIMIT", "input_rms",
     "DEFAULT_ROOT", "blobs", "cifar10", "circles", "datasets", "digits", "fashion_mnist", "mnist", "moons", "names",
     "spiral", "xor",
 ]

@@ -1,4 +1,5 @@
-"""The loaded result: :class:`Data`, what ``load_data`` returns."""
+"""The loaded result: :class:`Data`, what ``load_data`` returns; :func:`input_rms`, the scale of its training inputs
+(the trainer's NaN message and ``nt.diagnose`` name unnormalised inputs by it)."""
 
 from __future__ import annotations
 
@@ -97,4 +98,23 @@ def _len_or_none(ds: Any) -> int | None:
     try:
         return len(ds)
     except TypeError:  # an IterableDataset has no length
+        return None
+#: inputs whose root-mean-square exceeds this are "not normalised" (the nan rule and the trainer's message)
+INPUT_RMS_LIMIT = 100.0
+
+
+def input_rms(data: Any, limit: int = 2048) -> float | None:
+    """Root-mean-square of up to ``limit`` training inputs (``inf`` if any is NaN/Inf), None if unreadable."""
+    try:
+        t = data.tensors("train")
+        if t is not None:
+            x = t[0][:limit]
+        else:
+            n = min(len(data.train), 256)
+            x = torch.stack([torch.as_tensor(data.train[i][0]) for i in range(n)])
+        x = x.double()
+        if not torch.isfinite(x).all():
+            return math.inf
+        return float(x.square().mean().sqrt()) if x.numel() else None
+    except Exception:  # noqa: BLE001 - a user dataset we cannot sample: no input check
         return None

@@ -1,0 +1,294 @@
+"""One optimizer step (training thread only) and what reads its results back: the chunked device→host
+flush of the losses (``FLUSH_EVERY``), the NaN/Inf pause, evaluation and early stopping.
+
+No host read per step: the loss stays a device tensor until ``_flush`` brings FLUSH_EVERY steps' worth (and the
+per-layer statistics, and an evaluation's numbers) to the history in one read (``Trainer.host_reads``).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import data as data_mod
+from . import probes, regularizers, rng
+from .batches import safe_len
+
+SNAPSHOT_EVERY = 100  # steps between copies of the weights kept for restore_finite()
+FLUSH_EVERY = 32  # steps whose losses stay on the device before one device→host read brings them to the history
+AUTO_EVAL_MIN, AUTO_EVAL_MAX = 100, 1000  # eval_every=0: once per epoch, but within these step bounds
+EVAL_SHARE = 0.02  # eval_every=0: evaluations' share of the training work at most (see _auto_eval_every)
+
+
+class StepMixin:
+    """The Trainer's training step and its bookkeeping (runs on the training thread, or under the lock)."""
+
+    @property
+    def epoch(self) -> float:
+        if self._sampler is not None:
+            return self._sampler.epoch
+        n = (safe_len(self._loader) or 0) if self._loader is not None else 0
+        return self._loader_epoch + (self._loader_pos / n if n else 0.0)
+
+    def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        live = self._live
+        if self._sampler is not None:
+            idx = self._sampler.next(live["batch_size"], live["shuffle"], merge_single=self._bn_active())
+            return self._X[idx], self._Y[idx]
+        for _ in range(3):  # a user DataLoader's batch of one example is skipped while batch-norm trains
+            if self._iter is None:
+                self._iter = iter(self._loader)
+            try:
+                xb, yb = next(self._iter)[:2]
+            except StopIteration:
+                self._loader_epoch += 1
+                self._loader_pos = 0
+                self._iter = iter(self._loader)
+                xb, yb = next(self._iter)[:2]
+            self._loader_pos += 1
+            if len(yb) > 1 or not self._bn_active() or self.data.loader is None:
+                break
+        nb = self.device.type == "cuda"
+        if xb.dtype == torch.float64:  # a user's loader of float64 inputs (noted at load): float32 on the way
+            return xb.to(self.device, torch.float32, non_blocking=nb), yb.to(self.device, non_blocking=nb)
+        return xb.to(self.device, non_blocking=nb), yb.to(self.device, non_blocking=nb)
+
+    def _bn_active(self) -> bool:
+        """True when a batch-norm layer trains on the batches (ours switched on, or any in a user model)."""
+        return bool(self._live["batch_norm"]) or self._user_bn
+
+    def _train_step(self) -> bool:
+        """One optimizer step; False when none was taken (an evaluation ended or paused the run first)."""
+        live, model = self._live, self.model
+        every = live["eval_every"] or self._auto_eval_every()
+        if self.global_step - self._last_eval_step >= every:  # includes step 0: the initial loss
+            self._evaluate()
+            if self._state != "running":  # early stopping ended the run: no step after it
+                return False
+        xb, yb = self._next_batch()
+        step = self.global_step
+        lr = self._lr_at(step)
+        if lr != self._lr_set:
+            for g in self.optimizer.param_groups:
+                g["lr"] = lr * g.get("lr_scale", 1.0)
+            self._lr_set = lr
+        if self._augment is not None:
+            xb = self._augmented(xb)
+        target = yb
+        if live["mixup"] > 0:
+            lam = float(self._lam_rng.beta(live["mixup"], live["mixup"]))
+            xb, target = data_mod.mixup(xb, yb, live["mixup"], self.data.num_classes, generator=self._rng.device,
+                                        lam=lam, check=False)
+        stats_every = live["stats_every"]
+        hooks = probes.attach(self._slots) if stats_every and step % stats_every == 0 else None
+        t0 = time.perf_counter()
+        out = model(xb)
+        loss = F.cross_entropy(out, target)
+        proximal = live["l1"] and live.get("l1_mode", "proximal") == "proximal"
+        penalty = regularizers.penalty(model, 0.0 if proximal else live["l1"], live["l2"])
+        total = loss + penalty if penalty is not None else loss
+        self.optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        # no device→host read here: the loss stays a device tensor until _flush (every FLUSH_EVERY steps, at an
+        # evaluation, or when stepping stops), so a GPU's launch queue never drains at a step
+        if live["grad_clip"] > 0:
+            nn.utils.clip_grad_norm_(model.parameters(), live["grad_clip"])
+        if hooks is not None:
+            cells, values = probes.detach(hooks)
+            if values is not None:  # read at the next _flush, with the losses
+                self._pend_layers.append((step, cells, values))
+            elif cells:
+                self.metrics.log_layers(step, cells)
+        if step % SNAPSHOT_EVERY == 0:  # kept by restore_finite() once this step's loss is known to be finite
+            self._snapshot_candidate = (step, {k: v.detach().clone() for k, v in model.state_dict().items()})
+        self.optimizer.step()
+        if proximal:
+            regularizers.proximal_l1_(self.optimizer, model, live["l1"], count=False)
+        if live.get("max_norm"):
+            regularizers.max_norm_(model, live["max_norm"], count=False)
+        self._run_time += time.perf_counter() - t0
+        self.global_step = step + 1
+        self._pend.append(((step, self.epoch, self._run_time, lr), loss.detach()))
+        if self.global_step % FLUSH_EVERY == 0:
+            self._flush()
+        return True
+
+    def _flush(self, act: bool = True, extra: torch.Tensor | None = None) -> list[float]:
+        """Bring what the steps left on the device (losses, per-layer statistics, ``extra``) to the history in
+        ONE device→host read; returns ``extra``'s values. A NaN/Inf loss among them pauses the run (``act``:
+        at the deterministic points — every FLUSH_EVERY steps, evaluations, when stepping stops — so a
+        replay pauses where the run did); otherwise only the finite steps before it are logged for now.
+
+        Detection lags the bad step by at most FLUSH_EVERY steps; those steps were taken (the weights may
+        have become NaN), and restore_finite() goes back to the last snapshot whose loss was finite.
+        """
+        pend, layers = self._pend, self._pend_layers
+        if not pend and not layers and extra is None:
+            return []
+        parts = [torch.stack([t for _, t in pend]).float().reshape(-1)] if pend else []
+        parts += [t for _, _, t in layers]
+        if extra is not None:
+            parts.append(extra.detach().float().reshape(-1))
+        values = (torch.cat(parts) if len(parts) > 1 else parts[0]).tolist()
+        self.host_reads += 1
+        n = len(pend)
+        losses = values[:n]
+        bad = next((i for i, v in enumerate(losses) if not math.isfinite(v)), None)
+        bad_step = pend[bad][0][0] if bad is not None else None
+        good = pend if bad is None else pend[:bad]
+        if good:
+            self.metrics.log_steps([(r[0], r[1], r[2], v, r[3]) for (r, _), v in zip(good, losses)])
+        pos = n
+        kept_layers = []
+        for entry in layers:
+            step, cells, t = entry
+            k = t.numel()
+            if bad_step is None or step < bad_step:
+                vals = values[pos : pos + k]
+                self.metrics.log_layers(step, [[vals[v] if isinstance(v, int) else v for v in row] for row in cells])
+            else:
+                kept_layers.append(entry)
+            pos += k
+        cand = self._snapshot_candidate
+        if cand is not None and (bad_step is None or cand[0] < bad_step) and (not good or cand[0] <= good[-1][0][0]):
+            self._finite_snapshot, self._snapshot_candidate = cand, None
+        if bad is None or act:
+            self._pend, self._pend_layers = [], []
+        else:
+            self._pend, self._pend_layers = pend[bad:], kept_layers
+        if bad is not None and act:
+            if self._snapshot_candidate is not None and self._snapshot_candidate[0] >= bad_step:
+                self._snapshot_candidate = None  # taken from weights that already gave a NaN/Inf loss
+            self._on_nonfinite(losses[bad], pend[bad][0][3], bad_step)
+        return values[pos:]
+
+    def _augmented(self, xb: torch.Tensor) -> torch.Tensor:
+        """The batch through the augmentation, drawing from the run's device stream (a callable without a
+        ``generator`` parameter runs with every random op of it handed that stream)."""
+        takes = self.__dict__.get("_augment_takes_generator")
+        if takes is None or takes[0] is not self._augment:
+            import inspect
+
+            try:
+                ok = "generator" in inspect.signature(self._augment).parameters
+            except (TypeError, ValueError):
+                ok = False
+            takes = self._augment_takes_generator = (self._augment, ok)
+        if takes[1]:
+            return self._augment(xb, generator=self._rng.device)
+        with rng.isolated(self._rng):
+            return self._augment(xb)
+
+    def _lr_at(self, step: int) -> float:
+        """schedule(step), read from a table computed 256 steps at a time (the schedule is a pure
+        function of the step; one vectorised call instead of 256 scalar ones)."""
+        start, table = self._lr_table
+        if not start <= step < start + len(table):
+            t0 = max(step - self._sched_start, 0)
+            table = self.schedule.curve(range(t0, t0 + 256)).tolist()
+            self._lr_table = (step, table)
+            start = step
+        return table[step - start]
+
+    def _on_nonfinite(self, value: float, lr: float, step: int | None = None) -> None:
+        what = "NaN" if math.isnan(value) else "Inf"
+        live = self._live
+        from .data import INPUT_RMS_LIMIT, input_rms
+
+        rms = input_rms(self.data)
+        if rms is not None and not math.isfinite(rms):
+            cause = "the training inputs contain NaN/Inf values"
+        elif rms is not None and rms > INPUT_RMS_LIMIT:
+            cause = f"the inputs are not normalised (RMS {rms:.3g}): normalise the inputs, preprocess='normalize'"
+        elif lr >= (1.0 if live["optimizer"] in ("sgd", "momentum", "nesterov", "adadelta") else 0.05):
+            cause = f"learning rate {lr:g} is likely too high; try 10× smaller"
+        else:
+            cause = f"check the weight init ({live['init']}) and the data scale; a lower learning rate ({lr:g} now) may help"
+        snap = self._finite_snapshot[0] if self._finite_snapshot else None
+        kept = f"; the last finite snapshot (step {snap}) is kept: trainer.restore_finite()" if snap is not None else ""
+        with self._cv:
+            self._log_script(nonfinite=True)
+            if self._hooks and self._hooks[0][3] and self._hooks[0][0] == self.global_step:
+                self._hooks.pop(0)  # a replay met the pause its script went through
+            at = self.global_step if step is None else step
+            seen = f" (seen at step {self.global_step})" if at != self.global_step else ""
+            self.message = f"loss became {what} at step {at}{seen} — {cause}{kept}"
+            self.metrics.log_event(self.global_step, "nonfinite_loss", None, what)
+            self.stop_reason = "diverged"
+            if self._state == "running":
+                self._state = "paused"
+            self._budget = None
+            self._cv.notify_all()
+        self._notify()
+
+    def _auto_eval_every(self) -> int:
+        """Steps between evaluations for eval_every=0: one epoch, but at least as many steps as keep the
+        evaluations' forward passes under EVAL_SHARE of the training work (an evaluation forwards n_eval
+        examples, about n_eval / (3 · batch) steps' worth), clamped to [AUTO_EVAL_MIN, AUTO_EVAL_MAX].
+        A pure function of the data sizes and the batch size, so a replay evaluates at the same steps."""
+        bs = self._live["batch_size"]
+        cached = self.__dict__.get("_auto_every")
+        if cached is not None and cached[0] == bs:
+            return cached[1]
+        n = self._n_train or 0
+        per_epoch = math.ceil(n / bs) if n else AUTO_EVAL_MAX
+        n_eval = sum(len(t[1]) for t in (self._val, self._train_eval) if t is not None)
+        share = math.ceil(n_eval / (3 * bs) / EVAL_SHARE)
+        every = min(max(per_epoch, share, AUTO_EVAL_MIN), AUTO_EVAL_MAX)
+        self._auto_every = (bs, every)
+        return every
+
+    @torch.no_grad()
+    def _evaluate(self) -> None:
+        model = self.model
+        was = model.training
+        model.eval()
+        try:
+            nan = torch.full((2,), math.nan)
+            v = loss_acc_tensors(model, self._val) if self._val is not None else nan
+            t = loss_acc_tensors(model, self._train_eval) if self._train_eval is not None else nan
+        finally:
+            model.train(was)
+        # the evaluation's four numbers and the steps' pending losses: one device→host read
+        vl, va, tl, ta = self._flush(extra=torch.cat([v.to(self.device), t.to(self.device)]))
+        self.metrics.log_eval(self.global_step, self.epoch, vl, va, tl, ta)
+        self._last_eval_step = self.global_step
+        metric = self._live["early_stop_metric"]
+        value = {"val_loss": vl, "val_acc": -va, "train_loss": tl, "train_acc": -ta}[metric]
+        if math.isfinite(value) and (self._best is None or value < self._best[0]):
+            self._best = (value, self.global_step, {k: v.detach().clone() for k, v in model.state_dict().items()})
+            self._evals_since_best = 0
+        else:
+            self._evals_since_best += 1
+            patience = self._live["patience"]
+            if patience and self._evals_since_best >= patience and self._state == "running":
+                best = self._best
+                where = f"best at step {best[1] if best else '?'}"
+                if best is not None and self._live.get("restore_best", True):
+                    # the notes' early stopping keeps the best snapshot as the final model
+                    model.load_state_dict(best[2])
+                    self._make_optimizer()
+                    self.metrics.log_event(self.global_step, "restore_best", None, best[1])
+                    where += f" restored: {metric} {abs(best[0]):.4g}"
+                else:
+                    where += "; trainer.restore_best() loads it"
+                with self._cv:
+                    self._finish("early_stop", f"early stopping: {metric} has not improved for {patience} evaluations ({where})")
+
+
+def loss_acc_tensors(model: nn.Module, tensors: tuple[torch.Tensor, torch.Tensor], chunk: int = 4096) -> torch.Tensor:
+    """Mean loss and accuracy as one device tensor of 2 (no host read)."""
+    X, Y = tensors
+    total_loss = torch.zeros((), device=X.device)
+    correct = torch.zeros((), device=X.device)
+    for i in range(0, len(Y), chunk):
+        out = model(X[i : i + chunk])
+        total_loss += F.cross_entropy(out.float(), Y[i : i + chunk], reduction="sum")
+        correct += (out.argmax(1) == Y[i : i + chunk]).sum()
+    n = max(len(Y), 1)
+    return torch.stack([total_loss / n, correct.float() / n])
+
