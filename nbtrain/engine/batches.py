@@ -73,19 +73,19 @@ class IndexSampler:
 class LiveBatchSampler(torch.utils.data.Sampler):
     """Batch sampler for the DataLoader path whose batch size can change between batches."""
 
-    def __init__(self, n: int, trainer_live: dict, seed: int):
-        self.n, self.live = n, trainer_live
+    def __init__(self, n: int, in_use: dict, seed: int):
+        self.n, self.in_use = n, in_use
         self.gen = torch.Generator().manual_seed(seed)
 
     def __iter__(self):
-        perm = torch.randperm(self.n, generator=self.gen) if self.live["shuffle"] else torch.arange(self.n)
+        perm = torch.randperm(self.n, generator=self.gen) if self.in_use["shuffle"] else torch.arange(self.n)
         pos = 0
         while pos < self.n:
-            end = pos + self.live["batch_size"]
-            if self.live["batch_norm"] and self.n - end == 1:  # no last batch of one under batch-norm: merge it
+            end = pos + self.in_use["batch_size"]
+            if self.in_use["batch_norm"] and self.n - end == 1:  # no last batch of one under batch-norm: merge it
                 end += 1
             yield perm[pos:end].tolist()
             pos = end
 
     def __len__(self) -> int:
-        return math.ceil(self.n / self.live["batch_size"])
+        return math.ceil(self.n / self.in_use["batch_size"])

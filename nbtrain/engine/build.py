@@ -81,7 +81,7 @@ class BuildMixin:
             self._init_weights(cfg.init, cfg.init_std)
             self.model.to(self.device)
         self.initial_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-        self._live = cfg._values()
+        self._in_use = cfg._values()
         self._setup_data()
         self._check_model_and_data()
         self._make_optimizer()
@@ -121,7 +121,7 @@ class BuildMixin:
         if drops:
             changes["dropout"] = drops[0]
         self.config.update(**changes)
-        self._live.update(changes)
+        self._in_use.update(changes)
 
     def _facts(self) -> dict[str, Any] | None:
         """What the config's cross-field rules need to know about this trainer's model and data."""
@@ -135,7 +135,7 @@ class BuildMixin:
             "batch_norm_blocks": models.supports_batch_norm(self.model),
             "activation_slots": bool(self._slots),
             "can_swap_in": lambda name, model=self.model: models.can_swap_in(model, name),
-            "activation": self._live.get("activation"),
+            "activation": self._in_use.get("activation"),
             "loader_batch_size": getattr(loader, "batch_size", None) if loader is not None else None,
         }
 
@@ -238,7 +238,7 @@ class BuildMixin:
             if d.loader is not None:
                 self._loader = d.loader
             else:
-                self._batch_sampler = LiveBatchSampler(len(d.train), self._live, self.config.seed + 2)
+                self._batch_sampler = LiveBatchSampler(len(d.train), self._in_use, self.config.seed + 2)
                 self._loader = torch.utils.data.DataLoader(
                     d.train, batch_sampler=self._batch_sampler, num_workers=self._num_workers,
                     pin_memory=self.device.type == "cuda",
@@ -265,7 +265,7 @@ class BuildMixin:
 
     def _make_optimizer(self) -> None:
         self._lr_set = math.nan  # param groups get the lr at the next step
-        live = self._live
+        live = self._in_use
         hyper = {}
         if live["optimizer"] in ("momentum", "nesterov"):
             hyper["momentum"] = live["momentum"]
@@ -278,7 +278,7 @@ class BuildMixin:
 
     def _make_schedule(self) -> None:
         self._lr_table: tuple[int, list[float]] = (0, [])
-        live = self._live
+        live = self._in_use
         total = schedule_horizon(live["total_steps"], live["max_steps"], self._sched_start)
         self.schedule = schedules.make(live["schedule"], live["lr"], total, warmup_steps=live["warmup_steps"],
                                        **live["schedule_params"])
@@ -300,9 +300,9 @@ class BuildMixin:
         """A warning when the lr in use has fallen below 1/1000 of the base rate (training has all but
         stopped, e.g. a decaying schedule past its horizon), else ""."""
         try:
-            schedule, start, step, base = self.schedule, self._sched_start, self.global_step, float(self._live["lr"])
+            schedule, start, step, base = self.schedule, self._sched_start, self.global_step, float(self._in_use["lr"])
             t = max(step - start, 0)
-            if t < self._live["warmup_steps"]:
+            if t < self._in_use["warmup_steps"]:
                 return ""
             lr = float(schedule(t))
         except Exception:  # noqa: BLE001 - read from another thread while the schedule is rebuilt

@@ -103,7 +103,7 @@ def snapshot(tr: Any) -> dict[str, Any]:
     hist = tr.metrics.state_dict()  # copies
     # The config that trains: non-live fields changed since the last reset, and live changes not yet
     # applied at this boundary, are kept apart and re-applied by restore() as they would be here.
-    live = {name: json.loads(json.dumps(value)) for name, value in tr._live.items()}
+    live = {name: json.loads(json.dumps(value)) for name, value in tr._in_use.items()}
     current = tr.config.to_dict()
     changes = {k: v for k, v in current.items() if k in live and live[k] != v}
     try:

@@ -108,7 +108,7 @@ def check_int(name: str, value: Any, lo: int, hi: int | None = None) -> int:
     return int(value)
 
 
-def check_float(name: str, value: Any, lo: float, hi: float | None, *, lo_open: bool = False) -> float:
+def check_float(name: str, value: Any, lo: float | None, hi: float | None, *, lo_open: bool = False) -> float:
     """``value`` as a finite float in ``[lo, hi]`` (``(lo, hi]`` with ``lo_open``; no upper bound when ``hi``
     is None), else ``ValueError``."""
     allowed = Range(lo, hi, lo_open=lo_open)

@@ -26,7 +26,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from . import rng
+from . import checks, rng
 from .registry import Registry
 
 registry = Registry("initializer")
@@ -132,8 +132,7 @@ def pytorch_default() -> WeightFn:
 
 
 def _check_std(std: float) -> None:
-    if not (isinstance(std, (int, float)) and math.isfinite(std) and std > 0):
-        raise ValueError(f"initializer std={std!r} must be a finite number > 0")
+    checks.check_float("initializer std", std, 0, None, lo_open=True)
 
 
 def make(name: str, activation: str | None = None, **params) -> WeightFn:

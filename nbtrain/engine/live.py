@@ -22,7 +22,7 @@ class LiveMixin:
         schedule), else from the values the training thread uses. After every accepted change has reached a
         step boundary, ``trainer.in_use() == {f: config[f] for f in config.live_fields()}``."""
         with self._cv:
-            out = {name: self._live[name] for name in self.config.live_fields()}
+            out = {name: self._in_use[name] for name in self.config.live_fields()}
             model = self.model
             act = models.current_activation(model) if self._slots else None
             if act is not None:
@@ -65,9 +65,9 @@ class LiveMixin:
             return
         with self._cv:
             prev = self._pending.get(name)
-            if prev is None and new == self._live.get(name) and type(new) is type(self._live.get(name)):
+            if prev is None and new == self._in_use.get(name) and type(new) is type(self._in_use.get(name)):
                 return  # the engine runs this value already (e.g. a rollback of a change it never applied)
-            self._pending[name] = (prev[0] if prev else self._live.get(name, old), new)
+            self._pending[name] = (prev[0] if prev else self._in_use.get(name, old), new)
         if not self.config.updating:  # an update() applies its changes together, when it is done
             self._apply_pending_now()
 
@@ -92,18 +92,18 @@ class LiveMixin:
         pending = {k: v for k, v in pending.items() if v[0] != v[1] or type(v[0]) is not type(v[1])}
         if not pending:
             return
-        saved, sched_start = dict(self._live), self._sched_start
+        saved, sched_start = dict(self._in_use), self._sched_start
         done: list[str] = []
         try:
             self._apply_changes(pending, done)
         except Exception as exc:
             undo = {k: (pending[k][1], pending[k][0]) for k in reversed(done)}
-            self._live.update(saved)
+            self._in_use.update(saved)
             try:
                 self._apply_changes(undo, [], log=False)
             except Exception:  # noqa: BLE001 - best effort; the live values are restored above
                 pass
-            self._live.update(saved)
+            self._in_use.update(saved)
             if self._sched_start != sched_start:
                 self._sched_start = sched_start
                 self._make_schedule()
@@ -125,7 +125,7 @@ class LiveMixin:
     def _apply_changes(self, pending: dict[str, tuple[Any, Any]], done: list[str], log: bool = True) -> None:
         rebuild_opt = rebuild_groups = rebuild_sched = False
         for name, (_old, new) in pending.items():
-            self._live[name] = new
+            self._in_use[name] = new
             if name == "activation":
                 models.set_activation(self.model, new)
                 self._slots = models.activation_slots(self.model)

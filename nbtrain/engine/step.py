@@ -35,7 +35,7 @@ class StepMixin:
         return self._loader_epoch + (self._loader_pos / n if n else 0.0)
 
     def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
-        live = self._live
+        live = self._in_use
         if self._sampler is not None:
             idx = self._sampler.next(live["batch_size"], live["shuffle"], merge_single=self._bn_active())
             return self._X[idx], self._Y[idx]
@@ -59,11 +59,11 @@ class StepMixin:
 
     def _bn_active(self) -> bool:
         """True when a batch-norm layer trains on the batches (ours switched on, or any in a user model)."""
-        return bool(self._live["batch_norm"]) or self._user_bn
+        return bool(self._in_use["batch_norm"]) or self._user_bn
 
     def _train_step(self) -> bool:
         """One optimizer step; False when none was taken (an evaluation ended or paused the run first)."""
-        live, model = self._live, self.model
+        live, model = self._in_use, self.model
         every = live["eval_every"] or self._auto_eval_every()
         if self.global_step - self._last_eval_step >= every:  # includes step 0: the initial loss
             self._evaluate()
@@ -196,7 +196,7 @@ class StepMixin:
 
     def _on_nonfinite(self, value: float, lr: float, step: int | None = None) -> None:
         what = "NaN" if math.isnan(value) else "Inf"
-        live = self._live
+        live = self._in_use
         from .data import INPUT_RMS_LIMIT, input_rms
 
         rms = input_rms(self.data)
@@ -230,7 +230,7 @@ class StepMixin:
         evaluations' forward passes under EVAL_SHARE of the training work (an evaluation forwards n_eval
         examples, about n_eval / (3 · batch) steps' worth), clamped to [AUTO_EVAL_MIN, AUTO_EVAL_MAX].
         A pure function of the data sizes and the batch size, so a replay evaluates at the same steps."""
-        bs = self._live["batch_size"]
+        bs = self._in_use["batch_size"]
         cached = self.__dict__.get("_auto_every")
         if cached is not None and cached[0] == bs:
             return cached[1]
@@ -257,18 +257,18 @@ class StepMixin:
         vl, va, tl, ta = self._flush(extra=torch.cat([v.to(self.device), t.to(self.device)]))
         self.metrics.log_eval(self.global_step, self.epoch, vl, va, tl, ta)
         self._last_eval_step = self.global_step
-        metric = self._live["early_stop_metric"]
+        metric = self._in_use["early_stop_metric"]
         value = {"val_loss": vl, "val_acc": -va, "train_loss": tl, "train_acc": -ta}[metric]
         if math.isfinite(value) and (self._best is None or value < self._best[0]):
             self._best = (value, self.global_step, {k: v.detach().clone() for k, v in model.state_dict().items()})
             self._evals_since_best = 0
         else:
             self._evals_since_best += 1
-            patience = self._live["patience"]
+            patience = self._in_use["patience"]
             if patience and self._evals_since_best >= patience and self._state == "running":
                 best = self._best
                 where = f"best at step {best[1] if best else '?'}"
-                if best is not None and self._live.get("restore_best", True):
+                if best is not None and self._in_use.get("restore_best", True):
                     # the notes' early stopping keeps the best snapshot as the final model
                     model.load_state_dict(best[2])
                     self._make_optimizer()

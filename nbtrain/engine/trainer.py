@@ -54,14 +54,14 @@ STATES = ("idle", "running", "paused", "finished", "stopped", "error")
 #: why stepping stopped (``Trainer.stop_reason``): code branches on these names, ``message`` is for people
 STOP_REASONS = ("paused", "stopped", "budget", "max_steps", "max_epochs", "early_stop", "diverged", "rollback", "error")
 
-_LIVE: weakref.WeakSet[Trainer] = weakref.WeakSet()
+_OPEN: weakref.WeakSet[Trainer] = weakref.WeakSet()
 
 
 @atexit.register
 def _stop_all_at_exit() -> None:
     """Stop every training thread and join it before the interpreter tears torch down (a daemon thread
     still inside torch at exit can abort the process: "terminate called without an active exception")."""
-    for trainer in list(_LIVE):
+    for trainer in list(_OPEN):
         try:
             trainer.stop(timeout=1.0)
         except Exception:
@@ -71,7 +71,7 @@ def _stop_all_at_exit() -> None:
 def live_trainers() -> list[Trainer]:
     """Every trainer of this process that is not closed or collected, oldest first (what
     ``nbtrain.kernel_comm`` looks trainers up in)."""
-    return sorted((t for t in list(_LIVE) if not t._closed), key=lambda t: t._created)
+    return sorted((t for t in list(_OPEN) if not t._closed), key=lambda t: t._created)
 
 
 class TrainingError(RuntimeError):
@@ -185,7 +185,7 @@ class Trainer(BuildMixin, LiveMixin, StepMixin, ScriptMixin, SubscribeMixin, Che
                           f"{self.data.name!r} dataset ({self._n_train} training examples, input shape "
                           f"{tuple(self.data.input_shape)}, {self.data.num_classes} classes); pass data=(X, y) "
                           f"(or a Dataset/DataLoader) to train on yours", UserWarning, stacklevel=2)
-        _LIVE.add(self)
+        _OPEN.add(self)
         if self._user_model is not None:
             self._sync_config_from_model()
         self.config.add_facts(self._facts)
@@ -562,7 +562,7 @@ class Trainer(BuildMixin, LiveMixin, StepMixin, ScriptMixin, SubscribeMixin, Che
                 self._thread = None if self._thread is threading.current_thread() else self._thread
                 return False
         deadline = time.perf_counter() + 0.05
-        live = self._live
+        live = self._in_use
         rng.set_current(self._rng)  # this thread's dropout/DropConnect masks: the run's stream
         try:
             with self._cv:
@@ -629,7 +629,7 @@ class Trainer(BuildMixin, LiveMixin, StepMixin, ScriptMixin, SubscribeMixin, Che
                         self._apply_changes(undo, [], log=False)
                     except Exception:  # noqa: BLE001 - the live values below are what counts
                         pass
-                    self._live.update({k: old for k, (old, _new) in changes.items()})
+                    self._in_use.update({k: old for k, (old, _new) in changes.items()})
                     if self._sched_start != applied[2]:
                         self._sched_start = applied[2]
                         self._make_schedule()
@@ -669,7 +669,7 @@ class Trainer(BuildMixin, LiveMixin, StepMixin, ScriptMixin, SubscribeMixin, Che
         self._check_limits()
 
     def _check_limits(self) -> None:
-        live = self._live
+        live = self._in_use
         if live["max_steps"] is not None and self.global_step >= live["max_steps"]:
             self._finish("max_steps", f"finished: reached max_steps={live['max_steps']}")
         elif live["max_epochs"] is not None and self.epoch >= live["max_epochs"]:

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ..engine import checks
 from ..engine.config import ConfigError, TrainConfig
 
 LIST_FIELDS = ("hidden",)
@@ -113,9 +114,7 @@ Dim = Choice | Uniform | LogUniform | RandInt
 
 
 def _finite(name: str, x: Any) -> float:
-    if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
-        raise ValueError(f"{name}={x!r} must be a finite number")
-    return float(x)
+    return checks.check_float(name, x, None, None)
 
 
 def choice(*values: Any) -> Choice:

@@ -2,7 +2,7 @@
 wrong, and the first layer's filters.
 
 They replace the decision boundary whenever inputs are images (``interpret.is_image``). Numbers come from
-:mod:`nbtrain.engine.interpret`, computed on the live model by ``trainer.submit`` (on the training thread,
+:mod:`nbtrain.tuning.interpret`, computed on the live model by ``trainer.submit`` (on the training thread,
 between two steps); these widgets only draw them. :meth:`ImagePanels.step` is called by the Lab's
 publisher: it asks for a new snapshot when the run evaluated again (or was re-initialised, reset,
 paused), at most every ``interval`` seconds, and draws a finished one. While the run trains, the panels'
@@ -37,7 +37,7 @@ import bqplot as bq
 import ipywidgets as widgets
 import numpy as np
 
-from nbtrain.engine import interpret
+from nbtrain.tuning import interpret
 
 from . import style
 
@@ -139,7 +139,7 @@ class ImagePanels:
     — the transparent squares over the matrix that carry the hover text and the click selection),
     ``gallery`` (HTML), ``gallery_mode`` (ToggleButtons), ``filters`` (HTML), ``filter_contrast``;
     ``panels`` is what the Lab shows in place of the decision boundary. State: ``evaluation`` (the last
-    :class:`~nbtrain.engine.interpret.Evaluation`), ``filter_weights``, ``selected_cell`` (true, predicted).
+    :class:`~nbtrain.tuning.interpret.Evaluation`), ``filter_weights``, ``selected_cell`` (true, predicted).
     """
 
     def __init__(self, trainer: Any, *, interval: float = 1.0, k: int = GALLERY_K, enabled: bool = True):

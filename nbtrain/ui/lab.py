@@ -264,7 +264,7 @@ class Lab(LabControls, LabPlots, LabPublishing, widgets.VBox):
         if c["field"] is None:  # pause: applied when the trainer no longer runs
             return tr.state != "running"
         pending = getattr(tr, "_pending", {})
-        live = getattr(tr, "_live", {})
+        live = getattr(tr, "_in_use", {})
         return c["field"] not in pending and live.get(c["field"], c["value"]) == c["value"]
 
     def _confirm_change(self) -> None:

@@ -82,7 +82,7 @@ def test_a_live_change_is_marked_pending_then_applied(make_lab):
     lab.controls["lr"].value = 0.2
     assert "pending" in seen[0] and "lr → 0.2" in seen[0]  # set by the observer itself: no wait
     assert wait_until(lambda: "applied at step" in lab.change_note.value)
-    assert lab.trainer._live["lr"] == 0.2
+    assert lab.trainer._in_use["lr"] == 0.2
     lab.config.momentum = 0.5  # from code too
     assert wait_until(lambda: "momentum → 0.5: applied" in lab.change_note.value)
     lab.buttons["pause"].click()

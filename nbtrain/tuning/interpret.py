@@ -32,6 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .targets import trainer_in
+
 TIMEOUT = 120.0  # seconds to wait for the training thread to reach a step boundary
 CHUNK = 1024  # validation examples per forward pass
 
@@ -114,8 +116,8 @@ def _check_k(k: Any) -> int:
 
 def _trainer_of(obj: Any) -> Any:
     """A Trainer from a Trainer or anything holding one (a Lab)."""
-    tr = getattr(obj, "trainer", obj)
-    if not hasattr(tr, "submit") or not hasattr(tr, "data"):
+    tr = trainer_in(obj)
+    if tr is None:
         raise TypeError(f"expected an nbtrain Trainer or Lab, got {type(obj).__name__}")
     return tr
 
@@ -260,7 +262,7 @@ def filters(trainer: Any, max_filters: int | None = None, timeout: float = TIMEO
 def undo_preprocessing(data: Any, X: torch.Tensor) -> torch.Tensor:
     """Inputs as they were before the data's preprocessing when it is invertible (none, center,
     normalize); otherwise ``X`` unchanged (e.g. whitened pixels are shown as they are fed)."""
-    from . import data as data_mod
+    from ..engine import data as data_mod
 
     pre = getattr(data, "preprocessor", None)
     X = X.float()

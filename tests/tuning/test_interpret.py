@@ -11,7 +11,7 @@ import torch
 from sklearn.metrics import confusion_matrix, recall_score
 
 import nbtrain as nt
-from nbtrain.engine import interpret
+from nbtrain.tuning import interpret
 
 
 def nbtrain_threads():
