@@ -439,11 +439,13 @@ class ScriptMixin:
         while waiting for the config's could deadlock with another thread's change. The thread is not inside
         a step, so commands and changes from other threads meanwhile apply at once; the hook's own changes
         are applied before the next step."""
+        self._in_hook = True  # pause() and wait() of other threads wait for the rest of this boundary
         self._cv.release()
         try:
             fn(self)
         finally:
             self._cv.acquire()
+            self._in_hook = False
         self._drain_commands()
 
     def _barrier_at(self, step: int) -> bool:

@@ -156,6 +156,7 @@ class Trainer(BuildMixin, LiveMixin, StepMixin, ScriptMixin, SubscribeMixin, Che
         self._pending: dict[str, tuple[Any, Any]] = {}  # field -> (old, new), applied at a boundary
         self._budget: int | None = None  # steps left before pausing (step(n))
         self._busy = False  # True while the thread runs a step (outside the lock)
+        self._in_hook = False  # True while the thread runs a step hook at a boundary (our lock released)
         self.host_reads = 0  # device→host reads on the training path (one per _flush): bench, tests
         self._wake_step: int | None = None  # a wait(steps=) caller wants a notify at this step
         self._subscribers: list[Callable[[Update], None]] = []
@@ -260,9 +261,10 @@ class Trainer(BuildMixin, LiveMixin, StepMixin, ScriptMixin, SubscribeMixin, Che
         return self
 
     def _await_step_in_flight(self, timeout: float = 1.0) -> None:
-        """(lock held) Wait until the training thread is between steps, unless we are that thread."""
+        """(lock held) Wait until the training thread is between steps and not inside a boundary's step hook
+        (whose boundary ends with the history flushed), unless we are that thread."""
         end = time.monotonic() + timeout
-        while self._busy and self._thread is not threading.current_thread() and time.monotonic() < end:
+        while (self._busy or self._in_hook) and self._thread is not threading.current_thread() and time.monotonic() < end:
             self._cv.wait(0.005)
 
     def step(self, n: int = 1) -> Trainer:

@@ -8,6 +8,7 @@ what the config says is what trains (``trainer.in_use()``), the config passes it
 import threading
 
 import hypothesis.strategies as st
+import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from traitlets import TraitError
@@ -152,3 +153,5 @@ SteeredRun.TestCase.settings = settings(max_examples=30, stateful_step_count=12,
                                         phases=[Phase.explicit, Phase.generate], database=None,
                                         suppress_health_check=list(HealthCheck))
 test_property_three_threads_steering_a_running_trainer = SteeredRun.TestCase
+# 360 state-machine steps, each with three threads and a training run: minutes on a busy 2-core machine
+SteeredRun.TestCase.pytestmark = [pytest.mark.timeout(900)]
