@@ -96,7 +96,7 @@ class Lab(LabControls, LabPlots, LabPublishing, widgets.VBox):
     ``loss_lines`` / ``acc_lines`` (``{"train", "val"}``), ``status``, ``progress``.
 
     The trainer is ``lab.trainer``; a few of its names are passed through (see the table in the class body):
-    ``config``, ``history``, ``metrics``, ``state``, ``message``, ``global_step``, ``device`` read it;
+    ``config``, ``history``, ``metrics``, ``state``, ``message``, ``stop_reason``, ``global_step``, ``device`` read it;
     ``start``, ``resume``, ``pause``, ``step``, ``stop`` call it and return the Lab; ``reinit``, ``submit``,
     ``save``, ``script`` call it and return its result. ``reset`` and ``wait`` also bring the views up to date.
 
@@ -341,6 +341,7 @@ class Lab(LabControls, LabPlots, LabPublishing, widgets.VBox):
     metrics = _trainer_attr("metrics", "The trainer's metrics store (``lab.metrics.last('val_loss')``).")
     state = _trainer_attr("state", "The run state: idle, running, paused, finished or error.")
     message = _trainer_attr("message", "The trainer's last message (why it stopped, what went wrong).")
+    stop_reason = _trainer_attr("stop_reason", "Why stepping last stopped (one of the trainer's STOP_REASONS), or None.")
     global_step = _trainer_attr("global_step", "Optimizer steps taken so far.")
     device = _trainer_attr("device", "The device the trainer trains on.")
     start = _trainer_verb("start")

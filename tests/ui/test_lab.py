@@ -485,11 +485,12 @@ def test_load_takes_every_ui_option_of_the_constructor(make_lab, tmp_path):
 def test_the_trainer_names_passed_through_are_the_trainers(make_lab):
     lab = make_lab(max_steps=4)
     tr = lab.trainer
-    for name in ("config", "history", "metrics", "state", "message", "global_step", "device"):
+    for name in ("config", "history", "metrics", "state", "message", "stop_reason", "global_step", "device"):
         assert name in dir(lab)
     assert lab.config is tr.config and lab.metrics is tr.metrics and lab.device == tr.device
     assert lab.step(2) is lab and lab.wait(timeout=30) == "paused"
     assert lab.global_step == tr.global_step == 2 and lab.state == tr.state and lab.message == tr.message
+    assert lab.stop_reason == tr.stop_reason == "budget"
     assert lab.script() == tr.script()
     assert lab.submit(lambda model: 7).result(timeout=30) == 7
 
