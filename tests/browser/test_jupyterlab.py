@@ -170,7 +170,14 @@ def test_lab_extension_drives_the_quickstart(page, jupyter_lab):
 
     # --- launcher cards copy a bundled notebook into the launcher's folder and open it ---------------------
     (jupyter_lab.root / "lecture").mkdir()
-    page.evaluate("void window.jupyterapp.commands.execute('launcher:create', {cwd: 'lecture'})")
+    # after the reload's layout restoration (which activates the restored notebook at its end, possibly after
+    # a launcher opened before it), and made current
+    page.evaluate("""async () => {
+        const app = window.jupyterapp;
+        await app.restored;
+        const launcher = await app.commands.execute('launcher:create', {cwd: 'lecture'});
+        app.shell.activateById(launcher.id);
+    }""")
     card = page.locator(".jp-Launcher-section:has(.jp-Launcher-sectionTitle:text-is('nbtrain')) .jp-LauncherCard")
     card.first.wait_for()
     assert card.count() == len(list(jupyter_lab.root.glob("*.ipynb"))), \
