@@ -172,13 +172,16 @@ def test_lab_extension_drives_the_quickstart(page, jupyter_lab):
     (jupyter_lab.root / "lecture").mkdir()
     # after the reload's layout restoration (which activates the restored notebook at its end, possibly after
     # a launcher opened before it), and made current
-    page.evaluate("""async () => {
+    # a launcher restored with the layout may exist too: use the one just opened
+    launcher_id = page.evaluate("""async () => {
         const app = window.jupyterapp;
         await app.restored;
         const launcher = await app.commands.execute('launcher:create', {cwd: 'lecture'});
         app.shell.activateById(launcher.id);
+        return launcher.id;
     }""")
-    card = page.locator(".jp-Launcher-section:has(.jp-Launcher-sectionTitle:text-is('nbtrain')) .jp-LauncherCard")
+    card = page.locator(f"[id='{launcher_id}'] .jp-Launcher-section:has(.jp-Launcher-sectionTitle:text-is('nbtrain')) "
+                        ".jp-LauncherCard")
     card.first.wait_for()
     assert card.count() == len(list(jupyter_lab.root.glob("*.ipynb"))), \
         "one card per notebook: a stale build? (`make install` rebuilds the extension when notebooks change)"
