@@ -386,9 +386,11 @@ class Channel:
             self.remove(comm)
 
 
-def register(announce: bool = True) -> bool:
-    """Register the ``nbtrain`` comm target on this kernel's comm manager (once) and, with ``announce``,
-    open a comm to the front end. Returns False, doing nothing, outside a Jupyter kernel and under Voilà
+def register(announce: bool = False) -> bool:
+    """Register the ``nbtrain`` comm target on this kernel's comm manager (once). The extension opens the
+    comm (when it attaches to the kernel, and after an execution that imports nbtrain), so a front end
+    without the extension never sees one; ``announce=True`` also opens one from the kernel. Returns False,
+    doing nothing, outside a Jupyter kernel and under Voilà
     unless ``NBTRAIN_VOILA_COMM=1`` (:func:`nbtrain.serving.comm_allowed`)."""
     global _channel
     kernel = _kernel()

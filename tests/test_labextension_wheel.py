@@ -69,3 +69,17 @@ def test_wheel_carries_the_scripts_lab_export_inlines(wheel):
     assert b'define("@jupyter-widgets/html-manager"' in wheel.read("nbtrain/export_assets/embed-amd.js")
     code = "".join(wheel.read(n).decode() for n in names if n.startswith(DATA + "static/") and n.endswith(".js"))
     assert "nbtrain:next-cue" in code
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_wheel_carries_the_voila_template_and_its_icon_font(wheel):
+    """`voila --template=nbtrain`: Voilà's lab template with Font Awesome served by the server, not a CDN."""
+    names = set(wheel.namelist())
+    tpl = f"nbtrain-{nbtrain.__version__}.data/data/share/jupyter/voila/templates/nbtrain/"
+    assert {tpl + "conf.json", tpl + "index.html.j2", tpl + "static/fontawesome/css/all.min.css",
+            tpl + "static/fontawesome/webfonts/fa-solid-900.woff2", tpl + "static/fontawesome/LICENSE.txt"} <= names
+    page = wheel.read(tpl + "index.html.j2").decode()
+    assert "extends 'voila/templates/lab/index.html.j2'" in page and "static/fontawesome/css/all.min.css" in page
+    css = wheel.read(tpl + "static/fontawesome/css/all.min.css").decode()
+    assert "../webfonts/fa-solid-900.woff2" in css and "cdn" not in css.lower()

@@ -10,14 +10,16 @@ import { Action, COMM_TARGET, IReplyMessage, IStatusMessage, PROTOCOL_VERSION } 
 /**
  * The comm link to one kernel's `nbtrain` target.
  *
- * Either side may open it: the kernel announces itself when `nbtrain` is imported (the link adopts that
- * comm), and the link tries once itself when it attaches to a kernel that may already run nbtrain (a
- * page reload). A kernel without nbtrain closes the attempt; nothing else is polled.
+ * The front end opens it, never the kernel (a page without this extension would refuse a comm the kernel
+ * opened, and log an error): once when the link attaches to a kernel that may already run nbtrain (a page
+ * reload), and again at the end of each execution whose code names `nbtrain` (`import nbtrain as nt`)
+ * while no comm is open. A kernel without nbtrain closes the attempt; nothing is polled.
  */
 export class KernelLink implements IDisposable {
   constructor(readonly kernel: Kernel.IKernelConnection) {
     kernel.registerCommTarget(COMM_TARGET, this._onCommOpen);
     kernel.statusChanged.connect(this._onKernelStatus, this);
+    kernel.iopubMessage.connect(this._onIopub, this);
     kernel.disposed.connect(() => this.dispose());
     this._open();
   }
@@ -59,6 +61,7 @@ export class KernelLink implements IDisposable {
     }
     this._disposed = true;
     this.kernel.statusChanged.disconnect(this._onKernelStatus, this);
+    this.kernel.iopubMessage.disconnect(this._onIopub, this);
     if (!this.kernel.isDisposed) {
       this.kernel.removeCommTarget(COMM_TARGET, this._onCommOpen);
     }
@@ -124,15 +127,38 @@ export class KernelLink implements IDisposable {
     this._statusChanged.emit(status);
   }
 
+  /** An execution whose code names nbtrain: open the comm when that execution ends (the import is done). */
+  private _onIopub(_: Kernel.IKernelConnection, msg: KernelMessage.IIOPubMessage): void {
+    if (this._disposed || this.connected) {
+      return;
+    }
+    const parent = (msg.parent_header as Partial<KernelMessage.IHeader>)?.msg_id ?? null;
+    if (msg.header.msg_type === 'execute_input') {
+      const code = (msg as KernelMessage.IExecuteInputMsg).content.code;
+      if (typeof code === 'string' && code.includes('nbtrain')) {
+        this._openAfter = parent;
+      }
+    } else if (
+      msg.header.msg_type === 'status' &&
+      this._openAfter !== null &&
+      parent === this._openAfter &&
+      (msg as KernelMessage.IStatusMsg).content.execution_state === 'idle'
+    ) {
+      this._openAfter = null;
+      this._open();
+    }
+  }
+
   private _onKernelStatus(_: Kernel.IKernelConnection, status: KernelMessage.Status): void {
     if (status === 'restarting' || status === 'autorestarting' || status === 'dead') {
-      // the kernel's comms die with it; a restarted kernel announces itself again when it imports nbtrain
+      // the kernel's comms die with it; the next execution that imports nbtrain opens a new one
       this._comm = null;
       this._setStatus(null);
     }
   }
 
   private _comm: Kernel.IComm | null = null;
+  private _openAfter: string | null = null;
   private _status: IStatusMessage | null = null;
   private _disposed = false;
   private _statusChanged = new Signal<this, IStatusMessage | null>(this);

@@ -247,10 +247,10 @@ def jupyter_notebook_disabled(tmp_path: Path) -> Iterator[Server]:
 
 @pytest.fixture
 def voila(tmp_path: Path) -> Iterator[Server]:
-    """``voila 00-quickstart.ipynb`` (standalone app mode) on a free port with a token."""
+    """``voila --template=nbtrain 00-quickstart.ipynb`` (standalone app mode) on a free port with a token."""
     root = _root_with_notebooks(tmp_path)
     port, token = free_port(), uuid.uuid4().hex
-    argv = [str(BIN / "voila"), str(root / "00-quickstart.ipynb"), "--no-browser", f"--port={port}",
+    argv = [str(BIN / "voila"), "--template=nbtrain", str(root / "00-quickstart.ipynb"), "--no-browser", f"--port={port}",
             "--Voila.ip=127.0.0.1", f"--token={token}", "--show_tracebacks=True", f"--Voila.root_dir={root}"]
     server = Server("voila", argv, tmp_path, port, token, "/voila/static/voila.js")
     server.root = root
@@ -278,7 +278,8 @@ def voila_served(tmp_path: Path) -> Iterator[Server]:
           "nbformat": 4, "nbformat_minor": 5}
     (root / "served.ipynb").write_text(json.dumps(nb))
     port, token = free_port(), uuid.uuid4().hex
-    argv = [str(BIN / "voila"), str(root / "served.ipynb"), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
+    argv = [str(BIN / "voila"), "--template=nbtrain", str(root / "served.ipynb"), "--no-browser", f"--port={port}",
+            "--Voila.ip=127.0.0.1",
             f"--token={token}", f"--Voila.root_dir={root}",
             "--Voila.kernel_websocket_connection_class=nbtrain.kernel_websocket.HardenedKernelWebsocketConnection"]
     server = Server("voila-served", argv, tmp_path, port, token, "/voila/static/voila.js")
