@@ -497,6 +497,8 @@ CSS = """
 .nbtrain-view .nbtrain-figbox { position: relative; display: flex; flex-direction: column; min-width: 0;
   overflow: visible; box-sizing: border-box; }
 .nbtrain-view .nbtrain-figbox > .bqplot { align-self: stretch; flex: 0 0 auto; }
+/* in a grid or row the box is as tall as its figure (not its row's tallest cell), the toolbar at its foot */
+.nbtrain-view :is(.nbtrain-figgrid, .nbtrain-figrow, .nbtrain-plots) > .nbtrain-figbox { align-self: start; }
 .nbtrain-view .nbtrain-figtools { position: absolute; left: 2px; bottom: 2px; z-index: 1; gap: 2px;
   width: auto !important; height: auto; overflow: visible; opacity: 0.5; transition: opacity 0.15s; }
 .nbtrain-view .nbtrain-figbox:is(:hover, :focus-within) .nbtrain-figtools { opacity: 1; }
