@@ -17,6 +17,7 @@ import ipywidgets as widgets
 
 from nbtrain.serving import html_text
 from nbtrain.ui import style
+from nbtrain.ui.figure_tools import add_toolbars
 from nbtrain.ui.guard import guard_all
 
 CONTROL_LAYOUT = widgets.Layout(width="auto", min_width="260px")
@@ -97,6 +98,7 @@ class DemoView(widgets.VBox):
         children += [control_box, *[_figure_row(r) for r in figure_rows], self.status]
         super().__init__(children)
         style.view_classes(self, "nbtrain-demo")
+        self.figure_boxes = add_toolbars(self)  # "PNG" / "SVG" on each figure: nbtrain-<its title>.png
         # linear axes the demo leaves to bqplot get a few round ticks inside their domain after every draw
         self._free_axes = style.free_axes(figures)
         for control in controls.values():

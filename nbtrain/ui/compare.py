@@ -27,6 +27,7 @@ import numpy as np
 
 from ..tuning.targets import trainer_in
 from . import style
+from .figure_tools import add_toolbars
 from .stream import Publisher, StreamDecimator, TableFeed
 from .util import close_all
 
@@ -121,6 +122,9 @@ class Comparison(widgets.VBox):
         self.legend.add_class("nbtrain-compare-legend")
         grid = widgets.Box(list(self.figures.values()))  # a CSS grid with a minimum column width (style.CSS)
         grid.add_class("nbtrain-figgrid")
+        # "PNG" / "SVG" on each figure: nbtrain-compare-loss-step1234.png (the longest run's step)
+        self.figure_boxes = add_toolbars(grid, prefix="compare",
+                                         step=lambda: max((r.global_step for r in self.runs), default=0))
         note = widgets.HTML("<span class='nbtrain-muted' style='font-size:14px'>solid: training · dashed: validation</span>")
         super().__init__([style.stylesheet(), grid, note, self.legend], layout=widgets.Layout(width="100%"))
         style.view_classes(self, "nbtrain-compare")

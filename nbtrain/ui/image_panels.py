@@ -40,6 +40,7 @@ import numpy as np
 from nbtrain.tuning import interpret
 
 from . import style
+from .figure_tools import FigureBox
 
 MAX_CLASSES = 20  # classes drawn in the matrix and the bars (the ones with most errors / lowest accuracy)
 MAX_FILTERS = 64  # first-layer filters drawn
@@ -264,7 +265,10 @@ class ImagePanels:
         self.filters_box.add_class("nbtrain-filters-panel")
         for name, fig in self.figures.items():  # (the stylesheet's hooks, like the Lab's figures)
             fig.add_class(f"nbtrain-fig-{name.replace('_', '-')}")
-        self.panels = [self.figures["class_acc"], self.figures["confusion"], self.gallery_box, self.filters_box]
+        # each figure with its download toolbar, named like the Lab's (nbtrain-confusion-step1234.png)
+        self.figure_boxes = {k: FigureBox(self.figures[k], k.replace("_", "-"), step=lambda: self.trainer.global_step)
+                             for k in ("class_acc", "confusion")}
+        self.panels = [*self.figure_boxes.values(), self.gallery_box, self.filters_box]
         self._draw_titles()
 
     def widgets(self) -> list[widgets.Widget]:

@@ -44,6 +44,7 @@ from nbtrain.engine.trainer import Trainer
 from nbtrain.serving import html_text
 
 from . import style
+from .figure_tools import FORMATS, FigureBox
 from .guard import guard_all
 from .image_panels import ImagePanels
 from .lab_controls import LabControls
@@ -93,7 +94,8 @@ class Lab(LabControls, LabPlots, LabPublishing, widgets.VBox):
 
     Widgets are attributes, so tests and lecture scripts can drive them: ``controls`` (config field ->
     widget; schedule parameters as ``"schedule.<name>"``), ``buttons``, ``figures``, ``marks``,
-    ``loss_lines`` / ``acc_lines`` (``{"train", "val"}``), ``status``, ``progress``.
+    ``loss_lines`` / ``acc_lines`` (``{"train", "val"}``), ``status``, ``progress``. Every figure has a
+    "PNG" / "SVG" toolbar (``figure_boxes``, :mod:`nbtrain.ui.figure_tools`); ``save_figure`` does the same.
 
     The trainer is ``lab.trainer``; a few of its names are passed through (see the table in the class body):
     ``config``, ``history``, ``metrics``, ``state``, ``message``, ``stop_reason``, ``global_step``, ``device`` read it;
@@ -147,6 +149,7 @@ class Lab(LabControls, LabPlots, LabPublishing, widgets.VBox):
         self._param_boxes: dict[str, widgets.VBox] = {}  # parameter widgets, one box per schedule seen
         self.buttons: dict[str, widgets.Button] = {}
         self.figures: dict[str, bq.Figure] = {}
+        self.figure_boxes: dict[str, FigureBox] = {}  # each figure with its "PNG" / "SVG" toolbar
         self.marks: dict[str, bq.Mark] = {}
 
         self._init_streams()
@@ -176,7 +179,8 @@ class Lab(LabControls, LabPlots, LabPublishing, widgets.VBox):
         _views_of(self.trainer).add(self)  # the status bar and keyboard transport prefer a trainer shown in a Lab
         self._draw_preview()
         self.publish(force=True)
-        guard_all([self])  # the kernel, not the page, enforces bounds and disabled controls
+        # the kernel, not the page, enforces bounds and disabled controls (image panels: also while not shown)
+        guard_all([self, *self.image_panels.panels])
         self._publisher = Publisher(self._tick, interval=interval, name="nbtrain-lab-publisher").start()
         _replace_labs_of_this_cell(self)  # re-running this cell: the previous Lab (and its trainer) is closed
 
@@ -470,6 +474,17 @@ class Lab(LabControls, LabPlots, LabPublishing, widgets.VBox):
         from .export import export_lab
 
         return export_lab(self, path, title=title)
+
+    def save_figure(self, name: str, format: str = "png") -> str:
+        """Download figure ``name`` (``"loss"``, ``"accuracy"``, ``"boundary"``, ``"schedule"``, ...; see
+        ``figure_boxes``) as ``"png"`` or ``"svg"`` in the browser that shows the Lab, as its toolbar button
+        does; returns the file name (``nbtrain-loss-step1234.png``). Nothing is written on the server."""
+        boxes = {**self.figure_boxes, **self.image_panels.figure_boxes}
+        if name not in boxes:
+            raise ValueError(f"no figure {name!r}; the Lab's figures: {', '.join(boxes)}")
+        if format not in FORMATS:
+            raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
+        return boxes[name].save(format)
 
     # ------------------------------------------------------------------------------------------------
     # closing

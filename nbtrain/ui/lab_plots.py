@@ -3,6 +3,8 @@
 Part of :class:`~nbtrain.ui.lab.Lab` (a mixin): builds the bqplot figures once, registering them in
 ``lab.figures`` / ``lab.marks`` (``loss_lines``, ``acc_lines``, ``layer_lines``); the publisher
 (:mod:`nbtrain.ui.lab_publish`) only assigns their data. The schedule preview is redrawn from the config.
+Each figure is shown in a :class:`~nbtrain.ui.figure_tools.FigureBox` (``lab.figure_boxes``): its "PNG" /
+"SVG" buttons download it as ``nbtrain-<figure>-step<N>.<png|svg>``.
 """
 
 from __future__ import annotations
@@ -16,12 +18,19 @@ import numpy as np
 from nbtrain.engine import schedules
 
 from . import style
+from .figure_tools import FigureBox
 
 PERCENT_TICKS = [0.0, 25.0, 50.0, 75.0, 100.0]
 
 
 class LabPlots:
     """The plot grid (a CSS grid that reflows with the width) and the learning-rate schedule preview."""
+
+    def _figure_box(self, key: str) -> FigureBox:
+        """``figures[key]`` with its download toolbar (files named by the figure and the run's step)."""
+        box = FigureBox(self.figures[key], key.replace("_", "-"), step=lambda: self.trainer.global_step)
+        self.figure_boxes[key] = box
+        return box
 
     # ---- schedule preview ---------------------------------------------------------------------------
     def _build_preview(self) -> widgets.Widget:
@@ -39,7 +48,9 @@ class LabPlots:
         fig.add_class("nbtrain-schedule-preview")
         self.figures["schedule"] = fig
         self.marks.update(schedule_preview=planned, lr=used, now=now)
-        return fig
+        box = self._figure_box("schedule")
+        box.add_class("nbtrain-schedule-preview-box")
+        return box
 
     def _draw_preview(self) -> None:
         """Redraw the planned schedule from the current config (config observer, caller's thread): over
@@ -133,7 +144,8 @@ class LabPlots:
         self.figures.update(loss=loss, accuracy=acc, boundary=boundary, act_std=std, saturation=sat, grad_norm=grad)
         for name, fig in self.figures.items():
             fig.add_class(f"nbtrain-fig-{name.replace('_', '-')}")
-        self._plot_children = [loss, acc, boundary, std, sat, grad]
+        self._plot_children = [self._figure_box(k) for k in ("loss", "accuracy", "boundary", "act_std", "saturation",
+                                                             "grad_norm")]
         grid = widgets.Box(self._plot_children)  # a CSS grid (style.CSS): reflows with the width
         grid.add_class("nbtrain-plots")
         self._plot_grid = grid

@@ -324,7 +324,7 @@ class LabPublishing:
         self._data_view = data
         children = list(self._plot_children)
         if self.image_panels.shown:  # images: the image panels take the decision boundary's place
-            at = children.index(self.figures["boundary"])
+            at = children.index(self.figure_boxes["boundary"])
             children[at : at + 1] = self.image_panels.panels
         if list(self._plot_grid.children) != children:
             self._plot_grid.children = children

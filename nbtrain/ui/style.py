@@ -393,6 +393,9 @@ def figure(marks: list[bq.Mark], axes: list[bq.Axis], title: str = "", *, look: 
     """
     kw.setdefault("legend_location", "top-right")
     kw.setdefault("legend_text", dict(look.legend))
+    # the legend box's fill inline, as the page draws it: a saved PNG/SVG has no page stylesheet (bqplot's own
+    # rule for it needs the page's .bqplot element) and would fill the box black
+    kw.setdefault("legend_style", {"fill": "none"})
     kw.setdefault("padding_y", look.padding_y)
     margin = dict(margin or look.margin)
     fig = bq.Figure(
@@ -488,6 +491,22 @@ CSS = """
 .nbtrain-view .bqplot :is(.tick text, .axislabel, .mainheading, .legendtext) { fill: var(--nbtrain-fg) !important; }
 .nbtrain-view .bqplot .axis path.domain { stroke: var(--nbtrain-fg2); }
 .nbtrain-view .bqplot .plotarea_background { fill: var(--nbtrain-bg); }
+/* a figure's toolbar (ui/figure_tools.py): "PNG" / "SVG" in its bottom-left corner, under the y axis' tick
+   labels and left of the x axis' label, faint until the pointer or the keyboard is on the figure; the box
+   takes the figure's place in its grid or row, the figure fills it */
+.nbtrain-view .nbtrain-figbox { position: relative; display: flex; flex-direction: column; min-width: 0;
+  overflow: visible; box-sizing: border-box; }
+.nbtrain-view .nbtrain-figbox > .bqplot { align-self: stretch; flex: 0 0 auto; }
+/* in a grid or row the box is as tall as its figure (not its row's tallest cell), the toolbar at its foot */
+.nbtrain-view :is(.nbtrain-figgrid, .nbtrain-figrow, .nbtrain-plots) > .nbtrain-figbox { align-self: start; }
+.nbtrain-view .nbtrain-figtools { position: absolute; left: 2px; bottom: 2px; z-index: 1; gap: 2px;
+  width: auto !important; height: auto; overflow: visible; opacity: 0.5; transition: opacity 0.15s; }
+.nbtrain-view .nbtrain-figbox:is(:hover, :focus-within) .nbtrain-figtools { opacity: 1; }
+.nbtrain-view .nbtrain-figtools .nbtrain-figtool, .nbtrain-lecture .nbtrain-view .nbtrain-figtools .nbtrain-figtool {
+  width: auto !important; height: 18px !important; min-width: 0; margin: 0; padding: 0 4px !important;
+  font-size: 10px !important; font-weight: 600 !important; line-height: 16px; color: var(--nbtrain-fg2);
+  background: var(--nbtrain-bg); border: 1px solid var(--nbtrain-border); border-radius: 3px; box-shadow: none; }
+.nbtrain-view .nbtrain-figtools .nbtrain-figtool:hover { color: var(--nbtrain-fg); }
 
 /* ---- the Lab ---- */
 .nbtrain-lab { width: 100%; }
@@ -519,7 +538,8 @@ CSS = """
 .nbtrain-lab .nbtrain-controls .widget-tab-contents, .nbtrain-lab .nbtrain-controls .lm-TabPanel-stackedPanel {
   overflow-x: hidden; box-sizing: border-box; }
 /* every control spans the column: its label is never cut (no sideways scroll), the input takes the rest */
-.nbtrain-lab .nbtrain-controls :is(.widget-inline-hbox, .widget-hbox, .widget-vbox, .widget-html, .bqplot) {
+.nbtrain-lab .nbtrain-controls :is(.widget-inline-hbox, .widget-hbox, .widget-vbox, .widget-html, .bqplot,
+  .nbtrain-figbox) {
   width: auto !important; max-width: 100%; min-width: 0 !important; box-sizing: border-box; align-self: stretch; }
 .nbtrain-lab .nbtrain-controls .widget-inline-hbox > :is(select, input, .widget-slider, .slider-container) {
   min-width: 0 !important; }
@@ -529,7 +549,7 @@ CSS = """
 .nbtrain-lab .nbtrain-lr-row > .widget-text { flex: 1 1 auto; }
 .nbtrain-lab .nbtrain-plots { flex: 1 1 540px; min-width: min(100%, 540px); display: grid;
   grid-template-columns: repeat(auto-fill, minmax(max(270px, calc((100% - 12px) / 3)), 1fr)); gap: 4px 6px; }
-.nbtrain-lab .nbtrain-plots > .bqplot { height: 260px !important; }
+.nbtrain-lab .nbtrain-plots > .bqplot, .nbtrain-lab .nbtrain-plots > .nbtrain-figbox > .bqplot { height: 260px !important; }
 
 /* ---- compare, tuning and demo views: figures in wrapping rows with a minimum size ---- */
 .nbtrain-view .nbtrain-figgrid { display: grid !important; width: 100%;
@@ -566,7 +586,8 @@ CSS = """
   .nbtrain-lecture .nbtrain-view { --nbtrain-s: min(var(--nbtrain-lecture-scale, 1.5), 1.3); }
   /* a short projector: the current tab's controls fit beside loss and boundary; the schedule preview (a
      figure, not a control) shows in normal mode and on taller screens */
-  .nbtrain-lecture .nbtrain-lab .nbtrain-controls .nbtrain-schedule-preview { display: none !important; }
+  .nbtrain-lecture .nbtrain-lab .nbtrain-controls :is(.nbtrain-schedule-preview, .nbtrain-schedule-preview-box) {
+    display: none !important; }
 }
 .nbtrain-lecture .nbtrain-view :is(.widget-html, .widget-label, .widget-html-content, .widget-readout, input, select) {
   font-size: calc(13px * var(--nbtrain-s)) !important; }
@@ -595,11 +616,15 @@ CSS = """
 /* loss and decision boundary first, side by side, as tall as the screen allows; the rest below */
 .nbtrain-lecture .nbtrain-lab .nbtrain-plots { flex: 1 1 calc(320px * var(--nbtrain-s)); min-width: min(100%, 420px);
   grid-template-columns: repeat(auto-fill, minmax(max(210px, calc((100% - 6px) / 2)), 1fr)); }
-.nbtrain-lecture .nbtrain-lab .nbtrain-plots > .bqplot { height: clamp(220px, calc(100vh - 330px), 420px) !important; }
-.nbtrain-lecture .nbtrain-lab .nbtrain-plots > :is(.nbtrain-fig-boundary, .nbtrain-fig-confusion) { order: -1; }
-.nbtrain-lecture .nbtrain-lab .nbtrain-plots > .nbtrain-fig-loss { order: -2; }
+.nbtrain-lecture .nbtrain-lab .nbtrain-plots > .bqplot,
+.nbtrain-lecture .nbtrain-lab .nbtrain-plots > .nbtrain-figbox > .bqplot { height: clamp(220px, calc(100vh - 330px), 420px) !important; }
+.nbtrain-lecture .nbtrain-lab .nbtrain-plots > :is(.nbtrain-fig-boundary, .nbtrain-fig-confusion, .nbtrain-figbox-boundary,
+  .nbtrain-figbox-confusion) { order: -1; }
+.nbtrain-lecture .nbtrain-lab .nbtrain-plots > :is(.nbtrain-fig-loss, .nbtrain-figbox-loss) { order: -2; }
 .nbtrain-lecture .nbtrain-view :is(.nbtrain-figgrid, .nbtrain-figrow) > .bqplot,
-.nbtrain-lecture .nbtrain-view .nbtrain-figrow > .widget-vbox > .bqplot {
+.nbtrain-lecture .nbtrain-view :is(.nbtrain-figgrid, .nbtrain-figrow) > .nbtrain-figbox > .bqplot,
+.nbtrain-lecture .nbtrain-view .nbtrain-figrow > .widget-vbox > .bqplot,
+.nbtrain-lecture .nbtrain-view .nbtrain-figrow > .widget-vbox > .nbtrain-figbox > .bqplot {
   height: clamp(240px, calc(100vh - 300px), 520px) !important; }
 .nbtrain-lecture .nbtrain-view .nbtrain-figgrid {
   grid-template-columns: repeat(auto-fill, minmax(max(300px, calc((100% - 6px) / 2)), 1fr)); }

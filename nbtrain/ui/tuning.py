@@ -37,6 +37,7 @@ from ..tuning import lr_finder
 from ..tuning.lr_finder import LRFinderResult
 from ..tuning.space import Choice
 from . import style
+from .figure_tools import add_toolbars
 
 __all__ = ["LRFinderPlot", "LRFinderView", "SearchView", "find_lr", "lr_finder_view", "search_view"]
 
@@ -83,6 +84,7 @@ class LRFinderView(widgets.VBox):
             "where the smoothed loss falls steeply, well before it turns up."))
         super().__init__([style.stylesheet(), self.figure, self.summary])
         style.view_classes(self, "nbtrain-tuning", "nbtrain-lr-finder")
+        self.figure_boxes = add_toolbars(self)  # "PNG" / "SVG": nbtrain-lr-range-test.png
 
 
 def lr_finder_view(result: Any) -> LRFinderView:
@@ -193,6 +195,7 @@ class SearchView(widgets.VBox):
         head = widgets.HBox([self.status, self.cancel_button], layout=widgets.Layout(flex_flow="row wrap"))
         super().__init__([style.stylesheet(), head, self.table, scatter_box])
         style.view_classes(self, "nbtrain-tuning", "nbtrain-search")
+        self.figure_boxes = add_toolbars(self)  # "PNG" / "SVG" on each figure, named by its title
         self.refresh()
         self._unsubscribe = search.subscribe(lambda _s: self.refresh())
 

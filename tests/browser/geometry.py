@@ -7,6 +7,8 @@ on the page: what a room sees must be readable, whatever the screen.
 - a text element of a figure (title, axis label, tick label, legend text) leaves its figure or overlaps
   another one (tick labels running together, a legend over the title, ...);
 - an axis label lies inside its plot area (over the data);
+- a figure's "PNG" / "SVG" toolbar (nbtrain/ui/figure_tools.py) leaves its figure or lies over one of its
+  texts or its plot area;
 - a control's label or a tab title is clipped (its text is wider than its box), or the control column
   scrolls sideways.
 """
@@ -69,6 +71,17 @@ GEOMETRY_JS = r"""
       }
     }
     const area = fig.querySelector('.plotarea_background');
+    // the figure's toolbar: a sibling in its box, inside the figure, over none of its texts nor the data
+    const box = fig.parentElement;
+    const tools = box && box.classList.contains('nbtrain-figbox') ? box.querySelector(':scope > .nbtrain-figtools') : null;
+    if (tools && shown(tools)) {
+      const tr = R(tools);
+      if (!inside(tr, fr)) problems.push(`${where}'${name}': its toolbar ${fmt(tr)} leaves the figure ${fmt(fr)}`);
+      texts.forEach((t, i) => {
+        if (overlap(tr, rects[i])) problems.push(`${where}'${name}': its toolbar ${fmt(tr)} lies over text '${t.textContent.trim()}' ${fmt(rects[i])}`);
+      });
+      if (area && shown(area) && overlap(tr, R(area))) problems.push(`${where}'${name}': its toolbar ${fmt(tr)} lies over the plot area`);
+    }
     if (area && shown(area)) {
       const ar = R(area);
       for (const label of fig.querySelectorAll('.axislabel')) {

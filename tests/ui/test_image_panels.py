@@ -27,8 +27,13 @@ def digits_lab(make_lab):
     return make
 
 
-def _grid(lab):
+def _cells(lab):
     return list(lab._plot_grid.children)
+
+
+def _grid(lab):
+    """The plot grid's children, a figure's box (with its download toolbar) as the figure."""
+    return [getattr(w, "figure", w) for w in _cells(lab)]
 
 
 def _pngs(html):
@@ -45,11 +50,11 @@ def test_image_data_get_the_image_panels_and_2d_data_the_decision_boundary(make_
     ip = lab.image_panels
     grid = _grid(lab)
     assert ip.shown and lab.figures["boundary"] not in grid
-    assert [w for w in grid if w in ip.panels] == ip.panels  # all four, in order
+    assert [w for w in _cells(lab) if w in ip.panels] == ip.panels  # all four, in order
     assert grid.index(ip.figures["class_acc"]) == 2  # per-class accuracy beside the two curves
     flat = make_lab(data="moons", hidden=[8], n_samples=None)
     assert not flat.image_panels.shown
-    assert flat.figures["boundary"] in _grid(flat) and not set(_grid(flat)) & set(flat.image_panels.panels)
+    assert flat.figures["boundary"] in _grid(flat) and not set(_cells(flat)) & set(flat.image_panels.panels)
     off = digits_lab(image_panels=False)
     assert not off.image_panels.shown and off.figures["boundary"] in _grid(off)
 
