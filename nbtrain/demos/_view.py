@@ -85,13 +85,14 @@ class DemoView(widgets.VBox):
         self.result: Any = None
         self.status = widgets.HTML(layout=widgets.Layout(min_height="24px"))
         self._compute, self._draw = compute, draw
+        self.legends: list[tuple[list[bq.Mark], widgets.HTML]] = []  # legend rows under their figures
         self._updating = False
         rows = rows or [list(controls)]
         control_rows = [widgets.HBox([controls[n] for n in row]) for row in rows]
         for r in control_rows:
             r.add_class("nbtrain-controlrow")  # controls wrap on a narrow screen instead of scrolling
         control_box = widgets.VBox(control_rows)
-        figure_rows = figure_rows or [figures]
+        figure_rows = [[self._with_legend(f) for f in row] for row in (figure_rows or [figures])]
         children: list[widgets.Widget] = [style.stylesheet()]
         if intro:
             children.append(widgets.HTML(f"<div style='font-size:15px'>{intro}</div>"))
@@ -105,6 +106,17 @@ class DemoView(widgets.VBox):
             control.observe(self._on_change, names="value")
         self.update()
         guard_all([self])  # the kernel, not the page, enforces every control's bounds
+
+    def _with_legend(self, fig: widgets.Widget) -> widgets.Widget:
+        """A figure whose marks show a legend, with that legend as a row under it (bqplot draws legends
+        inside the plot area, over the data); other figures as they are."""
+        marks = [m for m in getattr(fig, "marks", ()) if getattr(m, "display_legend", False)]
+        if not marks or not isinstance(fig, bq.Figure):
+            return fig
+        cell = style.with_legend(fig, marks)
+        cell.layout.width = fig.layout.width  # its share of the row (the figure fills the box)
+        self.legends.append((marks, cell.children[1]))
+        return cell
 
     def _on_change(self, _change: dict) -> None:
         self.update()
@@ -125,6 +137,10 @@ class DemoView(widgets.VBox):
             with style.hold([w for fig in self.figures for w in (*fig.marks, fig)]):
                 message = self._draw(result)
                 style.round_ticks(self._free_axes)
+            for marks, legend in self.legends:  # labels a draw renamed (e.g. the activations compared)
+                html = style.legend_html(marks)
+                if legend.value != html:
+                    legend.value = html
         finally:
             self._updating = False
         self.status.value = f"<span style='font-size:15px'>{message}</span>" if message else ""

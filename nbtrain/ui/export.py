@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 from ipywidgets.embed import embed_data
 
+from . import style
+
 if TYPE_CHECKING:  # pragma: no cover
     from .lab import Lab
 
@@ -85,9 +87,12 @@ def export_lab(lab: Lab, path: str | os.PathLike, *, title: str | None = None) -
     """Write the Lab's run as one HTML file at ``path`` (atomically); returns the path."""
     lab.publish(force=True)
     tr = lab.trainer
-    figures = [lab.figures[k] for k in FIGURES if k in lab.figures]
-    grid = widgets.GridBox(figures, layout=widgets.Layout(grid_template_columns="repeat(2, minmax(0, 1fr))",
-                                                          grid_gap="4px", width="100%"))
+    # each figure with its legend row (and the stylesheet that draws the legends' swatches)
+    figures = [lab.figure_cells.get(k, lab.figures[k]) for k in FIGURES if k in lab.figures]
+    grid = widgets.GridBox([style.stylesheet(), *figures],
+                           layout=widgets.Layout(grid_template_columns="repeat(2, minmax(0, 1fr))",
+                                                 grid_gap="4px", width="100%"))
+    style.view_classes(grid, "nbtrain-export")
     try:
         data = embed_data(views=[grid])
     finally:

@@ -151,6 +151,8 @@ class Lab(LabControls, LabPlots, LabPublishing, widgets.VBox):
         self.figures: dict[str, bq.Figure] = {}
         self.figure_boxes: dict[str, FigureBox] = {}  # each figure with its "PNG" / "SVG" toolbar
         self.marks: dict[str, bq.Mark] = {}
+        self.legends: dict[str, tuple[bq.Figure, widgets.HTML]] = {}  # a figure's legend row (under it)
+        self.figure_cells: dict[str, widgets.VBox] = {}  # a figure and its legend row, as laid out
 
         self._init_streams()
         # for image data: confusion matrix, gallery, filters, per-class accuracy in place of the boundary

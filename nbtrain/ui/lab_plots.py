@@ -24,7 +24,8 @@ PERCENT_TICKS = [0.0, 25.0, 50.0, 75.0, 100.0]
 
 
 class LabPlots:
-    """The plot grid (a CSS grid that reflows with the width) and the learning-rate schedule preview."""
+    """The plot grid (a CSS grid that reflows with the width) and the learning-rate schedule preview; a figure
+    with a legend sits in a box with its legend row under it (``lab.figure_cells``, ``lab.legends``)."""
 
     def _figure_box(self, key: str) -> FigureBox:
         """``figures[key]`` with its download toolbar (files named by the figure and the run's step)."""
@@ -48,9 +49,31 @@ class LabPlots:
         fig.add_class("nbtrain-schedule-preview")
         self.figures["schedule"] = fig
         self.marks.update(schedule_preview=planned, lr=used, now=now)
-        box = self._figure_box("schedule")
-        box.add_class("nbtrain-schedule-preview-box")
-        return box
+        cell = self._with_legend("schedule", fig)
+        cell.add_class("nbtrain-schedule-cell")
+        return cell
+
+    def _with_legend(self, name: str, fig: bq.Figure) -> widgets.VBox:
+        """``fig`` with its legend row under it (``lab.legends[name]``, kept in step with the figure's
+        labelled marks by :meth:`_legend_updates`): bqplot would draw it inside the plot area, over the curves."""
+        cell = style.with_legend(fig)
+        cell.children = (self._figure_box(name), *cell.children[1:])  # the figure with its download toolbar
+        cell.add_class(f"nbtrain-cell-{name.replace('_', '-')}")
+        self.legends[name] = (fig, cell.children[1])
+        self.figure_cells[name] = cell
+        return cell
+
+    def _legend_updates(self) -> list[tuple[widgets.Widget, dict[str, Any]]]:
+        """New legend rows for figures whose labelled series changed (layers named, a fork drawn or closed)."""
+        out = []
+        for fig, legend in self.legends.values():
+            for m in fig.marks:
+                if getattr(m, "display_legend", False):  # a mark added later (a fork): the row shows it instead
+                    m.display_legend = False
+            html = style.legend_html(fig.marks)
+            if legend.value != html:
+                out.append((legend, {"value": html}))
+        return out
 
     def _draw_preview(self) -> None:
         """Redraw the planned schedule from the current config (config observer, caller's thread): over
@@ -125,18 +148,16 @@ class LabPlots:
         boundary = style.figure([heat, points], list(self._boundary_axes), "decision boundary")
         self.marks.update(boundary=heat, points=points)
 
-        # per-layer panel
-        def layer_fig(key: str, title: str, ylabel: str, log: bool = False, legend: bool = False,
-                      ymax: float | None = None) -> bq.Figure:
+        # per-layer panel (each figure with the layers' legend row: it reads alone, on a projector too)
+        def layer_fig(key: str, title: str, ylabel: str, log: bool = False, ymax: float | None = None) -> bq.Figure:
             sx = bq.LinearScale(min=0.0)
             sy = bq.LogScale() if log else bq.LinearScale(min=0.0, max=ymax) if ymax else bq.LinearScale()
-            lines = bq.Lines(x=np.zeros(0), y=np.zeros(0), scales={"x": sx, "y": sy}, stroke_width=2,
-                             display_legend=legend)
+            lines = bq.Lines(x=np.zeros(0), y=np.zeros(0), scales={"x": sx, "y": sy}, stroke_width=2)
             self.marks[key] = lines
             extra = {"tick_values": PERCENT_TICKS} if ymax == 100.0 else {}
             return style.figure([lines], [style.axis(sx, "step"), style.axis(sy, ylabel, vertical=True, **extra)], title)
 
-        std = layer_fig("act_std", "activation spread per layer", "std of activations", legend=True)
+        std = layer_fig("act_std", "activation spread per layer", "std of activations")
         sat = layer_fig("saturation", "saturated / dead units", "units (%)", ymax=100.0)
         grad = layer_fig("grad_norm", "weight-gradient norm per layer", "‖∇W‖ (L2)", log=True)
         self.layer_lines = {"act_std": self.marks["act_std"], "saturation": self.marks["saturation"],
@@ -144,8 +165,10 @@ class LabPlots:
         self.figures.update(loss=loss, accuracy=acc, boundary=boundary, act_std=std, saturation=sat, grad_norm=grad)
         for name, fig in self.figures.items():
             fig.add_class(f"nbtrain-fig-{name.replace('_', '-')}")
-        self._plot_children = [self._figure_box(k) for k in ("loss", "accuracy", "boundary", "act_std", "saturation",
-                                                             "grad_norm")]
+        cells = {name: self._with_legend(name, self.figures[name])
+                 for name in ("loss", "accuracy", "act_std", "saturation", "grad_norm")}
+        self._plot_children = [cells["loss"], cells["accuracy"], self._figure_box("boundary"), cells["act_std"],
+                               cells["saturation"], cells["grad_norm"]]
         grid = widgets.Box(self._plot_children)  # a CSS grid (style.CSS): reflows with the width
         grid.add_class("nbtrain-plots")
         self._plot_grid = grid

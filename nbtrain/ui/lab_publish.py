@@ -12,6 +12,7 @@ another thread.
 
 from __future__ import annotations
 
+import html as _html
 import math
 import time
 from typing import Any
@@ -116,6 +117,7 @@ class LabPublishing:
                 for w, traits in updates:
                     for k, v in traits.items():
                         setattr(w, k, v)
+            style.apply(self._legend_updates())  # from the marks' labels as just set
             if getattr(self, "_preview_start", 0) != self._schedule_start():
                 self._draw_preview()  # the trainer applied a schedule chosen mid-run at a later step
             self._render_status()
@@ -138,11 +140,10 @@ class LabPublishing:
         cost = time.perf_counter() - t0
         self._diag_version, self._diag_at = version, now + max(self.diagnose_interval, 20 * cost)
         self.findings = list(findings)
-        shown = [f for f in findings if f.severity in ("error", "warning")][:3]
+        shown = [f for f in findings if f.severity in ("error", "warning")][:2]
         colour = {"error": style.ERROR, "warning": style.WARN}
-        import html as _html
-
-        # one line per finding in a fixed-height panel (the whole text in its tooltip): nothing moves
+        # a fixed-height panel of two lines (one in lecture mode): a finding wraps onto both or, with a
+        # second one, takes one; too long, it ends in "…" and its tooltip has the whole text: nothing moves
         html = "".join(f"<div class='nbtrain-finding' title='{_html.escape(t, quote=True)}'>"
                        f"{style.html_status(t, colour[f.severity])}</div>"
                        for f in shown for t in [f"{f.rule}: {f.message} — {f.advice}"])
@@ -275,7 +276,9 @@ class LabPublishing:
             parts.append(f"{self._rate:,.0f} steps/s")
             if cfg.max_steps and step < cfg.max_steps:
                 parts.append(f"ETA {_duration((cfg.max_steps - step) / self._rate)}")
-        html = f"<span style='font-size:15px'>{' · '.join(parts)}</span>"
+        # a narrow header ends the line in "…": the whole line is its tooltip
+        whole = _html.escape(" · ".join([state, *parts[1:]]), quote=True)
+        html = f"<span style='font-size:15px' title='{whole}'>{' · '.join(parts)}</span>"
         b = self.buttons
         out: list[tuple[widgets.Widget, dict[str, Any]]] = [
             (self.progress, {"value": html}),

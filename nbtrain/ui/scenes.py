@@ -75,7 +75,7 @@ class SceneView:
 
 class ForkOverlay:
     """One branch drawn over the Lab's loss and accuracy figures (dashed, its own colour), from the step it
-    was forked at; its legend label names what differs from the original."""
+    was forked at; its label, in the figures' legend rows, names what differs from the original."""
 
     def __init__(self, lab: Lab, branch: Trainer, index: int):
         self.lab = lab
@@ -89,9 +89,9 @@ class ForkOverlay:
         lx, ly = lab.loss_lines["train"].scales["x"], lab.loss_lines["train"].scales["y"]
         ax, ay = lab.acc_lines["val"].scales["x"], lab.acc_lines["val"].scales["y"]
         self.loss = bq.Lines(x=np.zeros(0), y=np.zeros(0), scales={"x": lx, "y": ly}, colors=[colour], stroke_width=1.8,
-                             line_style=style.DASHED, labels=[self.label], display_legend=True)
+                             line_style=style.DASHED, labels=[self.label])
         self.acc = bq.Lines(x=np.zeros(0), y=np.zeros(0), scales={"x": ax, "y": ay}, colors=[colour], stroke_width=2,
-                            line_style=style.DASHED, labels=[self.label], display_legend=True)
+                            line_style=style.DASHED, labels=[self.label])
         loss_fig.marks = [*loss_fig.marks, self.loss]
         acc_fig.marks = [*acc_fig.marks, self.acc]
         self._steps = TableFeed("steps", ("step", "train_loss"))

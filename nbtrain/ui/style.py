@@ -407,6 +407,69 @@ def figure(marks: list[bq.Mark], axes: list[bq.Axis], title: str = "", *, look: 
     return fig
 
 
+def legend_entries(marks: Iterable[bq.Mark]) -> list[tuple[str, str, str]]:
+    """``(label, colour, kind)`` of each labelled series of ``marks``, in order; ``kind`` is the swatch:
+    a line style (``"solid"``, ``"dashed"``, ``"dotted"``, ``"dash_dotted"``), ``"dot"`` (scatter) or
+    ``"box"`` (bars).
+
+    >>> legend_entries([bq.Lines(labels=["train"], colors=[TRAIN]), bq.Lines()])
+    [('train', '#1f78b4', 'solid')]
+    """
+    out = []
+    for m in marks:
+        labels = list(getattr(m, "labels", None) or [])
+        colours = list(getattr(m, "colors", None) or []) or ["#444444"]
+        if isinstance(m, bq.Lines):
+            kind = m.line_style
+        elif isinstance(m, bq.Bars):
+            kind = "box"
+        elif isinstance(m, bq.Scatter):
+            kind = m.marker if m.marker in GLYPHS else "dot"
+        else:
+            continue
+        out += [(str(label), colours[i % len(colours)], kind) for i, label in enumerate(labels) if str(label)]
+    return out
+
+
+# a scatter's marker as a legend swatch (other markers show as a dot)
+GLYPHS = {"cross": "✚", "triangle-down": "▼", "triangle-up": "▲", "square": "■", "diamond": "◆"}
+
+
+def legend_html(marks: Iterable[bq.Mark]) -> str:
+    """A legend as HTML: a coloured swatch and the label of each labelled series of ``marks`` (each key
+    ellipsised with its whole label in a tooltip when its row is too narrow; styled by :data:`CSS`)."""
+    from nbtrain.serving import html_text
+
+    def swatch(colour: str, kind: str) -> str:
+        if kind in GLYPHS:
+            return f"<span class='nbtrain-swatch nbtrain-swatch-glyph' style='color:{html_text(colour)}'>{GLYPHS[kind]}</span>"
+        return f"<span class='nbtrain-swatch nbtrain-swatch-{kind}' style='--nbtrain-c:{html_text(colour)}'></span>"
+
+    keys = "".join(f"<span class='nbtrain-key' title='{html_text(label)}'>{swatch(colour, kind)}{html_text(label)}</span>"
+                   for label, colour, kind in legend_entries(marks))
+    return f"<div class='nbtrain-keys'>{keys}</div>" if keys else ""
+
+
+def legend(marks: Iterable[bq.Mark] = ()) -> widgets.HTML:
+    """An HTML legend row, to sit under (or over) a figure: bqplot draws its own legend inside the plot
+    area, over the curves. Fill it with :func:`legend_html` (the marks' labels, colours and line styles)."""
+    w = widgets.HTML(legend_html(marks))
+    w.add_class("nbtrain-legend")
+    return w
+
+
+def with_legend(fig: bq.Figure, marks: Iterable[bq.Mark] | None = None) -> widgets.VBox:
+    """``fig`` with its legend under it (from ``marks``, by default the figure's own), as one box: the
+    figure's bqplot legend is turned off. The legend widget is the box's second child."""
+    marks = list(fig.marks if marks is None else marks)
+    for m in marks:
+        if getattr(m, "display_legend", False):
+            m.display_legend = False
+    box = widgets.VBox([fig, legend(marks)], layout=widgets.Layout(min_width="0px"))
+    box.add_class("nbtrain-figcell")
+    return box
+
+
 def title_style(margin: dict[str, int], size: str = TITLE["font-size"]) -> dict[str, str]:
     """A title's style: bqplot puts its baseline 1em under the middle of the top margin, on top of the y
     axis' last tick label, and centres it over the plot area, which a wide left margin pushes right; this
@@ -507,6 +570,25 @@ CSS = """
   font-size: 10px !important; font-weight: 600 !important; line-height: 16px; color: var(--nbtrain-fg2);
   background: var(--nbtrain-bg); border: 1px solid var(--nbtrain-border); border-radius: 3px; box-shadow: none; }
 .nbtrain-view .nbtrain-figtools .nbtrain-figtool:hover { color: var(--nbtrain-fg); }
+/* legends sit under their figure (style.with_legend), never over the curves: one row of coloured swatches
+   and names, left-aligned with the plot area; a key too long for the row ends in "…" (its tooltip has it all) */
+.nbtrain-view .nbtrain-figcell { min-width: 0; width: auto !important; gap: 0; }
+.nbtrain-view .nbtrain-figcell > * { flex: 0 0 auto; }
+.nbtrain-view .nbtrain-legend { min-height: 22px; margin: 0; padding: 0 8px 0 var(--nbtrain-legend-indent, 40px);
+  box-sizing: border-box; width: auto !important; min-width: 0; overflow: hidden; }
+.nbtrain-view .nbtrain-legend > .widget-html-content { min-width: 0; line-height: 22px; height: auto; }
+.nbtrain-view .nbtrain-keys { display: flex; flex-flow: row wrap; gap: 0 14px; min-width: 0; font-size: 13px;
+  line-height: 22px; color: var(--nbtrain-fg); }
+.nbtrain-view .nbtrain-key { display: block; flex: 0 1 auto; min-width: 2.6em; max-width: 100%; overflow: hidden;
+  white-space: nowrap; text-overflow: ellipsis; }
+.nbtrain-view .nbtrain-swatch { display: inline-block; width: 22px; height: 0; margin: 0 5px 0 0; vertical-align: middle;
+  border-top: 3px solid var(--nbtrain-c); }
+.nbtrain-view .nbtrain-swatch-dashed { border-top-style: dashed; }
+.nbtrain-view :is(.nbtrain-swatch-dotted, .nbtrain-swatch-dash_dotted) { border-top-style: dotted; }
+.nbtrain-view :is(.nbtrain-swatch-dot, .nbtrain-swatch-box) { width: 10px; height: 10px; border: 0;
+  background: var(--nbtrain-c); }
+.nbtrain-view .nbtrain-swatch-dot { border-radius: 50%; }
+.nbtrain-view .nbtrain-swatch.nbtrain-swatch-glyph { width: auto; height: auto; border: 0; }
 
 /* ---- the Lab ---- */
 .nbtrain-lab { width: 100%; }
@@ -519,12 +601,24 @@ CSS = """
   text-overflow: ellipsis; }
 .nbtrain-lab .nbtrain-change { flex: 0 1 auto; max-width: 50%; overflow: hidden; white-space: nowrap;
   text-overflow: ellipsis; }
-/* findings live in a fixed-height panel: new or vanished lines never move the controls under the mouse */
+/* findings live in a fixed-height panel: new or vanished lines never move the controls under the mouse.
+   Two lines: one finding wraps onto both, two get one line each; a finding longer than its lines ends in
+   "…" (the whole text is its tooltip, and lab.findings) */
 .nbtrain-lab .nbtrain-diagnosis { height: 44px; overflow: hidden; line-height: 22px; }
-.nbtrain-lab .nbtrain-diagnosis .nbtrain-finding { display: block; white-space: nowrap; overflow: hidden;
-  text-overflow: ellipsis; height: 22px; line-height: 22px; }
-.nbtrain-lab :is(.nbtrain-diagnosis, .nbtrain-status, .nbtrain-change) .widget-html-content { line-height: 22px;
-  height: auto; }
+.nbtrain-lab .nbtrain-diagnosis .nbtrain-finding { display: -webkit-box; -webkit-box-orient: vertical;
+  -webkit-line-clamp: 1; line-clamp: 1; overflow: hidden; white-space: normal; overflow-wrap: anywhere;
+  max-height: 22px; line-height: 22px; }
+.nbtrain-lab .nbtrain-diagnosis .nbtrain-finding:only-child { -webkit-line-clamp: 2; line-clamp: 2; max-height: 44px; }
+.nbtrain-lab .nbtrain-diagnosis .nbtrain-finding:nth-child(n+3) { display: none; }
+/* a line's text shrinks with it (the content box of an HTML widget is as wide as its text otherwise, and
+   the line cut it off at the right edge, mid-word): too long, it ends in "…" */
+.nbtrain-lab :is(.nbtrain-diagnosis, .nbtrain-status, .nbtrain-change, .nbtrain-progress) > .widget-html-content {
+  line-height: 22px; height: auto; min-width: 0; overflow: hidden; }
+.nbtrain-lab :is(.nbtrain-status, .nbtrain-change, .nbtrain-progress) > .widget-html-content {
+  display: block; white-space: nowrap; text-overflow: ellipsis; }
+/* the Lab's legends: one row of fixed height (keys shrink to "…" rather than wrap): nothing moves */
+.nbtrain-lab .nbtrain-legend { height: 22px; min-height: 0; }
+.nbtrain-lab .nbtrain-keys { flex-wrap: nowrap; overflow: hidden; }
 .nbtrain-view .nbtrain-pending { color: var(--nbtrain-pending); font-weight: 600; }
 /* the JupyterLab extension marks a change the moment the input happens, until the kernel's marker arrives */
 .nbtrain-lab .nbtrain-change.nbtrain-input-pending > * { display: none !important; }
@@ -549,7 +643,8 @@ CSS = """
 .nbtrain-lab .nbtrain-lr-row > .widget-text { flex: 1 1 auto; }
 .nbtrain-lab .nbtrain-plots { flex: 1 1 540px; min-width: min(100%, 540px); display: grid;
   grid-template-columns: repeat(auto-fill, minmax(max(270px, calc((100% - 12px) / 3)), 1fr)); gap: 4px 6px; }
-.nbtrain-lab .nbtrain-plots > .bqplot, .nbtrain-lab .nbtrain-plots > .nbtrain-figbox > .bqplot { height: 260px !important; }
+.nbtrain-lab .nbtrain-plots > .bqplot, .nbtrain-lab .nbtrain-plots > .nbtrain-figbox > .bqplot,
+.nbtrain-lab .nbtrain-plots > .nbtrain-figcell > :is(.bqplot, .nbtrain-figbox > .bqplot) { height: 260px !important; }
 
 /* ---- compare, tuning and demo views: figures in wrapping rows with a minimum size ---- */
 .nbtrain-view .nbtrain-figgrid { display: grid !important; width: 100%;
@@ -586,7 +681,7 @@ CSS = """
   .nbtrain-lecture .nbtrain-view { --nbtrain-s: min(var(--nbtrain-lecture-scale, 1.5), 1.3); }
   /* a short projector: the current tab's controls fit beside loss and boundary; the schedule preview (a
      figure, not a control) shows in normal mode and on taller screens */
-  .nbtrain-lecture .nbtrain-lab .nbtrain-controls :is(.nbtrain-schedule-preview, .nbtrain-schedule-preview-box) {
+  .nbtrain-lecture .nbtrain-lab .nbtrain-controls :is(.nbtrain-schedule-preview, .nbtrain-schedule-cell) {
     display: none !important; }
 }
 .nbtrain-lecture .nbtrain-view :is(.widget-html, .widget-label, .widget-html-content, .widget-readout, input, select) {
@@ -606,9 +701,20 @@ CSS = """
 .nbtrain-lecture .nbtrain-lab .nbtrain-device { display: none !important; }
 .nbtrain-lecture .nbtrain-lab .nbtrain-statusrow { height: calc(20px * var(--nbtrain-s)); }
 .nbtrain-lecture .nbtrain-lab .nbtrain-diagnosis { height: calc(20px * var(--nbtrain-s)); line-height: calc(20px * var(--nbtrain-s)); }
-.nbtrain-lecture .nbtrain-lab .nbtrain-diagnosis .nbtrain-finding { height: calc(20px * var(--nbtrain-s));
-  line-height: calc(20px * var(--nbtrain-s)); }
+.nbtrain-lecture .nbtrain-lab .nbtrain-diagnosis .nbtrain-finding,
+.nbtrain-lecture .nbtrain-lab .nbtrain-diagnosis .nbtrain-finding:only-child { -webkit-line-clamp: 1; line-clamp: 1;
+  max-height: calc(20px * var(--nbtrain-s)); line-height: calc(20px * var(--nbtrain-s)); }
 .nbtrain-lecture .nbtrain-lab .nbtrain-diagnosis .nbtrain-finding + .nbtrain-finding { display: none; }
+.nbtrain-lecture .nbtrain-lab :is(.nbtrain-diagnosis, .nbtrain-status, .nbtrain-change, .nbtrain-progress) > .widget-html-content {
+  line-height: calc(20px * var(--nbtrain-s)); }
+.nbtrain-lecture .nbtrain-view .nbtrain-legend { min-height: calc(20px * var(--nbtrain-s));
+}
+.nbtrain-lecture .nbtrain-lab .nbtrain-legend { height: calc(20px * var(--nbtrain-s)); }
+.nbtrain-lecture .nbtrain-view :is(.nbtrain-keys, .nbtrain-legend > .widget-html-content) {
+  line-height: calc(20px * var(--nbtrain-s)); }
+.nbtrain-lecture .nbtrain-view .nbtrain-swatch { width: calc(18px * var(--nbtrain-s)); border-top-width: calc(2.4px * var(--nbtrain-s)); }
+.nbtrain-lecture .nbtrain-view :is(.nbtrain-swatch-dot, .nbtrain-swatch-box) { width: calc(8px * var(--nbtrain-s));
+  height: calc(8px * var(--nbtrain-s)); }
 .nbtrain-lecture .nbtrain-lab .nbtrain-controls { flex: 0 0 calc(236px * var(--nbtrain-s)); width: calc(236px * var(--nbtrain-s)) !important; }
 .nbtrain-lecture .nbtrain-lab .nbtrain-controls .lm-TabBar-tab { font-size: calc(11px * var(--nbtrain-s)); padding: 0 2px; }
 .nbtrain-lecture .nbtrain-lab .nbtrain-controls .nbtrain-schedule-preview { height: calc(110px * var(--nbtrain-s)) !important; }
@@ -618,9 +724,12 @@ CSS = """
   grid-template-columns: repeat(auto-fill, minmax(max(210px, calc((100% - 6px) / 2)), 1fr)); }
 .nbtrain-lecture .nbtrain-lab .nbtrain-plots > .bqplot,
 .nbtrain-lecture .nbtrain-lab .nbtrain-plots > .nbtrain-figbox > .bqplot { height: clamp(220px, calc(100vh - 330px), 420px) !important; }
+/* a figure with its legend row under it: the two as tall as a figure alone (rows stay level) */
+.nbtrain-lecture .nbtrain-lab .nbtrain-plots > .nbtrain-figcell > :is(.bqplot, .nbtrain-figbox > .bqplot) {
+  height: calc(clamp(220px, calc(100vh - 330px), 420px) - 20px * var(--nbtrain-s)) !important; }
 .nbtrain-lecture .nbtrain-lab .nbtrain-plots > :is(.nbtrain-fig-boundary, .nbtrain-fig-confusion, .nbtrain-figbox-boundary,
   .nbtrain-figbox-confusion) { order: -1; }
-.nbtrain-lecture .nbtrain-lab .nbtrain-plots > :is(.nbtrain-fig-loss, .nbtrain-figbox-loss) { order: -2; }
+.nbtrain-lecture .nbtrain-lab .nbtrain-plots > :is(.nbtrain-fig-loss, .nbtrain-figbox-loss, .nbtrain-cell-loss) { order: -2; }
 .nbtrain-lecture .nbtrain-view :is(.nbtrain-figgrid, .nbtrain-figrow) > .bqplot,
 .nbtrain-lecture .nbtrain-view :is(.nbtrain-figgrid, .nbtrain-figrow) > .nbtrain-figbox > .bqplot,
 .nbtrain-lecture .nbtrain-view .nbtrain-figrow > .widget-vbox > .bqplot,

@@ -82,7 +82,8 @@ class LRFinderView(widgets.VBox):
         self.summary = widgets.HTML(style.html_status(
             f"{len(lrs)} iterations ({result.stopped}). Suggested: {sug or 'none'} — hints only: pick a rate "
             "where the smoothed loss falls steeply, well before it turns up."))
-        super().__init__([style.stylesheet(), self.figure, self.summary])
+        # the legend under the figure: inside it, it covered the steep part of the curve
+        super().__init__([style.stylesheet(), style.with_legend(self.figure), self.summary])
         style.view_classes(self, "nbtrain-tuning", "nbtrain-lr-finder")
         self.figure_boxes = add_toolbars(self)  # "PNG" / "SVG": nbtrain-lr-range-test.png
 
@@ -187,7 +188,7 @@ class SearchView(widgets.VBox):
                                                        style.axis(cy, curve_col.replace("_", " "), vertical=True)],
                                          f"best {top} runs: {curve_col.replace('_', ' ')}", height="280px")
         # the runs' names under the figure (long labels do not fit a legend inside a 300 px figure)
-        self.curve_legend = widgets.HTML()
+        self.curve_legend = style.legend()
         self.curve_legend.add_class("nbtrain-curve-legend")
         scatter_box = widgets.Box([*self.scatter_figures.values(),
                                    widgets.VBox([self.curve_figure, self.curve_legend])])
@@ -227,11 +228,7 @@ class SearchView(widgets.VBox):
             updates += [(self.curve_figure.axes[0].scale, {"min": 0.0, "max": end}),
                         (self.curve_figure.axes[0], {"tick_values": step_ticks})]
             style.apply(updates)
-            self.curve_legend.value = "".join(
-                f"<div style='font-size:13px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis'>"
-                f"<span style='display:inline-block;width:22px;height:3px;background:{c.colors[0]};"
-                f"vertical-align:middle;margin-right:6px'></span>{c.labels[0]}</div>"
-                for c in self.curves if len(c.x) and c.labels and c.labels[0])
+            self.curve_legend.value = style.legend_html([c for c in self.curves if len(c.x)])
 
     def _draw_status(self, df: pd.DataFrame) -> None:
         s = self.search

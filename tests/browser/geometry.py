@@ -9,6 +9,11 @@ on the page: what a room sees must be readable, whatever the screen.
 - an axis label lies inside its plot area (over the data);
 - a figure's "PNG" / "SVG" toolbar (nbtrain/ui/figure_tools.py) leaves its figure or lies over one of its
   texts or its plot area;
+- a legend lies over a plot area (bqplot draws its legends inside the plot area, over the curves; an
+  HTML legend under a figure must stay outside every plot area);
+- a text line of a view (the Lab's progress, status, change note and diagnosis findings, an HTML legend)
+  is cut off: each of its texts lies inside every box that clips it, or, too long for its line, ends in an
+  ellipsis (``text-overflow`` or ``line-clamp`` of the block holding it) and has its whole text in a tooltip;
 - a control's label or a tab title is clipped (its text is wider than its box), or the control column
   scrolls sideways.
 """
@@ -84,6 +89,13 @@ GEOMETRY_JS = r"""
     }
     if (area && shown(area)) {
       const ar = R(area);
+      for (const legend of fig.querySelectorAll('.g_legend')) {
+        const names = [...legend.querySelectorAll('text.legendtext')].filter(t => t.textContent.trim() && shown(t))
+          .map(t => t.textContent.trim());
+        if (names.length && overlap(R(legend), ar)) {
+          problems.push(`${where}'${name}': legend (${names.join(', ')}) ${fmt(R(legend))} lies over the plot area ${fmt(ar)}`);
+        }
+      }
       for (const label of fig.querySelectorAll('.axislabel')) {
         if (label.textContent.trim() && shown(label) && overlap(R(label), ar)) {
           problems.push(`${where}'${name}': axis label '${label.textContent.trim()}' lies inside the plot area`);
@@ -98,6 +110,59 @@ GEOMETRY_JS = r"""
       }
     }
   });
+  // HTML legends outside every plot area (of the figures read above: off screen, a drawing may be stale)
+  const areas = figs.filter((f, k) => checked.includes(k))
+    .map(f => [title(f), f.querySelector('.plotarea_background')]).filter(([, a]) => a && shown(a));
+  for (const legend of root.querySelectorAll('.nbtrain-legend')) {
+    if (!shown(legend) || !legend.textContent.trim()) continue;
+    for (const [name, a] of areas) {
+      if (overlap(R(legend), R(a))) problems.push(`${where}legend '${legend.textContent.trim()}' lies over the plot area of '${name}'`);
+    }
+  }
+  // text lines: every text inside what clips it, or ellipsised with its whole text in a tooltip
+  const clips = el => { const s = getComputedStyle(el); return s.overflowX !== 'visible' || s.overflowY !== 'visible'; };
+  const blockish = el => /^(block|inline-block|flow-root|list-item|-webkit-box|-webkit-inline-box)$/.test(getComputedStyle(el).display);
+  const elides = el => { const s = getComputedStyle(el);
+    return blockish(el) && ((s.textOverflow === 'ellipsis' && s.whiteSpace.startsWith('nowrap')) ||
+                            (s.webkitLineClamp && s.webkitLineClamp !== 'none')); };
+  const LINES = ':is(.nbtrain-lab :is(.nbtrain-progress, .nbtrain-status, .nbtrain-change, .nbtrain-diagnosis), .nbtrain-legend)';
+  const viewOf = el => el.closest('.nbtrain-view') || document.documentElement;
+  for (const line of root.querySelectorAll(LINES)) {
+    if (!shown(line)) continue;
+    const walk = document.createTreeWalker(line, NodeFilter.SHOW_TEXT);
+    for (let node = walk.nextNode(); node; node = walk.nextNode()) {
+      const text = node.textContent.trim(), parent = node.parentElement;
+      if (!text || !parent || !shown(parent)) continue;
+      const range = document.createRange();
+      range.selectNodeContents(node);
+      const rects = [...range.getClientRects()].filter(r => r.width > 0 && r.height > 0);
+      if (!rects.length) continue;
+      // the boxes that clip this text, innermost first, up to the view
+      const clippers = [];
+      for (let el = parent, top = viewOf(line); el; el = el.parentElement) {
+        if (clips(el) || el === top) clippers.push(el);
+        if (el === top) break;
+      }
+      const cutBy = c => rects.some(r => !inside(r, R(c)));
+      const cut = clippers.filter(cutBy);
+      if (!cut.length) continue;
+      const inner = clippers[0];
+      let inline = true;
+      for (let el = parent; el && el !== inner; el = el.parentElement) if (getComputedStyle(el).display !== 'inline') inline = false;
+      const tip = parent.closest('[title]');
+      const tipped = tip && line.contains(tip) && tip.getAttribute('title').includes(text.slice(0, 40));
+      // an ellipsis shows only where the block that ends in it is itself wholly visible
+      const seen = clippers.slice(1).every(c => inside(R(inner), R(c)));
+      const elided = cut[0] === inner && seen && inline && elides(inner) && tipped;
+      if (!elided) {
+        const c = cut[cut.length - 1];
+        const wide = Math.round(Math.max(...rects.map(r => r.right)) - Math.min(...rects.map(r => r.left)));
+        problems.push(`${where}text '${text.slice(0, 60)}${text.length > 60 ? '…' : ''}' (${wide} px wide) is cut off by ` +
+                      `${c.tagName.toLowerCase()}.${[...c.classList].slice(-2).join('.')} (${Math.round(R(c).width)} px)` +
+                      `${cut[0] === inner && elides(inner) && !tipped ? ' (ellipsised, no tooltip with its whole text)' : ''}`);
+      }
+    }
+  }
   // controls: labels whole, tab titles whole, no sideways scrolling of the control column
   for (const el of root.querySelectorAll(':is(.widget-label, .lm-TabBar-tabLabel, .widget-label-basic)')) {
     if (!shown(el) || !el.textContent.trim()) continue;

@@ -40,8 +40,10 @@ def test_exported_run_opens_offline_and_draws_the_curves(page, tmp_path):
     }""", timeout=60_000)
     titles = page.eval_on_selector_all(".bqplot .mainheading", "els => els.map(e => e.textContent.trim())")
     assert "loss" in titles and "accuracy" in titles
-    legend = page.eval_on_selector_all(".bqplot text", "els => els.map(e => e.textContent.trim())")
-    assert "lr=0.02 @100" in legend, legend  # the fork's legend names what differs
+    # the legend rows under the figures (never over the curves); the fork's key names what differs
+    legend = page.eval_on_selector_all(".nbtrain-legend .nbtrain-key", "els => els.map(e => e.textContent.trim())")
+    assert "lr=0.02 @100" in legend and "train" in legend, legend
+    assert page.eval_on_selector_all(".bqplot .g_legend text.legendtext", "els => els.length") == 0
     page.screenshot(path=str(ARTIFACTS / "export-run.png"), full_page=True)
     assert not [u for u in requests if not u.startswith(("file:", "data:", "blob:"))], requests  # nothing online
     # only the icon font files the widget bundle refers to relatively are missing (icons are not used)

@@ -100,6 +100,26 @@ def test_findings_sit_in_a_fixed_height_panel_one_line_each(make_lab):
     assert "nbtrain-diagnosis" in lab.diagnosis._dom_classes
     assert re.search(r"<div class='nbtrain-finding' title='[^']+'>", lab.diagnosis.value)
     assert "height: 44px" in style.CSS.split(".nbtrain-lab .nbtrain-diagnosis {")[1].split("}")[0]
+    assert lab.diagnosis.value.count("nbtrain-finding") <= 2  # two lines at most: none hidden below them
+    # a long finding wraps or ends in an ellipsis, never cut at the right edge (tests/browser/geometry.py)
+    assert "line-clamp" in style.CSS.split(".nbtrain-lab .nbtrain-diagnosis .nbtrain-finding {")[1].split("}")[0]
+
+
+def test_legends_sit_under_their_figures_never_over_the_curves(make_lab):
+    lab = make_lab(hidden=[8, 8], max_steps=20)
+    lab.start()
+    lab.wait(timeout=30)
+    lab.publish(force=True)
+    for fig in lab.figures.values():
+        assert not any(getattr(m, "display_legend", False) for m in fig.marks), fig.title
+    loss, legend = lab.legends["loss"]
+    assert loss is lab.figures["loss"] and "nbtrain-legend" in legend._dom_classes
+    assert lab.figure_cells["loss"].children == (loss, legend)
+    assert "train" in legend.value and "nbtrain-swatch-dashed" in legend.value  # val: dashed, as drawn
+    layers = lab.legends["act_std"][1].value
+    assert all(name in layers for name in lab.marks["act_std"].labels) and len(lab.marks["act_std"].labels) >= 2
+    assert all(c in layers for c in lab.marks["act_std"].colors)  # the layers' own colours
+    assert "<b>" not in style.legend_html([bq.Lines(labels=["<b>x</b>"])])  # labels are escaped
 
 
 def test_every_view_carries_the_stylesheet_and_the_view_classes(make_lab):

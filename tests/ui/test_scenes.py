@@ -57,10 +57,15 @@ def test_fork_is_overlaid_dashed_with_a_legend_naming_what_differs(make_lab):
     lab.publish(force=True)
     x = overlay.x
     assert len(x) > 0 and x.min() >= 60 and x.max() == 99  # the branch's own steps, from the fork on
+    # named in the legend rows under loss and accuracy, not in a bqplot legend over the curves
+    assert not overlay.display_legend
+    assert all("tanh, lr=0.05 @60" in lab.legends[k][1].value for k in ("loss", "accuracy"))
     acc = lab.figures["accuracy"].marks[-1]
     assert acc.labels == ["tanh, lr=0.05 @60"] and len(acc.x) > 0
     lab.close_fork(branch)
     assert overlay not in lab.figures["loss"].marks and branch not in lab.forks
+    lab.publish(force=True)
+    assert "@60" not in lab.legends["loss"][1].value
     assert branch._closed
 
 
