@@ -35,8 +35,11 @@ def test_every_lab_figure_has_a_toolbar_in_the_lab(make_lab):
         assert [b.tooltip for b in box.buttons.values()] == ["save this figure as PNG", "save this figure as SVG"]
         assert all(b.layout.width == "auto" for b in box.buttons.values())  # compact
         assert "nbtrain-figtools" in box.children[1]._dom_classes
-    # the plot grid holds the boxes (the stylesheet's lecture order goes by their classes)
-    assert list(lab._plot_grid.children)[0] is lab.figure_boxes["loss"]
+    # the plot grid holds the boxes, a figure with a legend in its cell over its legend row (the stylesheet's
+    # lecture order goes by their classes)
+    assert list(lab._plot_grid.children)[0] is lab.figure_cells["loss"]
+    assert lab.figure_cells["loss"].children[0] is lab.figure_boxes["loss"]
+    assert list(lab._plot_grid.children)[2] is lab.figure_boxes["boundary"]
     assert "nbtrain-figbox-loss" in lab.figure_boxes["loss"]._dom_classes
     # the image panels' figures have theirs too (shown in the boundary's place for image data)
     assert {k: b.figure for k, b in lab.image_panels.figure_boxes.items()} == lab.image_panels.figures

@@ -114,7 +114,8 @@ def test_legends_sit_under_their_figures_never_over_the_curves(make_lab):
         assert not any(getattr(m, "display_legend", False) for m in fig.marks), fig.title
     loss, legend = lab.legends["loss"]
     assert loss is lab.figures["loss"] and "nbtrain-legend" in legend._dom_classes
-    assert lab.figure_cells["loss"].children == (loss, legend)
+    assert lab.figure_cells["loss"].children == (lab.figure_boxes["loss"], legend)  # the figure with its toolbar
+    assert lab.figure_boxes["loss"].figure is loss
     assert "train" in legend.value and "nbtrain-swatch-dashed" in legend.value  # val: dashed, as drawn
     layers = lab.legends["act_std"][1].value
     assert all(name in layers for name in lab.marks["act_std"].labels) and len(lab.marks["act_std"].labels) >= 2
