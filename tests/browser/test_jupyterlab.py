@@ -25,6 +25,7 @@ from pages import (
     wait_loss_grows,
     wait_loss_stable,
 )
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 STATUS = ".nbtrain-statusbar"
 NBTRAIN_PLUGINS = ("nbtrain:kernels", "nbtrain:lecture", "nbtrain:transport", "nbtrain:status", "nbtrain:launcher")
@@ -170,9 +171,8 @@ def test_lab_extension_drives_the_quickstart(page, jupyter_lab):
 
     # --- launcher cards copy a bundled notebook into the launcher's folder and open it ---------------------
     (jupyter_lab.root / "lecture").mkdir()
-    # after the reload's layout restoration (which activates the restored notebook at its end, possibly after
-    # a launcher opened before it), and made current
-    # a launcher restored with the layout may exist too: use the one just opened
+    # after the reload's layout restoration, made current; a launcher restored with the layout may exist too:
+    # use the one just opened
     launcher_id = page.evaluate("""async () => {
         const app = window.jupyterapp;
         await app.restored;
@@ -185,8 +185,20 @@ def test_lab_extension_drives_the_quickstart(page, jupyter_lab):
     card.first.wait_for()
     assert card.count() == len(list(jupyter_lab.root.glob("*.ipynb"))), \
         "one card per notebook: a stale build? (`make install` rebuilds the extension when notebooks change)"
-    page.screenshot(path=str(ARTIFACTS / "lab-launcher.png"))
-    card.nth(1).click()
+    # the reloaded notebook may take the main area back once more (its late activation): make the launcher
+    # current again before each try
+    for attempt in range(5):
+        page.wait_for_function("""id => { const shell = window.jupyterapp.shell;
+            if (shell.currentWidget?.id !== id) { shell.activateById(id); }
+            return shell.currentWidget?.id === id; }""", arg=launcher_id, polling=200, timeout=30_000)
+        if attempt == 0:
+            page.screenshot(path=str(ARTIFACTS / "lab-launcher.png"))
+        try:
+            card.nth(1).click(timeout=5_000)
+            break
+        except PlaywrightTimeoutError:
+            if attempt == 4:
+                raise
     page.wait_for_function(f"{CURRENT}?.context?.path === 'lecture/01-activations.ipynb'")
     assert (jupyter_lab.root / "lecture" / "01-activations.ipynb").exists()
     mark("launcher card: copied and opened")
