@@ -1,7 +1,6 @@
 """Checkpoint files: consistent snapshots, a content hash, clear errors, atomic writes, validation on load."""
 
 import errno
-import gc
 import json
 import os
 import random
@@ -9,12 +8,12 @@ import stat
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 
 import numpy as np
 import pytest
 import torch
+from leaks import _no_leaked_threads, nbtrain_threads  # noqa: F401 - the fixture checks every test
 from torch import nn
 
 import nbtrain as nt
@@ -24,18 +23,6 @@ from nbtrain.engine.checkpoint import CheckpointError
 SMALL = dict(data="spiral", hidden=[8], n_samples=60, lr=0.3, seed=0, stats_every=5, device="cpu")
 
 
-def nbtrain_threads():
-    return [t for t in threading.enumerate() if t.name.startswith("nbtrain")]
-
-
-@pytest.fixture(autouse=True)
-def _no_leaked_threads():
-    yield
-    gc.collect()
-    deadline = time.monotonic() + 2
-    while nbtrain_threads() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert not nbtrain_threads(), nbtrain_threads()
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from leaks import _no_leaked_threads, nbtrain_threads  # noqa: F401 - the fixture checks every test
 
 import nbtrain as nt
 from nbtrain.engine import checkpoint
@@ -22,18 +23,6 @@ def trainer(**kw):
     return nt.Trainer(device="cpu", **{**FAST, **kw})
 
 
-def nbtrain_threads():
-    return [t for t in threading.enumerate() if t.name.startswith("nbtrain")]
-
-
-@pytest.fixture(autouse=True)
-def _no_leaked_threads():
-    yield
-    gc.collect()
-    deadline = time.monotonic() + 2
-    while nbtrain_threads() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert not nbtrain_threads(), nbtrain_threads()
 
 
 # ---- control ---------------------------------------------------------------------------------------

@@ -1,31 +1,15 @@
 """nt.confusion / nt.top_losses / first-layer filters, each checked against an independent computation
 (sklearn's metrics, a per-example loss written out here, the layer's weight tensor)."""
 
-import gc
-import threading
-import time
 
 import numpy as np
 import pytest
 import torch
+from leaks import _no_leaked_threads, nbtrain_threads  # noqa: F401 - the fixture checks every test
 from sklearn.metrics import confusion_matrix, recall_score
 
 import nbtrain as nt
 from nbtrain.tuning import interpret
-
-
-def nbtrain_threads():
-    return [t for t in threading.enumerate() if t.name.startswith("nbtrain")]
-
-
-@pytest.fixture(autouse=True)
-def _no_leaked_threads():
-    yield
-    gc.collect()
-    deadline = time.monotonic() + 2
-    while nbtrain_threads() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert not nbtrain_threads(), nbtrain_threads()
 
 
 @pytest.fixture(scope="module")
