@@ -429,11 +429,12 @@ def test_a_step_hook_changing_the_config_while_another_thread_does_too_cannot_de
     tr = trainer()
     done = threading.Event()
 
-    def slider():
-        i = 0
+    def slider():  # a thousand moves a second (a dragged slider sends ~60): a busy loop with no pause would
+        i = 0          # hold the GIL and starve the training thread's every re-acquire, not test the locks
         while not done.is_set():
             tr.config.lr = 0.05 + (i % 5) * 0.01
             i += 1
+            time.sleep(0.001)
 
     t = threading.Thread(target=slider, daemon=True)
     t.start()
