@@ -1,18 +1,23 @@
 """Trainer overhead vs a bare PyTorch loop, the Lab attached vs headless, host reads, live-change latency.
 
-Run: ``.venv/bin/python bench/overhead.py [--steps 3000] [--rounds 5] [--device auto|cpu|cuda]``
+Run: ``.venv/bin/python bench/overhead.py [--steps 1000] [--rounds 15] [--device auto|cpu|cuda]``
 (``make bench-gpu`` runs it with ``--device cuda``; all parts in a few minutes).
 
 (a) Trainer ÷ bare loop for three models — MLP 2-64-64-3 on spiral at batch 32 (the lecture default),
     MLP [256, 256] at batch 128, and the digits CNN at batch 64 — same data, same seed, the bare loop doing
     resident randperm batches, cross-entropy, SGD and logging its loss; the Trainer with its history,
     per-layer statistics at the default rate, evaluations at the default cadence and one subscriber.
-    Interleaved rounds; best-of and median ratio.
+    Interleaved rounds (a bare round, then ``step(n)`` of one live Trainer): best-of, and the median of the
+    rounds' ratios — on a shared machine the median is the steadier figure.
 (b) the Lab attached (its 10 Hz publisher and 1 Hz decision boundary) ÷ headless, with the publisher's
     CPU time per second of training (serialising, decimating).
 (c) device→host reads per 1000 training steps (``Trainer.host_reads``: one per chunk of steps).
 (d) live-change latency: steps and milliseconds from ``config.lr = x`` to the first step that uses it.
 (e) digits: resident-on-device sampling vs the DataLoader path (``resident=False``), steps/s and ratio.
+(f) ``Trainer(compile=...)`` vs eager over a lecture-length run (``--lecture-steps``, default 20000 steps of
+    the lecture default) with two re-captures after live changes (activation relu → tanh at 1/3, batch size
+    32 → 64 at 2/3): wall time start to finish, first-step (compile) time of each segment, steady steps/s.
+    ``torch.compile``'s default mode on the CPU, ``"reduce-overhead"`` (CUDA graphs) on a GPU.
 """
 
 from __future__ import annotations
@@ -72,6 +77,32 @@ def _bare_loop(steps: int, device: torch.device, seed: int, threads: int | None)
         losses.append(loss.item())  # a real loop logs its loss too
     _sync(device)
     return steps / (time.perf_counter() - t0)
+
+
+class TrainerRounds:
+    """One live nt.Trainer for part (a), stepped ``steps`` at a time with ``step(n)`` (a round), as a lecture's
+    notebook steps it: history, per-layer stats and evaluations at the default rate, one subscriber."""
+
+    def __init__(self, device: torch.device, seed: int = 0, **kw):
+        dname, mname, hidden, batch = CASE
+        self.tr = nt.Trainer(data=dname, model=mname, hidden=hidden, lr=0.1, seed=seed, device=device,
+                             batch_size=batch, **kw)
+        self.seen: list[int] = []
+        self.tr.subscribe(lambda u: self.seen.append(u.step))
+        self.reads = 0
+
+    def round(self, steps: int) -> float:
+        tr = self.tr
+        s0, r0 = tr.global_step, tr.host_reads
+        t0 = time.perf_counter()
+        tr.step(steps).wait()
+        dt = time.perf_counter() - t0
+        assert tr.global_step == s0 + steps, tr.message
+        self.reads = 1000 * (tr.host_reads - r0) / steps
+        return steps / dt
+
+    def close(self) -> None:
+        self.tr.close()
 
 
 def trainer_run(steps: int, device: torch.device, seed: int = 0, reads: list | None = None, **kw) -> float:
@@ -146,6 +177,29 @@ def live_latency(device: torch.device, trials: int = 20) -> tuple[float, float]:
     return statistics.median(step_lat), statistics.median(ms_lat)
 
 
+def lecture_run(steps: int, device: torch.device, compile: bool | str) -> dict:  # noqa: A002
+    """One lecture-length run with two live changes; wall time, each segment's first-step time, steady rate."""
+    marks = [steps // 3, 2 * steps // 3]
+    with nt.Trainer(data="spiral", hidden=[64, 64], lr=0.1, seed=0, max_steps=steps, device=device,
+                    compile=compile) as tr:
+        firsts, rates = [], []
+        t0 = time.perf_counter()
+        for seg, end in enumerate([*marks, steps]):
+            if seg == 1:
+                tr.config.activation = "tanh"
+            elif seg == 2:
+                tr.config.batch_size = 64
+            s0, ts = tr.global_step, time.perf_counter()
+            tr.step(10).wait()  # the segment's first steps: where a compile or a re-capture happens
+            t1 = time.perf_counter()
+            firsts.append(t1 - ts)
+            tr.step(end - s0 - 10).wait()
+            rates.append((end - s0 - 10) / (time.perf_counter() - t1))
+        wall = time.perf_counter() - t0
+        assert tr.global_step == steps, tr.message
+    return {"wall": wall, "firsts": firsts, "rates": rates}
+
+
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize()
@@ -154,11 +208,13 @@ def _sync(device: torch.device) -> None:
 def main() -> None:
     global CASE
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--steps", type=int, default=3000)
-    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--steps", type=int, default=1000, help="steps per round")
+    ap.add_argument("--rounds", type=int, default=15, help="interleaved rounds (bare, trainer) per model")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--models", default=",".join(MODELS), help=f"part (a) models, from {', '.join(MODELS)}")
     ap.add_argument("--only-a", action="store_true", help="run part (a) only")
+    ap.add_argument("--lecture-steps", type=int, default=20000, help="part (f): steps of the lecture-length run "
+                    "(0: skip part f)")
     args = ap.parse_args()
     device = nt.Trainer.__init__.__globals__["resolve_device"](args.device)
     print(f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}")
@@ -166,11 +222,13 @@ def main() -> None:
     for key in args.models.split(","):
         CASE = MODELS[key]
         dname, mname, hidden, batch = CASE
-        bare_loop(200, device, threads=threads), trainer_run(200, device)  # warm-up
+        runs = TrainerRounds(device)
+        bare_loop(200, device, threads=threads), runs.round(200)  # warm-up
         bare, ours, reads = [], [], []
         for r in range(args.rounds):
             bare.append(bare_loop(args.steps, device, threads=threads))
-            ours.append(trainer_run(args.steps, device, reads=reads))
+            ours.append(runs.round(args.steps))
+            reads.append(runs.reads)
             print(f"  {key} round {r}: bare {bare[-1]:8.0f} steps/s   trainer {ours[-1]:8.0f} steps/s   "
                   f"ratio {ours[-1] / bare[-1]:.3f}")
         ratios = [o / b for o, b in zip(ours, bare)]
@@ -179,6 +237,7 @@ def main() -> None:
               f"steps/s; ratio best-of {max(ours) / max(bare):.3f}, median of rounds {statistics.median(ratios):.3f} "
               f"(goal >= {goal})")
         print(f"(c) {key}: device->host reads per 1000 steps: {statistics.median(reads):.1f}")
+        runs.close()
     if args.only_a:
         return
     head, att, pub = [], [], []
@@ -198,6 +257,16 @@ def main() -> None:
         loader.append(data_path(1000, device, False))
     r, lo = statistics.median(res), statistics.median(loader)
     print(f"(e) digits: resident {r:.0f} steps/s, DataLoader {lo:.0f} steps/s, ratio {r / lo:.2f}x")
+    if args.lecture_steps:
+        mode = "reduce-overhead" if device.type == "cuda" else True
+        eager, comp = lecture_run(args.lecture_steps, device, False), lecture_run(args.lecture_steps, device, mode)
+        for name, r_ in (("eager", eager), (f"compile={mode!r}", comp)):
+            print(f"(f) {name}: {args.lecture_steps} steps with 2 live re-captures in {r_['wall']:.1f} s; first step of "
+                  f"each segment {', '.join(f'{x:.2f}' for x in r_['firsts'])} s; steady "
+                  f"{', '.join(f'{x:.0f}' for x in r_['rates'])} steps/s")
+        verdict = "pays for itself" if comp["wall"] < eager["wall"] else "does not pay for itself"
+        print(f"(f) compiled ÷ eager wall time {comp['wall'] / eager['wall']:.2f}: compile={mode!r} {verdict} "
+              f"over this run on {device}")
 
 
 if __name__ == "__main__":

@@ -80,7 +80,8 @@ class BuildMixin:
             )
             self._init_weights(cfg.init, cfg.init_std)
             self.model.to(self.device)
-        self.initial_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        self._model_gen += 1
+        self.initial_state = self._state_copy()
         self._in_use = cfg._values()
         self._setup_data()
         self._check_model_and_data()
@@ -258,10 +259,18 @@ class BuildMixin:
             self._train_eval = (tensors[0][sub].to(self.device), tensors[1][sub].to(self.device))
         else:
             self._train_eval = None
+        from .step import eval_set
+
+        self._eval_set = eval_set(self._val, self._train_eval)  # both in one forward pass (when small)
         self._n_train = safe_len(d.train) if d.train is not None else None
         self._user_bn = self._user_model is not None and any(
             isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.model.modules())
         self._auto_every = None  # _auto_eval_every's cache: (batch size, steps)
+        # batches may be views of the epoch's gathered copy (batches.IndexSampler.batch) only where nothing
+        # writes into a batch in place: our models and our augmentation (a user's may do x -= mean)
+        from .data.augmentation import Augment
+
+        self._batch_views = self._user_model is None and (self._augment is None or isinstance(self._augment, Augment))
 
     def _make_optimizer(self) -> None:
         self._lr_set = math.nan  # param groups get the lr at the next step

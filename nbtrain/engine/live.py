@@ -116,7 +116,7 @@ class LiveMixin:
             self.stop_reason = "rollback"
             if self._state == "running":
                 self._state = "paused"
-            self._budget = None
+            self._budget_end = None
             self._cv.notify_all()
             return
         self._applied = (self.global_step, pending, sched_start)
@@ -124,6 +124,7 @@ class LiveMixin:
 
     def _apply_changes(self, pending: dict[str, tuple[Any, Any]], done: list[str], log: bool = True) -> None:
         rebuild_opt = rebuild_groups = rebuild_sched = False
+        self._model_gen += 1
         for name, (_old, new) in pending.items():
             self._in_use[name] = new
             if name == "activation":

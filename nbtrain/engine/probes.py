@@ -29,37 +29,42 @@ def attach(slots: list) -> tuple[list, list]:
 
 def detach(hooks: tuple[list, list]) -> tuple[list[list[Any]], torch.Tensor | None]:
     """Remove the hooks; the statistics of what they saw as ``(cells, values)``: one row per layer (mean, std,
-    saturation, dead fraction, gradient norm), a cell holding an int being the index of its value in
-    ``values`` (one device tensor, None when every cell is a plain number). ``([], None)`` when nothing ran."""
+    saturation, dead fraction, gradient norm). A cell is a plain number, or ``(i, scale)``: ``values[i] · scale``
+    with ``values`` one device tensor (None when every cell is a plain number). ``([], None)`` when nothing ran.
+
+    Few device ops per layer (std_mean; one reduction for saturation or dead units, counted on the device and
+    divided on the host; every gradient norm in one ``_foreach_norm``), stacked for one device→host copy."""
     handles, (outs, kinds, slots) = hooks
     for h in handles:
         h.remove()
     if not outs:
         return [], None
-    # a few small ops per layer and one device→host copy for all of them
-    cells: list[list[Any]] = []
     tensors: list[torch.Tensor] = []
+
+    def cell(v: torch.Tensor, scale: float = 1.0) -> tuple[int, float]:
+        tensors.append(v)
+        return len(tensors) - 1, scale
+
+    grads, grad_rows = [], []
+    cells: list[list[Any]] = []
     for a, kind, (parent, _, _) in zip(outs, kinds, slots):
-        std, mean = torch.std_mean(a) if a.numel() > 1 else (a.new_zeros(()), a.mean())
         n = a.numel()
-        sat: Any = 0.0
+        std, mean = torch.std_mean(a) if n > 1 else (a.new_zeros(()), a.mean())
+        row: list[Any] = [cell(mean.float()), cell(std.float()), 0.0, 0.0, float("nan")]
         if kind == "tanh":
-            sat = torch.count_nonzero(a.abs() > 0.99) / n
+            row[2] = cell(torch.count_nonzero(a.abs() > 0.99), 1.0 / n)
         elif kind == "sigmoid":
-            sat = torch.count_nonzero((a - 0.5).abs() > 0.49) / n
-        dead: Any = 0.0
-        if kind == "relu":  # a dead unit is zero for every example of the batch
-            alive = (a > 0).flatten(2).any(2) if a.dim() > 2 else (a > 0)
-            dead = 1.0 - torch.count_nonzero(alive.any(0)) / alive.shape[1]
+            row[2] = cell(torch.count_nonzero((a - 0.5).abs() > 0.49), 1.0 / n)
+        elif kind == "relu" and a.dim() >= 2:  # a dead unit (channel) is zero for every example of the batch
+            peak = a.amax(dim=(0, *range(2, a.dim()))) if a.dim() > 2 else a.amax(0)
+            row[3] = cell(torch.count_nonzero(peak <= 0), 1.0 / peak.numel())
         layer = getattr(parent, "layer", None) or getattr(parent, "residual_last", None)
         w = getattr(layer, "weight", None)
-        g: Any = torch.linalg.vector_norm(w.grad) if w is not None and w.grad is not None else float("nan")
-        row: list[Any] = []
-        for v in (mean, std, sat, dead, g):
-            if isinstance(v, torch.Tensor):
-                row.append(len(tensors))
-                tensors.append(v.float())
-            else:
-                row.append(float(v))
+        if w is not None and w.grad is not None:
+            grads.append(w.grad)
+            grad_rows.append(row)
         cells.append(row)
-    return cells, torch.stack(tensors) if tensors else None
+    if grads:
+        for row, g in zip(grad_rows, torch._foreach_norm(grads)):
+            row[4] = cell(g)
+    return cells, torch.stack([t.float() for t in tensors])

@@ -19,9 +19,11 @@ from . import probes, regularizers, rng
 from .batches import safe_len
 
 SNAPSHOT_EVERY = 100  # steps between copies of the weights kept for restore_finite()
-FLUSH_EVERY = 32  # steps whose losses stay on the device before one device→host read brings them to the history
+FLUSH_EVERY = 64  # steps whose losses stay on the device before one device→host read brings them to the history
+FLUSH_AGE = 0.25  # s of training after which a chunk's losses are read early (a slow model's curve stays live)
 AUTO_EVAL_MIN, AUTO_EVAL_MAX = 100, 1000  # eval_every=0: once per epoch, but within these step bounds
 EVAL_SHARE = 0.02  # eval_every=0: evaluations' share of the training work at most (see _auto_eval_every)
+EVAL_FIXED_STEPS = 1.5  # an evaluation's cost beyond its forward passes, in training steps (measured: bench/overhead)
 
 
 class StepMixin:
@@ -37,8 +39,8 @@ class StepMixin:
     def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         live = self._in_use
         if self._sampler is not None:
-            idx = self._sampler.next(live["batch_size"], live["shuffle"], merge_single=self._bn_active())
-            return self._X[idx], self._Y[idx]
+            return self._sampler.batch(self._X, self._Y, live["batch_size"], live["shuffle"],
+                                       merge_single=live["batch_norm"] or self._user_bn, views=self._batch_views)
         for _ in range(3):  # a user DataLoader's batch of one example is skipped while batch-norm trains
             if self._iter is None:
                 self._iter = iter(self._loader)
@@ -86,11 +88,13 @@ class StepMixin:
         stats_every = live["stats_every"]
         hooks = probes.attach(self._slots) if stats_every and step % stats_every == 0 else None
         t0 = time.perf_counter()
-        out = model(xb)
+        out = (model if hooks is not None or not self._compile else self._compiled_model())(xb)
         loss = F.cross_entropy(out, target)
-        proximal = live["l1"] and live.get("l1_mode", "proximal") == "proximal"
-        penalty = regularizers.penalty(model, 0.0 if proximal else live["l1"], live["l2"])
-        total = loss + penalty if penalty is not None else loss
+        proximal, total = False, loss
+        if live["l1"] or live["l2"]:
+            proximal = live["l1"] and live.get("l1_mode", "proximal") == "proximal"
+            penalty = regularizers.penalty(model, 0.0 if proximal else live["l1"], live["l2"])
+            total = loss + penalty if penalty is not None else loss
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
         # no device→host read here: the loss stays a device tensor until _flush (every FLUSH_EVERY steps, at an
@@ -104,11 +108,11 @@ class StepMixin:
             elif cells:
                 self.metrics.log_layers(step, cells)
         if step % SNAPSHOT_EVERY == 0:  # kept by restore_finite() once this step's loss is known to be finite
-            self._snapshot_candidate = (step, {k: v.detach().clone() for k, v in model.state_dict().items()})
+            self._snapshot_candidate = (step, self._state_copy())
         self.optimizer.step()
         if proximal:
             regularizers.proximal_l1_(self.optimizer, model, live["l1"], count=False)
-        if live.get("max_norm"):
+        if live["max_norm"]:
             regularizers.max_norm_(model, live["max_norm"], count=False)
         self._run_time += time.perf_counter() - t0
         self.global_step = step + 1
@@ -124,7 +128,9 @@ class StepMixin:
         replay pauses where the run did); otherwise only the finite steps before it are logged for now.
 
         Detection lags the bad step by at most FLUSH_EVERY steps; those steps were taken (the weights may
-        have become NaN), and restore_finite() goes back to the last snapshot whose loss was finite.
+        have become NaN), and restore_finite() goes back to the last snapshot whose loss was finite. A chunk
+        older than FLUSH_AGE seconds of training is read early (``act=False``, from ``_run_chunk``), so a slow
+        model's curve moves at least four times a second.
         """
         pend, layers = self._pend, self._pend_layers
         if not pend and not layers and extra is None:
@@ -149,7 +155,8 @@ class StepMixin:
             k = t.numel()
             if bad_step is None or step < bad_step:
                 vals = values[pos : pos + k]
-                self.metrics.log_layers(step, [[vals[v] if isinstance(v, int) else v for v in row] for row in cells])
+                self.metrics.log_layers(step, [[vals[v[0]] * v[1] if isinstance(v, tuple) else v for v in row]
+                                               for row in cells])
             else:
                 kept_layers.append(entry)
             pos += k
@@ -165,6 +172,41 @@ class StepMixin:
                 self._snapshot_candidate = None  # taken from weights that already gave a NaN/Inf loss
             self._on_nonfinite(losses[bad], pend[bad][0][3], bad_step)
         return values[pos:]
+
+    def _model_cache(self) -> tuple[list[str], list[torch.Tensor], list[nn.Module] | None]:
+        """The model's state-dict names and tensors, and its modules (None when one of them has its own
+        ``train()``), as they are now; kept until its structure may have changed (``_model_gen``)."""
+        key = (id(self.model), self._model_gen)
+        c = self.__dict__.get("_mcache")
+        if c is None or c[0] != key:
+            sd = self.model.state_dict()
+            mods = list(self.model.modules())
+            own = any(type(m).train is not nn.Module.train for m in mods)
+            c = self._mcache = (key, list(sd), list(sd.values()), None if own else mods)
+        return c[1], c[2], c[3]
+
+    def _state_copy(self) -> dict[str, torch.Tensor]:
+        """A copy of the model's state dict (the best, the last finite and the initial weights)."""
+        names, tensors, _ = self._model_cache()
+        return dict(zip(names, [t.detach().clone() for t in tensors]))
+
+    def _set_training(self, mode: bool) -> None:
+        """``model.train(mode)``: the training flag of every module, set directly (no module overrides train())."""
+        mods = self._model_cache()[2]
+        if mods is None:
+            self.model.train(mode)
+            return
+        for m in mods:
+            object.__setattr__(m, "training", mode)
+
+    def _compiled_model(self) -> nn.Module:
+        """The model's torch.compile wrapper (Trainer(compile=...)), made again when the model is rebuilt;
+        dynamo's guards recompile it after a live change that alters the graph."""
+        c = self._compiled
+        if c is None or c[0] is not self.model:
+            mode = None if self._compile in (True, "default") else self._compile
+            c = self._compiled = (self.model, torch.compile(self.model, mode=mode))
+        return c[1]
 
     def _augmented(self, xb: torch.Tensor) -> torch.Tensor:
         """The batch through the augmentation, drawing from the run's device stream (a callable without a
@@ -221,14 +263,15 @@ class StepMixin:
             self.stop_reason = "diverged"
             if self._state == "running":
                 self._state = "paused"
-            self._budget = None
+            self._budget_end = None
             self._cv.notify_all()
         self._notify()
 
     def _auto_eval_every(self) -> int:
         """Steps between evaluations for eval_every=0: one epoch, but at least as many steps as keep the
-        evaluations' forward passes under EVAL_SHARE of the training work (an evaluation forwards n_eval
-        examples, about n_eval / (3 · batch) steps' worth), clamped to [AUTO_EVAL_MIN, AUTO_EVAL_MAX].
+        evaluations under EVAL_SHARE of the training work (an evaluation forwards n_eval examples, about
+        n_eval / (3 · batch) steps' worth, plus EVAL_FIXED_STEPS for the rest of its work: for a small model
+        that part dominates), clamped to [AUTO_EVAL_MIN, AUTO_EVAL_MAX].
         A pure function of the data sizes and the batch size, so a replay evaluates at the same steps."""
         bs = self._in_use["batch_size"]
         cached = self.__dict__.get("_auto_every")
@@ -237,7 +280,7 @@ class StepMixin:
         n = self._n_train or 0
         per_epoch = math.ceil(n / bs) if n else AUTO_EVAL_MAX
         n_eval = sum(len(t[1]) for t in (self._val, self._train_eval) if t is not None)
-        share = math.ceil(n_eval / (3 * bs) / EVAL_SHARE)
+        share = math.ceil((n_eval / (3 * bs) + EVAL_FIXED_STEPS) / EVAL_SHARE)
         every = min(max(per_epoch, share, AUTO_EVAL_MIN), AUTO_EVAL_MAX)
         self._auto_every = (bs, every)
         return every
@@ -246,21 +289,26 @@ class StepMixin:
     def _evaluate(self) -> None:
         model = self.model
         was = model.training
-        model.eval()
+        self._set_training(False)
         try:
-            nan = torch.full((2,), math.nan)
-            v = loss_acc_tensors(model, self._val) if self._val is not None else nan
-            t = loss_acc_tensors(model, self._train_eval) if self._train_eval is not None else nan
+            both = self.__dict__.get("_eval_set")
+            if both is not None:  # validation and training subset in one forward pass
+                four = loss_acc_segments(model, *both)
+            else:
+                nan = torch.full((2,), math.nan, device=self.device)
+                v = loss_acc_tensors(model, self._val) if self._val is not None else nan
+                t = loss_acc_tensors(model, self._train_eval) if self._train_eval is not None else nan
+                four = torch.cat([v.to(self.device), t.to(self.device)])
         finally:
-            model.train(was)
+            self._set_training(was)
         # the evaluation's four numbers and the steps' pending losses: one device→host read
-        vl, va, tl, ta = self._flush(extra=torch.cat([v.to(self.device), t.to(self.device)]))
+        vl, va, tl, ta = self._flush(extra=four)
         self.metrics.log_eval(self.global_step, self.epoch, vl, va, tl, ta)
         self._last_eval_step = self.global_step
         metric = self._in_use["early_stop_metric"]
         value = {"val_loss": vl, "val_acc": -va, "train_loss": tl, "train_acc": -ta}[metric]
         if math.isfinite(value) and (self._best is None or value < self._best[0]):
-            self._best = (value, self.global_step, {k: v.detach().clone() for k, v in model.state_dict().items()})
+            self._best = (value, self.global_step, self._state_copy())
             self._evals_since_best = 0
         else:
             self._evals_since_best += 1
@@ -278,6 +326,44 @@ class StepMixin:
                     where += "; trainer.restore_best() loads it"
                 with self._cv:
                     self._finish("early_stop", f"early stopping: {metric} has not improved for {patience} evaluations ({where})")
+
+
+#: the validation set and the training subset are evaluated in one forward pass when together at most this big
+EVAL_SET_MAX_BYTES = 32 * 2**20
+
+
+def eval_set(val: tuple[torch.Tensor, torch.Tensor] | None, train: tuple[torch.Tensor, torch.Tensor] | None):
+    """``(X, Y, W, n)``: the validation set and the training subset as one batch, ``W`` (2 × N) the 0/1 rows
+    picking each part's examples, ``n`` (2 × 1) their counts (NaN for a part that is missing); None when there
+    is nothing to evaluate or it is too big to hold twice. Sums of 0/1 are exact, so an accuracy is exactly
+    a multiple of 1/n."""
+    parts = [p for p in (val, train) if p is not None]
+    if not parts or sum(p[0].nbytes + p[1].nbytes for p in parts) > EVAL_SET_MAX_BYTES:
+        return None
+    if len(parts) == 2 and (parts[0][0].dtype != parts[1][0].dtype or parts[0][0].shape[1:] != parts[1][0].shape[1:]):
+        return None
+    X = torch.cat([p[0] for p in parts]) if len(parts) > 1 else parts[0][0]
+    Y = torch.cat([p[1] for p in parts]) if len(parts) > 1 else parts[0][1]
+    W = torch.zeros(2, len(Y), device=Y.device)
+    n = torch.full((2, 1), math.nan, device=Y.device)
+    pos = 0
+    for row, p in enumerate((val, train)):
+        if p is not None:
+            W[row, pos : pos + len(p[1])] = 1.0
+            n[row] = max(len(p[1]), 1)
+            pos += len(p[1])
+    return X, Y, W, n
+
+
+def loss_acc_segments(model: nn.Module, X: torch.Tensor, Y: torch.Tensor, W: torch.Tensor, n: torch.Tensor,
+                      chunk: int = 4096) -> torch.Tensor:
+    """[loss, accuracy] of each row of ``W`` (see :func:`eval_set`) as one device tensor of 4 (no host read)."""
+    per = []
+    for i in range(0, len(Y), chunk):
+        out = model(X[i : i + chunk]).float()
+        y = Y[i : i + chunk]
+        per.append(torch.stack([F.cross_entropy(out, y, reduction="none"), (out.argmax(1) == y).float()], 1))
+    return ((W @ (torch.cat(per) if len(per) > 1 else per[0])) / n).reshape(-1)
 
 
 def loss_acc_tensors(model: nn.Module, tensors: tuple[torch.Tensor, torch.Tensor], chunk: int = 4096) -> torch.Tensor:

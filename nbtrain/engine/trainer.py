@@ -47,11 +47,15 @@ from .device import device_scope, enter_device, resolve_device
 from .history import History
 from .live import LiveMixin
 from .script import ScriptMixin
-from .step import StepMixin
+from .step import FLUSH_AGE, StepMixin
 from .subscribers import SubscribeMixin, Update
 
 STATES = ("idle", "running", "paused", "finished", "stopped", "error")
 #: why stepping stopped (``Trainer.stop_reason``): code branches on these names, ``message`` is for people
+# Trainer(compile=...): off, torch.compile's default mode, or one of its named modes ("reduce-overhead" captures
+# CUDA graphs on a GPU). Off by default: on the CPU the compiled step measured slower than eager for the built-in
+# models, before its ~20 s first compile (bench/overhead.py part f prints the figures on your device)
+COMPILE_MODES = (False, True, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 STOP_REASONS = ("paused", "stopped", "budget", "max_steps", "max_epochs", "early_stop", "diverged", "rollback", "error")
 
 _OPEN: weakref.WeakSet[Trainer] = weakref.WeakSet()
@@ -108,6 +112,11 @@ class Trainer(BuildMixin, LiveMixin, StepMixin, ScriptMixin, SubscribeMixin, Che
     (``nbtrain.rng``): other runs and tools in the process, or your own ``torch.manual_seed``, do not change
     it. ``deterministic=True`` turns on the process-wide deterministic mode (``nbtrain.deterministic``) for
     exact replay on a GPU, at a cost in speed.
+
+    ``compile=True`` (or a ``torch.compile`` mode such as ``"reduce-overhead"``, CUDA graphs on a GPU) runs the
+    training step's forward and backward through ``torch.compile``; steps that take per-layer statistics and
+    evaluations stay eager. Live changes that alter the graph (activation, dropout, batch-norm, batch size)
+    recompile at their first step. Opt-in: measure it on your device first (``bench/overhead.py``, part f).
     """
 
     def __init__(
@@ -122,6 +131,7 @@ class Trainer(BuildMixin, LiveMixin, StepMixin, ScriptMixin, SubscribeMixin, Che
         num_workers: int = 0,
         threads: int | None = None,
         deterministic: bool = False,
+        compile: bool | str = False,  # noqa: A002 - torch.compile's name, as users know it
         **config_fields: Any,
     ):
         if deterministic:  # opt-in exact replay on a GPU (process-wide; see nbtrain.deterministic)
@@ -143,6 +153,13 @@ class Trainer(BuildMixin, LiveMixin, StepMixin, ScriptMixin, SubscribeMixin, Che
         if threads is not None and (isinstance(threads, bool) or int(threads) != threads or threads < 1):
             raise ValueError(f"threads={threads!r} must be None (auto) or an integer ≥ 1")
         self._threads = threads
+        if compile not in COMPILE_MODES:
+            raise ValueError(f"compile={compile!r} is not allowed: one of {', '.join(map(repr, COMPILE_MODES))}")
+        self._compile = compile
+        self._compiled: tuple[nn.Module, nn.Module] | None = None  # (model, its torch.compile wrapper)
+        # bumped wherever the model's structure may change (build, command, live change, start/resume):
+        # StepMixin._model_cache keeps the model's state tensors and modules until then
+        self._model_gen = 0
 
         self.metrics = History()
         self._cv = threading.Condition()
@@ -154,7 +171,7 @@ class Trainer(BuildMixin, LiveMixin, StepMixin, ScriptMixin, SubscribeMixin, Che
         self.stop_reason: str | None = None  # why stepping last stopped: one of STOP_REASONS, None while running
         self._commands: list[tuple[str, Any, Future]] = []
         self._pending: dict[str, tuple[Any, Any]] = {}  # field -> (old, new), applied at a boundary
-        self._budget: int | None = None  # steps left before pausing (step(n))
+        self._budget_end: int | None = None  # step(n): pause when global_step reaches this
         self._busy = False  # True while the thread runs a step (outside the lock)
         self._in_hook = False  # True while the thread runs a step hook at a boundary (our lock released)
         self.host_reads = 0  # device→host reads on the training path (one per _flush): bench, tests
@@ -239,7 +256,7 @@ class Trainer(BuildMixin, LiveMixin, StepMixin, ScriptMixin, SubscribeMixin, Che
         """Start (or continue) training in the background; returns at once."""
         with self._cv:
             self._check_usable()
-            self._budget = None
+            self._budget_end = None
             self._set_running()
         return self
 
@@ -254,7 +271,7 @@ class Trainer(BuildMixin, LiveMixin, StepMixin, ScriptMixin, SubscribeMixin, Che
             if self._state == "running":
                 self._state = "paused"
                 self.stop_reason = "paused"
-                self._budget = None
+                self._budget_end = None
                 self._cv.notify_all()
             self._await_step_in_flight()
         self._notify()
@@ -273,7 +290,7 @@ class Trainer(BuildMixin, LiveMixin, StepMixin, ScriptMixin, SubscribeMixin, Che
             raise ValueError(f"step(n={n!r}): n must be an integer ≥ 1")
         with self._cv:
             self._check_usable()
-            self._budget = int(n)
+            self._budget_end = self.global_step + int(n)  # a step under way now is the first of the n
             self._set_running()
         return self
 
@@ -391,7 +408,7 @@ class Trainer(BuildMixin, LiveMixin, StepMixin, ScriptMixin, SubscribeMixin, Che
                 self._cv.notify_all()
             while self._busy:  # the step under way ends first
                 self._cv.wait(0.05)
-            budget = self._budget  # after that step counted itself against a step(n) budget
+            budget = self._budget_end
         try:
             yield self
         finally:
@@ -399,7 +416,7 @@ class Trainer(BuildMixin, LiveMixin, StepMixin, ScriptMixin, SubscribeMixin, Che
                 with self._cv:
                     if self._state == "paused" and not self._closed:
                         self._set_running()
-                        self._budget = budget
+                        self._budget_end = budget
             self._notify()
 
     def restore_finite(self) -> int:
@@ -491,6 +508,7 @@ class Trainer(BuildMixin, LiveMixin, StepMixin, ScriptMixin, SubscribeMixin, Che
         if self._state == "error":
             self.error, self.error_traceback = None, ""
         self._state = "running"
+        self._model_gen += 1  # whatever was done to the model while it was not running
         self.message = ""
         self.stop_reason = None
         if self._thread is None or not self._thread.is_alive():
@@ -516,6 +534,7 @@ class Trainer(BuildMixin, LiveMixin, StepMixin, ScriptMixin, SubscribeMixin, Che
             self._run_command(kind, arg, fut)
 
     def _run_command(self, kind: str, arg: Any, fut: Future) -> None:
+        self._model_gen += 1  # a command may change the model (reinit, restore, a submitted function)
         try:
             if kind == "reinit":
                 scheme, params = arg
@@ -528,16 +547,17 @@ class Trainer(BuildMixin, LiveMixin, StepMixin, ScriptMixin, SubscribeMixin, Che
                     models.scale_output_layer(self.model, self.config.head_init_scale)
                 self._make_optimizer()
                 if self.global_step == 0:  # nothing trained yet: this is the run's start now
-                    self.initial_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+                    self.initial_state = self._state_copy()
                 self.metrics.log_event(self.global_step, "reinit", None, scheme)
                 fut.set_result(scheme)
             elif kind == "call":
                 was = self.model.training
-                self.model.eval()
+                self._set_training(False)
                 try:
                     with torch.no_grad():
                         fut.set_result(arg(self.model))
                 finally:
+                    self._model_gen += 1  # the function may have changed the model: set the flags the full way
                     self.model.train(was)
             elif kind == "restore":
                 step, state = self._finite_snapshot if arg == "finite" else self._best[1:]  # type: ignore[index,misc]
@@ -579,7 +599,8 @@ class Trainer(BuildMixin, LiveMixin, StepMixin, ScriptMixin, SubscribeMixin, Che
                 # request that lands just after this check is served after the next step), so the next
                 # step follows without taking the lock.
                 if (self._state == "running" and not self._commands and not self._pending
-                        and self._budget is None and self._wake_step is None
+                        and (self._budget_end is None or self.global_step < self._budget_end)
+                        and (self._wake_step is None or self.global_step < self._wake_step)
                         and (live["max_steps"] is None or self.global_step < live["max_steps"])
                         and live["max_epochs"] is None and time.perf_counter() < deadline
                         and (not self._hooks or self._hooks[0][0] > self.global_step)):
@@ -588,19 +609,21 @@ class Trainer(BuildMixin, LiveMixin, StepMixin, ScriptMixin, SubscribeMixin, Che
                     self._busy = False
                     if self._wake_step is not None or self._commands:
                         self._flush(act=False)  # a waiting caller or a command (save, submit) reads the history now
-                    if self._budget is not None and took:  # (not when the step was skipped: early stop, pause)
-                        self._budget -= 1
-                        if self._budget <= 0:
-                            self._budget = None
-                            self._check_limits()  # step(n) that reaches max_steps finishes the run
-                            if self._state == "running":
-                                self._state = "paused"
-                                self.stop_reason = "budget"
-                                self._cv.notify_all()
+                    if self._budget_end is not None and self.global_step >= self._budget_end:
+                        # (a step skipped by an early stop or a pause did not advance global_step)
+                        self._budget_end = None
+                        self._check_limits()  # step(n) that reaches max_steps finishes the run
+                        if self._state == "running":
+                            self._state = "paused"
+                            self.stop_reason = "budget"
+                            self._cv.notify_all()
                     if self._wake_step is not None and self.global_step >= self._wake_step:
                         self._wake_step = None
                         self._cv.notify_all()
                     if time.perf_counter() > deadline:
+                        pend = self._pend
+                        if pend and self._run_time - pend[0][0][2] > FLUSH_AGE:
+                            self._flush(act=False)  # a slow model: its curve moves between two chunks
                         self._boundary()
                         if self._state != "running":
                             self._flush()
@@ -642,7 +665,7 @@ class Trainer(BuildMixin, LiveMixin, StepMixin, ScriptMixin, SubscribeMixin, Che
                     self.metrics.log_event(self.global_step, "rollback", None, what)
                     self._state = "paused"
                     self.stop_reason = "rollback"
-                    self._budget = None
+                    self._budget_end = None
                     self._cv.notify_all()
                     self._notify()
                     return True
@@ -685,7 +708,7 @@ class Trainer(BuildMixin, LiveMixin, StepMixin, ScriptMixin, SubscribeMixin, Che
             self._state = "finished"
             self.stop_reason = reason
             self.message = message
-            self._budget = None
+            self._budget_end = None
             self._cv.notify_all()
 
     # ------------------------------------------------------------------------------------------------

@@ -47,6 +47,11 @@ def describe_event(e: dict[str, Any]) -> str:
     return f"{field} {fmt(old)} → {fmt(new)}"
 
 
+#: s between two redraws of the per-layer figures and the legend rows while a run goes on (they change slowly;
+#: the loss and accuracy curves follow every publish): a third of the publisher's work at 10 Hz otherwise
+LAYER_INTERVAL = 0.3
+
+
 class LabPublishing:
     """Brings every view of the Lab up to date with its trainer (publisher thread, or ``lab.publish()``)."""
 
@@ -58,6 +63,7 @@ class LabPublishing:
         self._series = {name: StreamDecimator(cap) for name in ("train_loss", "lr", "val_loss", "val_acc", "train_acc")}
         self._layer_series: dict[tuple[str, int], StreamDecimator] = {}
         self._last_key: tuple | None = None
+        self._layers_t = -1e9  # when the per-layer figures were last redrawn
         self._events_src: Any = None
         self._events_n = -1
         self._data_view: Any = None
@@ -107,7 +113,12 @@ class LabPublishing:
                 self._model_view = tr.model
                 self._refresh_enabled()
             updates += self._curve_updates(m)
-            updates += self._layer_updates(m)
+            layers = force or tr.state != "running" or now - self._layers_t >= LAYER_INTERVAL
+            if layers:
+                self._layers_t = now
+                updates += self._layer_updates(m)
+            else:
+                self._last_key = None  # the layer figures are behind: the next publish brings them up to date
             updates += self._event_updates(m)
             updates += self._progress_updates(tr)
             updates += self._step_axis_updates(tr.global_step)
@@ -117,7 +128,8 @@ class LabPublishing:
                 for w, traits in updates:
                     for k, v in traits.items():
                         setattr(w, k, v)
-            style.apply(self._legend_updates())  # from the marks' labels as just set
+            if layers:
+                style.apply(self._legend_updates())  # from the marks' labels as just set
             if getattr(self, "_preview_start", 0) != self._schedule_start():
                 self._draw_preview()  # the trainer applied a schedule chosen mid-run at a later step
             self._render_status()
