@@ -594,7 +594,7 @@ class Trainer(BuildMixin, LiveMixin, StepMixin, ScriptMixin, SubscribeMixin, Che
                     return True
                 self._busy = True  # from here until the steps are done, only this thread touches the model
             while True:
-                took = self._train_step()
+                self._train_step()
                 # Fast path: nothing was asked of this thread (reads of single attributes are atomic; a
                 # request that lands just after this check is served after the next step), so the next
                 # step follows without taking the lock.
