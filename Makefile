@@ -47,7 +47,7 @@ bench: $(STAMP)
 
 # The same on a CUDA GPU (all parts in a few minutes): run it on a machine that has one.
 bench-gpu: $(STAMP)
-	$(PY) bench/overhead.py --device cuda --rounds 3
+	$(PY) bench/overhead.py --device cuda --rounds 5
 
 clean:
 	rm -rf $(VENV) build dist labextension/node_modules labextension/lib nbtrain/labextension tests/artifacts
