@@ -223,12 +223,14 @@ def main() -> None:
         CASE = MODELS[key]
         dname, mname, hidden, batch = CASE
         runs = TrainerRounds(device)
-        bare_loop(200, device, threads=threads), runs.round(200)  # warm-up
-        bare, ours, reads = [], [], []
+        plain = TrainerRounds(device, stats_every=0, eval_every=10**9)  # the machinery alone: no stats, no evals
+        bare_loop(200, device, threads=threads), runs.round(200), plain.round(200)  # warm-up
+        bare, ours, reads, mach = [], [], [], []
         for r in range(args.rounds):
             bare.append(bare_loop(args.steps, device, threads=threads))
             ours.append(runs.round(args.steps))
             reads.append(runs.reads)
+            mach.append(plain.round(args.steps))
             print(f"  {key} round {r}: bare {bare[-1]:8.0f} steps/s   trainer {ours[-1]:8.0f} steps/s   "
                   f"ratio {ours[-1] / bare[-1]:.3f}")
         ratios = [o / b for o, b in zip(ours, bare)]
@@ -236,8 +238,11 @@ def main() -> None:
         print(f"(a) {mname} {hidden} batch {batch} on {dname}: bare {max(bare):.0f} steps/s, Trainer {max(ours):.0f} "
               f"steps/s; ratio best-of {max(ours) / max(bare):.3f}, median of rounds {statistics.median(ratios):.3f} "
               f"(goal >= {goal})")
+        print(f"(a) {key} machinery only (stats_every=0, no evaluations: what a bare loop does too): ratio best-of "
+              f"{max(mach) / max(bare):.3f}, median of rounds {statistics.median(m / b for m, b in zip(mach, bare)):.3f}")
         print(f"(c) {key}: device->host reads per 1000 steps: {statistics.median(reads):.1f}")
         runs.close()
+        plain.close()
     if args.only_a:
         return
     head, att, pub = [], [], []

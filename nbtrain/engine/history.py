@@ -51,6 +51,12 @@ class Table:
         if len(self._rows) >= self.FLUSH_ROWS:
             self._flush()
 
+    def extend(self, rows: Sequence[Sequence[float]]) -> None:
+        """Append several rows given in column order (the caller holds the history lock)."""
+        self._rows.extend(rows)
+        if len(self._rows) >= self.FLUSH_ROWS:
+            self._flush()
+
     def _flush(self) -> None:
         rows = self._rows
         if not rows:
@@ -157,8 +163,7 @@ class History:
     def log_steps(self, rows: Sequence[tuple[int, float, float, float, float]]) -> None:
         """Several per-step rows at once (the trainer flushes its device-side losses in chunks)."""
         with self.lock:
-            for r in rows:
-                self.steps.append(r)
+            self.steps.extend(rows)
             if self.steps.n > self.max_rows:
                 self.steps = self._compact(self.steps)
             self.version += 1
