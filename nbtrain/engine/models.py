@@ -32,8 +32,11 @@ class Block(nn.Module):
     """One hidden layer: linear/conv → (batch-norm) → activation → dropout.
 
     The norm layer always exists so toggling batch-norm keeps every parameter; ``use_norm`` says
-    whether it is applied.
+    whether it is applied. ``probe`` (set by ``probes.attach`` for one step): ``(list, index)`` that the
+    activation's output is appended to, instead of a forward hook (hooks slow every module call down).
     """
+
+    probe: tuple[list, int] | None = None
 
     def __init__(self, layer: nn.Module, norm: nn.Module, act: nn.Module, p: float, use_norm: bool):
         super().__init__()
@@ -46,9 +49,10 @@ class Block(nn.Module):
         z = self.layer(x)
         if self.use_norm:
             z = self.norm(z)
-        if getattr(self.act, "takes_input", False):
-            return self.drop(self.act(z, x, self.use_norm))
-        return self.drop(self.act(z))
+        a = self.act(z, x, self.use_norm) if getattr(self.act, "takes_input", False) else self.act(z)
+        if self.probe is not None:
+            self.probe[0].append((self.probe[1], a.detach()))
+        return self.drop(a)
 
 
 def _linear(a: int, b: int, dropconnect: float) -> nn.Module:
@@ -134,7 +138,10 @@ class SmallCNN(nn.Module):
 
 
 class ResidualBlock(nn.Module):
-    """x + Linear₂(act(Linear₁(x))) followed by act; ``residual_last`` marks Linear₂ for zero-init."""
+    """x + Linear₂(act(Linear₁(x))) followed by act; ``residual_last`` marks Linear₂ for zero-init.
+    ``probe``: as :class:`Block`'s."""
+
+    probe: tuple[list, int] | None = None
 
     def __init__(self, width: int, activation: str, dropout: float, batch_norm: bool, dropconnect: float = 0.0):
         super().__init__()
@@ -147,9 +154,10 @@ class ResidualBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         s = x + self.residual_last(self.inner(x))
-        if getattr(self.act, "takes_input", False):
-            return self.act(s, x)
-        return self.act(s)
+        a = self.act(s, x) if getattr(self.act, "takes_input", False) else self.act(s)
+        if self.probe is not None:
+            self.probe[0].append((self.probe[1], a.detach()))
+        return a
 
 
 class ResMLP(nn.Module):
