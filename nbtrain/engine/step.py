@@ -40,7 +40,7 @@ class StepMixin:
         live = self._in_use
         if self._sampler is not None:
             return self._sampler.batch(self._X, self._Y, live["batch_size"], live["shuffle"],
-                                       merge_single=live["batch_norm"] or self._user_bn, views=self._batch_views)
+                                       merge_single=self._bn_active(), views=self._batch_views)
         for _ in range(3):  # a user DataLoader's batch of one example is skipped while batch-norm trains
             if self._iter is None:
                 self._iter = iter(self._loader)
@@ -291,9 +291,8 @@ class StepMixin:
         was = model.training
         self._set_training(False)
         try:
-            both = self.__dict__.get("_eval_set")
-            if both is not None:  # validation and training subset in one forward pass
-                four = loss_acc_segments(model, *both)
+            if self._eval_set is not None:  # validation and training subset in one forward pass
+                four = loss_acc_segments(model, *self._eval_set)
             else:
                 nan = torch.full((2,), math.nan, device=self.device)
                 v = loss_acc_tensors(model, self._val) if self._val is not None else nan

@@ -557,7 +557,7 @@ class Trainer(BuildMixin, LiveMixin, StepMixin, ScriptMixin, SubscribeMixin, Che
                     with torch.no_grad():
                         fut.set_result(arg(self.model))
                 finally:
-                    self._model_gen += 1  # the function may have changed the model: set the flags the full way
+                    self._model_gen += 1  # the function may have changed the model
                     self.model.train(was)
             elif kind == "restore":
                 step, state = self._finite_snapshot if arg == "finite" else self._best[1:]  # type: ignore[index,misc]
