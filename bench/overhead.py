@@ -4,7 +4,8 @@ Run: ``.venv/bin/python bench/overhead.py [--steps 1000] [--rounds 15] [--device
 (``make bench-gpu`` runs it with ``--device cuda``; all parts in a few minutes).
 
 (a) Trainer ÷ bare loop for three models — MLP 2-64-64-3 on spiral at batch 32 (the lecture default),
-    MLP [256, 256] at batch 128, and the digits CNN at batch 64 — same data, same seed, the bare loop doing
+    MLP [256, 256] at batch 128, and the digits CNN at batch 64 — same data, the same initial weights (the
+    bare loop starts from the trainer's and both keep training from round to round), the bare loop doing
     resident randperm batches, cross-entropy, SGD and logging its loss; the Trainer with its history,
     per-layer statistics at the default rate, evaluations at the default cadence and one subscriber.
     Interleaved rounds (a bare round, then ``step(n)`` of one live Trainer): best-of, and the median of the
@@ -32,17 +33,6 @@ import torch.nn.functional as F
 
 import nbtrain as nt
 
-
-def bare_loop(steps: int, device: torch.device, seed: int = 0, threads: int | None = None) -> float:
-    """Steps/s of a plain PyTorch loop doing the same work as the trainer's step (in a thread of its own,
-    with ``threads`` intra-op threads, as the trainer's thread uses for a small model on the CPU)."""
-    out: list[float] = []
-    th = threading.Thread(target=lambda: out.append(_bare_loop(steps, device, seed, threads)))
-    th.start()
-    th.join()
-    return out[0]
-
-
 MODELS = {  # (a): name -> data, model, hidden, batch
     "mlp64": ("spiral", "mlp", [64, 64], 32),
     "mlp256": ("spiral", "mlp", [256, 256], 128),
@@ -51,32 +41,59 @@ MODELS = {  # (a): name -> data, model, hidden, batch
 CASE = MODELS["mlp64"]
 
 
-def _bare_loop(steps: int, device: torch.device, seed: int, threads: int | None) -> float:
-    if threads:
-        torch.set_num_threads(threads)
-    dname, mname, hidden, batch = CASE
-    data = nt.load_data(dname, seed=seed)
-    X, Y = (t.to(device) for t in data.tensors("train"))
-    torch.manual_seed(seed)
-    model = nt.models.make(mname, data.input_shape, data.num_classes, hidden=hidden).to(device)
-    opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    g = torch.Generator().manual_seed(seed)
-    n, bs, pos, perm = len(Y), batch, len(Y), None
-    losses = []
-    _sync(device)
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        if pos >= n:
-            perm, pos = torch.randperm(n, generator=g).to(device), 0
-        idx = perm[pos : pos + bs]
-        pos += bs
-        loss = F.cross_entropy(model(X[idx]), Y[idx])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())  # a real loop logs its loss too
-    _sync(device)
-    return steps / (time.perf_counter() - t0)
+
+class BareRounds:
+    """A plain PyTorch loop doing the trainer's work (resident randperm batches, cross-entropy, SGD, logging its
+    loss with ``.item()``), stepped ``steps`` at a time in a thread of its own with ``threads`` intra-op threads
+    (as the trainer's thread uses for a small model on the CPU).
+
+    It starts from the trainer's initial weights (``initial_state``: he_normal and the head scaled by 0.01)
+    and keeps its model, optimizer and epoch position from round to round, as the trainer does: both sides run
+    the same network through the same training, so the ratio is the machinery's, not a difference of the
+    weights' values (some CPU kernels' times depend on them: max-pooling over one network's activations
+    took 14% longer than over the other's).
+    """
+
+    def __init__(self, device: torch.device, initial_state: dict, seed: int = 0, threads: int | None = None):
+        dname, mname, hidden, batch = CASE
+        data = nt.load_data(dname, seed=seed)
+        self.X, self.Y = (t.to(device) for t in data.tensors("train"))
+        self.model = nt.models.make(mname, data.input_shape, data.num_classes, hidden=hidden).to(device)
+        self.model.load_state_dict(initial_state)
+        self.opt = torch.optim.SGD(self.model.parameters(), lr=0.1)
+        self.gen = torch.Generator().manual_seed(seed)
+        self.device, self.threads, self.batch = device, threads, batch
+        self.pos, self.perm = len(self.Y), None
+
+    def round(self, steps: int) -> float:
+        out: list[float] = []
+        th = threading.Thread(target=lambda: out.append(self._loop(steps)))
+        th.start()
+        th.join()
+        return out[0]
+
+    def _loop(self, steps: int) -> float:
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        model, opt, X, Y, bs, device = self.model, self.opt, self.X, self.Y, self.batch, self.device
+        n, pos, perm = len(Y), self.pos, self.perm
+        losses = []
+        _sync(device)
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            if pos >= n:
+                perm, pos = torch.randperm(n, generator=self.gen).to(device), 0
+            idx = perm[pos : pos + bs]
+            pos += bs
+            loss = F.cross_entropy(model(X[idx]), Y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())  # a real loop logs its loss too
+        _sync(device)
+        dt = time.perf_counter() - t0
+        self.pos, self.perm = pos, perm
+        return steps / dt
 
 
 class TrainerRounds:
@@ -227,13 +244,15 @@ def main() -> None:
         dname, mname, hidden, batch = CASE
         runs = TrainerRounds(device)
         plain = TrainerRounds(device, stats_every=0, eval_every=10**9)  # the machinery alone: no stats, no evals
-        bare_loop(200, device, threads=threads), runs.round(200), plain.round(200)  # warm-up
+        bare_rounds = BareRounds(device, runs.tr.initial_state, threads=threads)
+        bare_loop = bare_rounds.round
+        bare_loop(200), runs.round(200), plain.round(200)  # warm-up
         bare, ours, reads, mach = [], [], [], []
         for r in range(args.rounds):
             # ABBA order (bare, trainer, machinery, machinery, trainer, bare): a machine that drifts faster or
             # slower during a round weighs on both sides alike
-            b0, o0, m0 = bare_loop(args.steps, device, threads=threads), runs.round(args.steps), plain.round(args.steps)
-            m1, o1, b1 = plain.round(args.steps), runs.round(args.steps), bare_loop(args.steps, device, threads=threads)
+            b0, o0, m0 = bare_loop(args.steps), runs.round(args.steps), plain.round(args.steps)
+            m1, o1, b1 = plain.round(args.steps), runs.round(args.steps), bare_loop(args.steps)
             bare.append((b0 + b1) / 2)
             ours.append((o0 + o1) / 2)
             mach.append((m0 + m1) / 2)

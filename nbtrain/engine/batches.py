@@ -62,6 +62,19 @@ class IndexSampler:
         start = 0 if start >= self.n else start
         return g[3][start : start + len(idx)], g[4][start : start + len(idx)]
 
+    def next_views(self, batch_size: int, X: torch.Tensor, Y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """The next batch, exactly as :meth:`batch` (with ``views``) would return it, as two slices of the
+        epoch's gathered copy of ``(X, Y)``, computed from the position alone (no index tensor); None when
+        :meth:`batch` must draw it: a new epoch starts, a last batch of one may merge, nothing is gathered."""
+        g, pos, n = self._gathered, self.pos, self.n
+        end = pos + batch_size
+        if g is None or pos >= n or n - end == 1 or g[0] is not self.perm_dev or g[1] is not X or g[2] is not Y:
+            return None
+        if end > n:
+            end = n
+        self.pos = end
+        return g[3][pos:end], g[4][pos:end]
+
     def next(self, batch_size: int, shuffle: bool, merge_single: bool = False) -> torch.Tensor:
         """The next batch's indices; ``merge_single``: a last batch of one example joins this one instead."""
         if self.pos >= self.n:

@@ -64,7 +64,65 @@ class StepMixin:
         return bool(self._in_use["batch_norm"]) or self._user_bn
 
     def _train_step(self) -> bool:
-        """One optimizer step; False when none was taken (an evaluation ended or paused the run first)."""
+        """One optimizer step; False when none was taken (an evaluation ended or paused the run first).
+
+        Most steps take the plain path: until ``_plain_until`` (set by :meth:`_full_step`, reset at every
+        boundary) no evaluation, per-layer statistics or snapshot is due and no option that acts inside a
+        step (augmentation, mixup, penalties, clipping, max-norm) is on, so the step is the bare loop's:
+        the batch as two slices, forward, loss, backward, optimizer step, and its loss kept for the next
+        flush. The same ops in the same order as the full path, so both give the same numbers."""
+        step = self.global_step
+        if step >= self._plain_until:
+            return self._full_step()
+        batch = self._sampler.next_views(self._in_use["batch_size"], self._X, self._Y)
+        if batch is None:  # a new epoch (or a batch that may merge): the full path draws it
+            return self._full_step()
+        lr = self._set_lr(step)
+        t0 = time.perf_counter()
+        loss = F.cross_entropy((self._compiled_model() if self._compile else self.model)(batch[0]), batch[1])
+        optimizer = self.optimizer
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        self._run_time += time.perf_counter() - t0
+        self.global_step = step + 1
+        self._pend.append(((step, self.epoch, self._run_time, lr), loss.detach()))
+        if self.global_step % FLUSH_EVERY == 0:
+            self._flush()
+        return True
+
+    def _set_lr(self, step: int) -> float:
+        """The schedule's lr for ``step``, set in the optimizer's param groups when it changed."""
+        lr = self._lr_at(step)
+        if lr != self._lr_set:
+            for g in self.optimizer.param_groups:
+                g["lr"] = lr * g.get("lr_scale", 1.0)
+            self._lr_set = lr
+        return lr
+
+    def _plan(self) -> None:
+        """``_plain_until``: the first step from now at which the full path is needed (an evaluation, the
+        per-layer statistics or a snapshot is due), or now when an option acts inside the step."""
+        live, step = self._in_use, self.global_step
+        if (self._sampler is None or not self._batch_views or self._augment is not None or live["mixup"] > 0
+                or live["l1"] or live["l2"] or live["grad_clip"] > 0 or live["max_norm"]):
+            self._plain_until = step
+            return
+        until = self._last_eval_step + (live["eval_every"] or self._auto_eval_every())
+        stats_every = live["stats_every"]
+        if stats_every:
+            until = min(until, -(-step // stats_every) * stats_every)
+        self._plain_until = min(until, -(-step // SNAPSHOT_EVERY) * SNAPSHOT_EVERY)
+
+    def _full_step(self) -> bool:
+        """One optimizer step with everything a step may do: an evaluation first when one is due, per-layer
+        statistics, a snapshot, augmentation, mixup, penalties, clipping, max-norm."""
+        try:
+            return self._full_step_body()
+        finally:
+            self._plan()
+
+    def _full_step_body(self) -> bool:
         live, model = self._in_use, self.model
         every = live["eval_every"] or self._auto_eval_every()
         if self.global_step - self._last_eval_step >= every:  # includes step 0: the initial loss
@@ -73,11 +131,7 @@ class StepMixin:
                 return False
         xb, yb = self._next_batch()
         step = self.global_step
-        lr = self._lr_at(step)
-        if lr != self._lr_set:
-            for g in self.optimizer.param_groups:
-                g["lr"] = lr * g.get("lr_scale", 1.0)
-            self._lr_set = lr
+        lr = self._set_lr(step)
         if self._augment is not None:
             xb = self._augmented(xb)
         target = yb

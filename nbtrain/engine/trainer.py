@@ -50,6 +50,8 @@ from .script import ScriptMixin
 from .step import FLUSH_AGE, StepMixin
 from .subscribers import SubscribeMixin, Update
 
+#: seconds of steps the training thread runs between two visits to the lock (commands, subscribers, waiters)
+CHUNK_SECONDS = 0.05
 STATES = ("idle", "running", "paused", "finished", "stopped", "error")
 #: why stepping stopped (``Trainer.stop_reason``): code branches on these names, ``message`` is for people
 # Trainer(compile=...): off, torch.compile's default mode, or one of its named modes ("reduce-overhead" captures
@@ -172,6 +174,7 @@ class Trainer(BuildMixin, LiveMixin, StepMixin, ScriptMixin, SubscribeMixin, Che
         self._commands: list[tuple[str, Any, Future]] = []
         self._pending: dict[str, tuple[Any, Any]] = {}  # field -> (old, new), applied at a boundary
         self._budget_end: int | None = None  # step(n): pause when global_step reaches this
+        self._plain_until = -1  # steps before this one take the plain path (StepMixin._plan)
         self._busy = False  # True while the thread runs a step (outside the lock)
         self._in_hook = False  # True while the thread runs a step hook at a boundary (our lock released)
         self.host_reads = 0  # device→host reads on the training path (one per _flush): bench, tests
@@ -583,7 +586,7 @@ class Trainer(BuildMixin, LiveMixin, StepMixin, ScriptMixin, SubscribeMixin, Che
                 self._cv.notify_all()
                 self._thread = None if self._thread is threading.current_thread() else self._thread
                 return False
-        deadline = time.perf_counter() + 0.05
+        deadline = time.perf_counter() + CHUNK_SECONDS
         live = self._in_use
         rng.set_current(self._rng)  # this thread's dropout/DropConnect masks: the run's stream
         try:
@@ -688,6 +691,7 @@ class Trainer(BuildMixin, LiveMixin, StepMixin, ScriptMixin, SubscribeMixin, Che
 
     def _boundary(self) -> None:
         """Between two steps (lock held): commands, config changes, step hooks, stop conditions."""
+        self._plain_until = -1  # whatever changes here, the next step takes the full path and plans again
         self._drain_commands()
         if self._hooks:
             self._run_hooks()

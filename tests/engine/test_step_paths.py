@@ -1,0 +1,80 @@
+"""The training step's two paths: the plain one (most steps: nothing but the step is due) and the full one
+(an evaluation, per-layer statistics, a snapshot, an option acting inside the step). They must give the same
+numbers: a run forced onto the full path at every step is the reference."""
+
+import torch
+
+import nbtrain as nt
+from nbtrain.engine import step as step_mod
+
+
+def _run(monkeypatch, full_always: bool, steps: int = 700, **kw):
+    if full_always:
+        def plan(self):
+            self._plain_until = self.global_step  # the next step takes the full path too
+        monkeypatch.setattr(step_mod.StepMixin, "_plan", plan)
+    calls = {"full": 0}
+    body = step_mod.StepMixin._full_step_body
+
+    def counted(self):
+        calls["full"] += 1
+        return body(self)
+
+    monkeypatch.setattr(step_mod.StepMixin, "_full_step_body", counted)
+    with nt.Trainer(data="spiral", hidden=[16, 16], lr=0.1, seed=3, **kw) as tr:
+        tr.step(steps // 2).wait()
+        tr.config.batch_size = 24  # live changes at a boundary: the plan starts again
+        tr.config.batch_norm = True  # and batch-norm switched on mid-run
+        tr.step(steps - steps // 2).wait()
+        assert tr.global_step == steps, tr.message
+        h = tr.metrics
+        out = (h.steps.column("train_loss").copy(), h.evals.column("val_loss").copy(), h.layers.column("act_std").copy(),
+               {k: v.clone() for k, v in tr.model.state_dict().items()})
+    monkeypatch.undo()
+    return out, calls["full"]
+
+
+def test_the_plain_path_gives_exactly_the_full_paths_numbers(monkeypatch):
+    (loss_a, val_a, std_a, w_a), full_a = _run(monkeypatch, full_always=False)
+    (loss_b, val_b, std_b, w_b), full_b = _run(monkeypatch, full_always=True)
+    assert full_b == 700 and full_a < 700 / 3  # the reference took the full path every time; the run mostly not
+    assert len(loss_a) == 700 and (loss_a == loss_b).all()
+    assert (val_a == val_b).all() and len(val_a) >= 3
+    assert len(std_a) > 0 and (std_a == std_b).all()
+    for k in w_a:
+        assert torch.equal(w_a[k], w_b[k]), k
+
+
+def test_the_full_path_runs_only_where_something_is_due(monkeypatch):
+    """Over 1000 steps of the lecture default: statistics every 50 steps, an evaluation every ~232, a snapshot
+    every 100, an epoch start every ~8 (240 examples, batch 32), and the first step after each boundary."""
+    calls = {"full": 0}
+    body = step_mod.StepMixin._full_step_body
+
+    def counted(self):
+        calls["full"] += 1
+        return body(self)
+
+    monkeypatch.setattr(step_mod.StepMixin, "_full_step_body", counted)
+    with nt.Trainer(data="spiral", hidden=[64, 64], lr=0.1, seed=0) as tr:
+        tr.step(1000).wait()
+        epochs = int(tr.epoch) + 1
+    due = 1000 // 50 + 1000 // 100 + 1000 // tr._auto_eval_every() + 1 + epochs
+    assert calls["full"] <= due + 40, (calls["full"], due)  # + the chunk boundaries (one per ~50 ms)
+
+
+def test_an_option_acting_inside_the_step_keeps_every_step_on_the_full_path(monkeypatch):
+    calls = {"full": 0}
+    body = step_mod.StepMixin._full_step_body
+
+    def counted(self):
+        calls["full"] += 1
+        return body(self)
+
+    monkeypatch.setattr(step_mod.StepMixin, "_full_step_body", counted)
+    with nt.Trainer(data="spiral", hidden=[16], lr=0.1, seed=0, grad_clip=1.0) as tr:
+        tr.step(200).wait()
+        assert calls["full"] == 200
+        tr.config.grad_clip = 0.0
+        tr.step(200).wait()
+        assert calls["full"] < 200 + 200 // 3
