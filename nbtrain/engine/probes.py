@@ -51,9 +51,10 @@ def detach(hooks: tuple[list, list]) -> tuple[list[list[Any]], torch.Tensor | No
     saturation, dead fraction, gradient norm). A cell is a plain number, or ``(i, scale)``: ``values[i] · scale``
     with ``values`` one device tensor (None when every cell is a plain number). ``([], None)`` when nothing ran.
 
-    Few device ops per layer (mean and a norm for the std; one reduction for saturation or dead units, counted
-    on the device and divided on the host; every gradient norm in one ``_foreach_norm``), stacked for one
-    device→host copy."""
+    Few device ops: layers of one shape and activation (an MLP's equal hidden widths) are stacked and reduced
+    together; per group, the mean and a norm for the std, one reduction for saturation or dead units (counted
+    on the device, divided on the host); every gradient norm in one ``_foreach_norm``; one concatenation for
+    one device→host copy."""
     handles, (recorded, kinds, slots) = hooks
     for h in handles:
         h.remove()
@@ -63,39 +64,56 @@ def detach(hooks: tuple[list, list]) -> tuple[list[list[Any]], torch.Tensor | No
     for i, a in recorded:  # by slot (forward order may differ from definition order; a module used twice: its first call)
         first.setdefault(i, a)
     order = sorted(first)
-    outs = [first[i] for i in order]
-    kinds = [kinds[i] for i in order]
-    slots = [slots[i] for i in order]
-    tensors: list[torch.Tensor] = []  # float32 scalars on the device, stacked for one read
-    cells: list[list[Any]] = []
-    grads, grad_rows = [], []
-    for a, kind, (parent, _, _) in zip(outs, kinds, slots):
-        if a.dtype != torch.float32:
-            a = a.float()
-        n = a.numel()
-        k = len(tensors)
+    groups: dict[tuple, list[int]] = {}  # (shape, dtype, kind) -> positions in ``order``
+    for j, i in enumerate(order):
+        a = first[i]
+        groups.setdefault((tuple(a.shape), a.dtype, kinds[i]), []).append(j)
+    pieces: list[torch.Tensor] = []  # 1-D float32 pieces on the device, concatenated for one read
+    size = 0
+    cells: list[list[Any]] = [[] for _ in order]
+    for (shape, _, kind), members in groups.items():
+        k = len(members)
+        A = torch.stack([first[order[j]] for j in members]) if k > 1 else first[order[members[0]]].unsqueeze(0)
+        if A.dtype != torch.float32:
+            A = A.float()
+        dims = tuple(range(1, A.dim()))
+        n = A[0].numel()
         # mean, then the std as ‖a − mean‖ / √(n − 1): two passes (as stable as Welford), three cheap ops
-        mean = a.mean()
-        tensors += [mean, torch.linalg.vector_norm(a - mean)]
-        row: list[Any] = [(k, 1.0), (k + 1, 1.0 / math.sqrt(n - 1) if n > 1 else 0.0), 0.0, 0.0, float("nan")]
+        mean = A.mean(dim=dims)
+        pieces += [mean, torch.linalg.vector_norm(A - mean.view(k, *(1,) * len(shape)), dim=dims)]
+        sat = dead = None
         if kind == "tanh":
-            row[2] = (len(tensors), 1.0 / n)
-            tensors.append(torch.count_nonzero(a.abs() > 0.99).float())
+            sat = torch.sum(A.abs() > 0.99, dim=dims, dtype=torch.float32)
         elif kind == "sigmoid":
-            row[2] = (len(tensors), 1.0 / n)
-            tensors.append(torch.count_nonzero((a - 0.5).abs() > 0.49).float())
-        elif kind == "relu" and a.dim() >= 2:  # a dead unit (channel) is zero for every example of the batch
-            peak = a.amax(dim=(0, *range(2, a.dim()))) if a.dim() > 2 else a.amax(0)
-            row[3] = (len(tensors), 1.0 / peak.numel())
-            tensors.append(torch.count_nonzero(peak <= 0).float())
+            sat = torch.sum((A - 0.5).abs() > 0.49, dim=dims, dtype=torch.float32)
+        elif kind == "relu" and len(shape) >= 2:  # a dead unit (channel) is zero for every example of the batch
+            peak = A.amax(dim=(1, *range(3, A.dim()))) if len(shape) > 2 else A.amax(1)
+            units = peak.shape[1]
+            dead = torch.sum(peak <= 0, dim=1, dtype=torch.float32)
+        if sat is not None:
+            pieces.append(sat)
+        if dead is not None:
+            pieces.append(dead)
+        std_scale = 1.0 / math.sqrt(n - 1) if n > 1 else 0.0
+        for m, j in enumerate(members):
+            row: list[Any] = [(size + m, 1.0), (size + k + m, std_scale), 0.0, 0.0, float("nan")]
+            if sat is not None:
+                row[2] = (size + 2 * k + m, 1.0 / n)
+            if dead is not None:
+                row[3] = (size + 2 * k + m, 1.0 / units)
+            cells[j] = row
+        size += (3 if sat is not None or dead is not None else 2) * k
+    grads, grad_rows = [], []
+    for j, i in enumerate(order):
+        parent = slots[i][0]
         layer = getattr(parent, "layer", None) or getattr(parent, "residual_last", None)
         w = getattr(layer, "weight", None)
         if w is not None and w.grad is not None:
             grads.append(w.grad)
-            grad_rows.append(row)
-        cells.append(row)
+            grad_rows.append(cells[j])
     if grads:
-        for row, g in zip(grad_rows, torch._foreach_norm(grads)):
-            row[4] = (len(tensors), 1.0)
-            tensors.append(g if g.dtype == torch.float32 else g.float())
-    return cells, torch.stack(tensors)
+        norms = torch._foreach_norm(grads)
+        for m, row in enumerate(grad_rows):
+            row[4] = (size + m, 1.0)
+        pieces.append(torch.stack(norms))
+    return cells, torch.cat(pieces)

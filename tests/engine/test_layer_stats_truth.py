@@ -34,6 +34,10 @@ def captured_step(tr):
     dict(data="spiral", hidden=[32, 16], activation="tanh", init="large_gaussian", init_std=1.5),
     dict(data="spiral", hidden=[24], activation="sigmoid", init="large_gaussian", init_std=2.0),
     dict(data="digits", model="cnn", hidden=[8], activation="relu", batch_size=16),
+    # layers of one shape are reduced together (stacked): equal widths, and equal widths among others
+    dict(data="spiral", hidden=[32, 32], activation="relu"),
+    dict(data="spiral", hidden=[16, 24, 16, 16], activation="tanh", init="large_gaussian", init_std=1.5),
+    dict(data="spiral", hidden=[12, 12, 12], activation="sigmoid", init="large_gaussian", init_std=2.0),
 ])
 def test_layer_statistics_match_plain_torch(kw):
     with nt.Trainer(**kw, lr=0.05, seed=3, stats_every=1) as tr:

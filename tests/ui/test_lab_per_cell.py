@@ -62,7 +62,7 @@ def test_rerunning_a_cell_five_times_leaves_one_lab_one_publisher_and_one_traine
         lab = new_lab(labs)
         lab.start()
         made.append(lab)
-        assert wait_until(lambda: lab.global_step > 0)
+        assert wait_until(lambda lab=lab: lab.global_step > 0)
     *old, last = made
     assert all(lab._closed and not lab.publishing and lab.trainer._closed for lab in old)
     assert all(lab.trainer.state == "stopped" for lab in old)
