@@ -62,26 +62,39 @@ class IndexSampler:
         start = 0 if start >= self.n else start
         return g[3][start : start + len(idx)], g[4][start : start + len(idx)]
 
-    def next_views(self, batch_size: int, X: torch.Tensor, Y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+    def next_views(self, batch_size: int, shuffle: bool, X: torch.Tensor,
+                   Y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
         """The next batch, exactly as :meth:`batch` (with ``views``) would return it, as two slices of the
-        epoch's gathered copy of ``(X, Y)``, computed from the position alone (no index tensor); None when
-        :meth:`batch` must draw it: a new epoch starts, a last batch of one may merge, nothing is gathered."""
-        g, pos, n = self._gathered, self.pos, self.n
+        epoch's gathered copy of ``(X, Y)``, computed from the position alone (no index tensor; a new epoch
+        is drawn and gathered here too); None when :meth:`batch` must draw it: nothing gathered yet (or not
+        for these tensors), a last batch of one that may merge."""
+        g = self._gathered
+        if g is None or g[1] is not X or g[2] is not Y:
+            return None
+        if self.pos >= self.n:
+            self._start_epoch(shuffle)
+            g = self._gathered = (self.perm_dev, X, Y, X[self.perm_dev], Y[self.perm_dev])
+        elif g[0] is not self.perm_dev:
+            return None
+        pos, n = self.pos, self.n
         end = pos + batch_size
-        if g is None or pos >= n or n - end == 1 or g[0] is not self.perm_dev or g[1] is not X or g[2] is not Y:
+        if n - end == 1:
             return None
         if end > n:
             end = n
         self.pos = end
         return g[3][pos:end], g[4][pos:end]
 
+    def _start_epoch(self, shuffle: bool) -> None:
+        self.perm = torch.randperm(self.n, generator=self.gen) if shuffle else torch.arange(self.n)
+        self.pos = 0
+        self.epochs_done += 1
+        self.perm_dev = self.perm.to(self.device)
+
     def next(self, batch_size: int, shuffle: bool, merge_single: bool = False) -> torch.Tensor:
         """The next batch's indices; ``merge_single``: a last batch of one example joins this one instead."""
         if self.pos >= self.n:
-            self.perm = torch.randperm(self.n, generator=self.gen) if shuffle else torch.arange(self.n)
-            self.pos = 0
-            self.epochs_done += 1
-            self.perm_dev = self.perm.to(self.device)
+            self._start_epoch(shuffle)
         end = self.pos + batch_size
         if merge_single and self.n - end == 1:
             end += 1

@@ -69,13 +69,14 @@ class StepMixin:
         Most steps take the plain path: until ``_plain_until`` (set by :meth:`_full_step`, reset at every
         boundary) no evaluation, per-layer statistics or snapshot is due and no option that acts inside a
         step (augmentation, mixup, penalties, clipping, max-norm) is on, so the step is the bare loop's:
-        the batch as two slices, forward, loss, backward, optimizer step, and its loss kept for the next
-        flush. The same ops in the same order as the full path, so both give the same numbers."""
+        the batch as two slices (a new epoch's permutation drawn and gathered when one starts), forward,
+        loss, backward, optimizer step, and its loss kept for the next flush. The same ops in the same order as the full path, so both give the same numbers."""
         step = self.global_step
         if step >= self._plain_until:
             return self._full_step()
-        batch = self._sampler.next_views(self._in_use["batch_size"], self._X, self._Y)
-        if batch is None:  # a new epoch (or a batch that may merge): the full path draws it
+        live = self._in_use
+        batch = self._sampler.next_views(live["batch_size"], live["shuffle"], self._X, self._Y)
+        if batch is None:  # a batch that may merge (or nothing gathered for these tensors): the full path draws it
             return self._full_step()
         lr = self._set_lr(step)
         t0 = time.perf_counter()
@@ -104,7 +105,8 @@ class StepMixin:
         """``_plain_until``: the first step from now at which the full path is needed (an evaluation, the
         per-layer statistics or a snapshot is due), or now when an option acts inside the step."""
         live, step = self._in_use, self.global_step
-        if (self._sampler is None or not self._batch_views or self._augment is not None or live["mixup"] > 0
+        if (self._sampler is None or self._sampler._gathered is None or not self._batch_views
+                or self._augment is not None or live["mixup"] > 0
                 or live["l1"] or live["l2"] or live["grad_clip"] > 0 or live["max_norm"]):
             self._plain_until = step
             return

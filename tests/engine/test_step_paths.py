@@ -47,7 +47,8 @@ def test_the_plain_path_gives_exactly_the_full_paths_numbers(monkeypatch):
 
 def test_the_full_path_runs_only_where_something_is_due(monkeypatch):
     """Over 1000 steps of the lecture default: statistics every 50 steps, an evaluation every ~232, a snapshot
-    every 100, an epoch start every ~8 (240 examples, batch 32), and the first step after each boundary."""
+    every 100, and the first step after each boundary; not the epoch starts (one every 8 steps here: 240
+    examples, batch 32), which the plain path draws itself."""
     calls = {"full": 0}
     body = step_mod.StepMixin._full_step_body
 
@@ -58,8 +59,8 @@ def test_the_full_path_runs_only_where_something_is_due(monkeypatch):
     monkeypatch.setattr(step_mod.StepMixin, "_full_step_body", counted)
     with nt.Trainer(data="spiral", hidden=[64, 64], lr=0.1, seed=0) as tr:
         tr.step(1000).wait()
-        epochs = int(tr.epoch) + 1
-    due = 1000 // 50 + 1000 // 100 + 1000 // tr._auto_eval_every() + 1 + epochs
+        assert tr.epoch > 100
+        due = 1000 // 50 + 1000 // 100 + 1000 // tr._auto_eval_every() + 1
     assert calls["full"] <= due + 40, (calls["full"], due)  # + the chunk boundaries (one per ~50 ms)
 
 
