@@ -89,7 +89,15 @@ class IndexSampler:
         self.perm = torch.randperm(self.n, generator=self.gen) if shuffle else torch.arange(self.n)
         self.pos = 0
         self.epochs_done += 1
-        self.perm_dev = self.perm.to(self.device)
+        self.perm_dev = self._to_device(self.perm)
+
+    def _to_device(self, perm: torch.Tensor) -> torch.Tensor:
+        """The permutation on the device; to a GPU from pinned memory without waiting (a copy from pageable
+        memory would wait for the queued steps: a sync at every epoch). The permutation is drawn on the CPU
+        so that a run's batch order is the same on every device."""
+        if self.device.type == "cuda":
+            return perm.pin_memory().to(self.device, non_blocking=True)
+        return perm.to(self.device)
 
     def next(self, batch_size: int, shuffle: bool, merge_single: bool = False) -> torch.Tensor:
         """The next batch's indices; ``merge_single``: a last batch of one example joins this one instead."""
@@ -114,7 +122,7 @@ class IndexSampler:
     def load(self, s: dict[str, Any]) -> None:
         self.gen.set_state(s["gen"])
         self.perm, self.pos, self.epochs_done = s["perm"].clone(), int(s["pos"]), int(s["epochs_done"])
-        self.perm_dev = self.perm.to(self.device)
+        self.perm_dev = self._to_device(self.perm)
 
 
 class LiveBatchSampler(torch.utils.data.Sampler):

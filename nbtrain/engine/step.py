@@ -70,7 +70,8 @@ class StepMixin:
         boundary) no evaluation, per-layer statistics or snapshot is due and no option that acts inside a
         step (augmentation, mixup, penalties, clipping, max-norm) is on, so the step is the bare loop's:
         the batch as two slices (a new epoch's permutation drawn and gathered when one starts), forward,
-        loss, backward, optimizer step, and its loss kept for the next flush. The same ops in the same order as the full path, so both give the same numbers."""
+        loss, backward, optimizer step, and its loss kept for the next flush. The same ops in the same order
+        as the full path, so both give the same numbers."""
         step = self.global_step
         if step >= self._plain_until:
             return self._full_step()
