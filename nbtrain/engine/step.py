@@ -75,11 +75,14 @@ class StepMixin:
         step = self.global_step
         if step >= self._plain_until:
             return self._full_step()
-        live = self._in_use
-        batch = self._sampler.next_views(live["batch_size"], live["shuffle"], self._X, self._Y)
+        live, sampler = self._in_use, self._sampler
+        batch = sampler.next_views(live["batch_size"], live["shuffle"], self._X, self._Y)
         if batch is None:  # a batch that may merge (or nothing gathered for these tensors): the full path draws it
             return self._full_step()
-        lr = self._set_lr(step)
+        start, table = self._lr_table  # _set_lr, inline while the lr is the table's and unchanged
+        lr = table[step - start] if start <= step < start + len(table) else math.nan
+        if lr != self._lr_set:
+            lr = self._set_lr(step)
         t0 = time.perf_counter()
         loss = F.cross_entropy((self._compiled_model() if self._compile else self.model)(batch[0]), batch[1])
         optimizer = self.optimizer
@@ -88,7 +91,8 @@ class StepMixin:
         optimizer.step()
         self._run_time += time.perf_counter() - t0
         self.global_step = step + 1
-        self._pend.append(((step, self.epoch, self._run_time, lr), loss.detach()))
+        epoch = sampler.epochs_done + sampler.pos / sampler.n  # self.epoch, inline
+        self._pend.append(((step, epoch, self._run_time, lr), loss.detach()))
         if self.global_step % FLUSH_EVERY == 0:
             self._flush()
         return True
