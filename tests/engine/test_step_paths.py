@@ -8,11 +8,8 @@ import nbtrain as nt
 from nbtrain.engine import step as step_mod
 
 
-def _run(monkeypatch, full_always: bool, steps: int = 700, **kw):
-    if full_always:
-        def plan(self):
-            self._plain_until = self.global_step  # the next step takes the full path too
-        monkeypatch.setattr(step_mod.StepMixin, "_plan", plan)
+def _count_full_steps(monkeypatch) -> dict:
+    """Count the steps that take the full path (``_full_step_body``) from now on."""
     calls = {"full": 0}
     body = step_mod.StepMixin._full_step_body
 
@@ -21,6 +18,15 @@ def _run(monkeypatch, full_always: bool, steps: int = 700, **kw):
         return body(self)
 
     monkeypatch.setattr(step_mod.StepMixin, "_full_step_body", counted)
+    return calls
+
+
+def _run(monkeypatch, full_always: bool, steps: int = 700, **kw):
+    if full_always:
+        def plan(self):
+            self._plain_until = self.global_step  # the next step takes the full path too
+        monkeypatch.setattr(step_mod.StepMixin, "_plan", plan)
+    calls = _count_full_steps(monkeypatch)
     with nt.Trainer(data="spiral", hidden=[16, 16], lr=0.1, seed=3, **kw) as tr:
         tr.step(steps // 2).wait()
         tr.config.batch_size = 24  # live changes at a boundary: the plan starts again
@@ -49,14 +55,7 @@ def test_the_full_path_runs_only_where_something_is_due(monkeypatch):
     """Over 1000 steps of the lecture default: statistics every 50 steps, an evaluation every ~232, a snapshot
     every 100, and the first step after each boundary; not the epoch starts (one every 8 steps here: 240
     examples, batch 32), which the plain path draws itself."""
-    calls = {"full": 0}
-    body = step_mod.StepMixin._full_step_body
-
-    def counted(self):
-        calls["full"] += 1
-        return body(self)
-
-    monkeypatch.setattr(step_mod.StepMixin, "_full_step_body", counted)
+    calls = _count_full_steps(monkeypatch)
     with nt.Trainer(data="spiral", hidden=[64, 64], lr=0.1, seed=0) as tr:
         tr.step(1000).wait()
         assert tr.epoch > 100
@@ -65,14 +64,7 @@ def test_the_full_path_runs_only_where_something_is_due(monkeypatch):
 
 
 def test_an_option_acting_inside_the_step_keeps_every_step_on_the_full_path(monkeypatch):
-    calls = {"full": 0}
-    body = step_mod.StepMixin._full_step_body
-
-    def counted(self):
-        calls["full"] += 1
-        return body(self)
-
-    monkeypatch.setattr(step_mod.StepMixin, "_full_step_body", counted)
+    calls = _count_full_steps(monkeypatch)
     with nt.Trainer(data="spiral", hidden=[16], lr=0.1, seed=0, grad_clip=1.0) as tr:
         tr.step(200).wait()
         assert calls["full"] == 200
