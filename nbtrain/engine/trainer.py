@@ -56,7 +56,8 @@ STATES = ("idle", "running", "paused", "finished", "stopped", "error")
 #: why stepping stopped (``Trainer.stop_reason``): code branches on these names, ``message`` is for people
 # Trainer(compile=...): off, torch.compile's default mode, or one of its named modes ("reduce-overhead" captures
 # CUDA graphs on a GPU). Off by default: on the CPU the compiled step measured slower than eager for the built-in
-# models (1,400–1,900 vs 2,250–2,550 steps/s), after a first compile of 4–17 s (bench/overhead.py part f)
+# models (2,100–2,300 vs 3,700–4,000 steps/s on a 2-core VM), after a first compile of 4–18 s (bench/overhead.py
+# part f)
 COMPILE_MODES = (False, True, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 STOP_REASONS = ("paused", "stopped", "budget", "max_steps", "max_epochs", "early_stop", "diverged", "rollback", "error")
 
