@@ -58,7 +58,7 @@ class IndexSampler:
             return X[idx], Y[idx]
         g = self._gathered
         if g is None or g[0] is not self.perm_dev or g[1] is not X or g[2] is not Y:
-            g = self._gathered = (self.perm_dev, X, Y, X[self.perm_dev], Y[self.perm_dev])
+            g = self._gather(X, Y)
         start = 0 if start >= self.n else start
         return g[3][start : start + len(idx)], g[4][start : start + len(idx)]
 
@@ -73,7 +73,7 @@ class IndexSampler:
             return None
         if self.pos >= self.n:
             self._start_epoch(shuffle)
-            g = self._gathered = (self.perm_dev, X, Y, X[self.perm_dev], Y[self.perm_dev])
+            g = self._gather(X, Y)
         elif g[0] is not self.perm_dev:
             return None
         pos, n = self.pos, self.n
@@ -84,6 +84,11 @@ class IndexSampler:
             end = n
         self.pos = end
         return g[3][pos:end], g[4][pos:end]
+
+    def _gather(self, X: torch.Tensor, Y: torch.Tensor) -> tuple[Any, ...]:
+        """(X, Y) in this epoch's order, kept with what they were gathered from."""
+        self._gathered = (self.perm_dev, X, Y, X[self.perm_dev], Y[self.perm_dev])
+        return self._gathered
 
     def _start_epoch(self, shuffle: bool) -> None:
         self.perm = torch.randperm(self.n, generator=self.gen) if shuffle else torch.arange(self.n)

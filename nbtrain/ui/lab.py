@@ -259,7 +259,8 @@ class Lab(LabControls, LabPlots, LabPublishing, widgets.VBox):
             value = f"<span class='nbtrain-pending' title='waiting for the next step boundary'>⧗ {text}: pending</span>"
         else:
             where = f" at step {step:,}" if step is not None else ""
-            value = f"<span class='nbtrain-confirmed'>✓ {text}: applied{where}</span>"
+            whole = f"✓ {text}: applied{where}"  # also as its tooltip: a narrow Lab ellipsises the note
+            value = f"<span class='nbtrain-confirmed' title='{whole}'>{whole}</span>"
         if self.change_note.value != value:
             self.change_note.value = value
 
