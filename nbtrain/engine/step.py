@@ -163,9 +163,9 @@ class StepMixin:
         if live["grad_clip"] > 0:
             nn.utils.clip_grad_norm_(model.parameters(), live["grad_clip"])
         if hooks is not None:
-            cells, values = probes.detach(hooks)
-            if values is not None:  # read at the next _flush, with the losses
-                self._pend_layers.append((step, cells, values))
+            cells, pieces, size = probes.detach(hooks)
+            if pieces:  # read at the next _flush, with the losses
+                self._pend_layers.append((step, cells, pieces, size))
             elif cells:
                 self.metrics.log_layers(step, cells)
         if step % SNAPSHOT_EVERY == 0:  # kept by restore_finite() once this step's loss is known to be finite
@@ -197,7 +197,8 @@ class StepMixin:
         if not pend and not layers and extra is None:
             return []
         parts = [torch.stack([t for _, t in pend]).float().reshape(-1)] if pend else []
-        parts += [t for _, _, t in layers]
+        for entry in layers:
+            parts += entry[2]
         if extra is not None:
             parts.append(extra.detach().float().reshape(-1))
         values = (torch.cat(parts) if len(parts) > 1 else parts[0]).tolist()
@@ -212,8 +213,7 @@ class StepMixin:
         pos = n
         kept_layers = []
         for entry in layers:
-            step, cells, t = entry
-            k = t.numel()
+            step, cells, _, k = entry
             if bad_step is None or step < bad_step:
                 vals = values[pos : pos + k]
                 self.metrics.log_layers(step, [[vals[v[0]] * v[1] if isinstance(v, tuple) else v for v in row]
@@ -249,7 +249,7 @@ class StepMixin:
     def _state_copy(self) -> dict[str, torch.Tensor]:
         """A copy of the model's state dict (the best, the last finite and the initial weights)."""
         names, tensors, _ = self._model_cache()
-        return dict(zip(names, [t.detach().clone() for t in tensors]))
+        return dict(zip(names, [t.clone() for t in tensors]))  # state_dict tensors: detached already
 
     def _set_training(self, mode: bool) -> None:
         """``model.train(mode)``: the training flag of every module, set directly (no module overrides train())."""

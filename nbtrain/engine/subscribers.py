@@ -5,6 +5,7 @@ model) on a dispatcher thread after steps — latest value only, never on the tr
 from __future__ import annotations
 
 import threading
+import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,6 +13,9 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
     from .trainer import Trainer
+
+#: seconds between two progress updates at most (10 Hz: the Lab's publisher rate; a state change is told at once)
+NOTIFY_EVERY = 0.1
 
 
 @dataclass
@@ -30,6 +34,8 @@ class Update:
 class SubscribeMixin:
     """The Trainer's subscribers and their dispatcher thread."""
 
+    _notified_at = 0.0  # time.monotonic() of the last progress notification
+
     def subscribe(self, callback: Callable[[Update], None]) -> Callable[[], None]:
         """Call ``callback(update)`` after steps, on a dispatcher thread (latest value only, never on the
         training thread). Returns a function that unsubscribes."""
@@ -47,8 +53,16 @@ class SubscribeMixin:
 
         return unsubscribe
 
-    def _notify(self) -> None:
+    def _notify(self, progress: bool = False) -> None:
+        """Wake the dispatcher: always for a change of state or settings; for ``progress`` (a chunk of steps
+        done) at most every NOTIFY_EVERY seconds — the next chunk's end, or the dispatcher's own timeout,
+        tells what a skipped one would have."""
         if self._subscribers:
+            if progress:
+                now = time.monotonic()
+                if now - self._notified_at < NOTIFY_EVERY:
+                    return
+                self._notified_at = now
             self._dispatch_event.set()
 
     def _update(self) -> Update:

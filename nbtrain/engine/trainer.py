@@ -51,7 +51,7 @@ from .step import FLUSH_AGE, StepMixin
 from .subscribers import SubscribeMixin, Update
 
 #: seconds of steps the training thread runs between two visits to the lock (commands, subscribers, waiters)
-CHUNK_SECONDS = 0.05
+CHUNK_SECONDS = 0.1
 STATES = ("idle", "running", "paused", "finished", "stopped", "error")
 #: why stepping stopped (``Trainer.stop_reason``): code branches on these names, ``message`` is for people
 # Trainer(compile=...): off, torch.compile's default mode, or one of its named modes ("reduce-overhead" captures
@@ -178,6 +178,7 @@ class Trainer(BuildMixin, LiveMixin, StepMixin, ScriptMixin, SubscribeMixin, Che
         self._plain_until = -1  # steps before this one take the plain path (StepMixin._plan)
         self._busy = False  # True while the thread runs a step (outside the lock)
         self._in_hook = False  # True while the thread runs a step hook at a boundary (our lock released)
+        self._busy_waiters = 0  # callers in _await_step_in_flight: a chunk's end wakes them even while running
         self.host_reads = 0  # device→host reads on the training path (one per _flush): bench, tests
         self._wake_step: int | None = None  # a wait(steps=) caller wants a notify at this step
         self._subscribers: list[Callable[[Update], None]] = []
@@ -285,8 +286,12 @@ class Trainer(BuildMixin, LiveMixin, StepMixin, ScriptMixin, SubscribeMixin, Che
         """(lock held) Wait until the training thread is between steps and not inside a boundary's step hook
         (whose boundary ends with the history flushed), unless we are that thread."""
         end = time.monotonic() + timeout
-        while (self._busy or self._in_hook) and self._thread is not threading.current_thread() and time.monotonic() < end:
-            self._cv.wait(0.005)
+        self._busy_waiters += 1
+        try:
+            while (self._busy or self._in_hook) and self._thread is not threading.current_thread() and time.monotonic() < end:
+                self._cv.wait(0.005)
+        finally:
+            self._busy_waiters -= 1
 
     def step(self, n: int = 1) -> Trainer:
         """Run exactly ``n`` optimizer steps in the background, then pause. ``wait()`` blocks until done."""
@@ -574,7 +579,7 @@ class Trainer(BuildMixin, LiveMixin, StepMixin, ScriptMixin, SubscribeMixin, Che
             fut.set_exception(exc)
 
     def _run_chunk(self) -> bool:
-        """Run steps for up to ~50 ms (or wait while paused). Returns False when the thread should end."""
+        """Run steps for up to CHUNK_SECONDS (or wait while paused). Returns False when the thread should end."""
         self._flush_reverts()
         with self._cv:
             if self._state == "paused" and not self._commands and not self._pending:
@@ -631,8 +636,16 @@ class Trainer(BuildMixin, LiveMixin, StepMixin, ScriptMixin, SubscribeMixin, Che
                         self._boundary()
                         if self._state != "running":
                             self._flush()
-                        self._cv.notify_all()
-                        self._notify()
+                            self._cv.notify_all()
+                            self._notify()
+                        else:
+                            # still running: nobody waits for this chunk's end but a caller of
+                            # _await_step_in_flight (wait() for the state is told when it changes), and the
+                            # subscribers hear of progress at most every NOTIFY_EVERY s — each wake-up of
+                            # another thread takes the GIL from this one in the middle of its next step
+                            if self._busy_waiters:
+                                self._cv.notify_all()
+                            self._notify(progress=True)
                         return True
                     self._boundary()
                     if self._state != "running":
