@@ -383,6 +383,35 @@ def test_subscribers_get_updates_off_the_training_thread():
         unsub()
 
 
+def test_a_running_chunk_end_wakes_no_thread_and_progress_is_told_at_most_ten_times_a_second():
+    """Each wake-up of another thread takes the GIL from the training thread mid-step: while the run goes on,
+    a chunk's end notifies nobody on the trainer's condition, and the subscribers hear of progress at most
+    every NOTIFY_EVERY s (state changes at once); a pause still returns at once."""
+    from nbtrain.engine.subscribers import NOTIFY_EVERY
+
+    with trainer() as tr:
+        got = []
+        tr.subscribe(lambda u: got.append((time.monotonic(), u.state, u.step)))
+        tr.start()
+        tr.wait(steps=50, timeout=10)
+        calls = []
+        notify_all = tr._cv.notify_all
+        tr._cv.notify_all = lambda: (calls.append(tr.global_step), notify_all())
+        n0, t0 = len(got), time.monotonic()
+        time.sleep(1.0)
+        running = [g for g in got[n0:] if g[1] == "running"]
+        t1 = time.monotonic()
+        assert calls == []  # ~10 chunk ends, none of them woke a waiter
+        assert 3 <= len(running) <= (t1 - t0) / NOTIFY_EVERY + 2  # live, at most ~10 Hz
+        before = time.monotonic()
+        tr.pause()
+        assert time.monotonic() - before < 0.5 and tr.state == "paused"
+        deadline = time.monotonic() + 2
+        while (not got or got[-1][1] != "paused") and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert got[-1][1] == "paused" and got[-1][2] == tr.global_step  # the state change is told at once
+
+
 def test_a_slow_subscriber_does_not_slow_training():
     with trainer(max_steps=400) as tr:
         tr.subscribe(lambda u: time.sleep(0.5))
