@@ -67,11 +67,12 @@ class StepMixin:
         """One optimizer step; False when none was taken (an evaluation ended or paused the run first).
 
         Most steps take the plain path: until ``_plain_until`` (set by :meth:`_full_step`, reset at every
-        boundary) no evaluation, per-layer statistics or snapshot is due and no option that acts inside a
-        step (augmentation, mixup, penalties, clipping, max-norm) is on, so the step is the bare loop's:
-        the batch as two slices (a new epoch's permutation drawn and gathered when one starts), forward,
-        loss, backward, optimizer step, and its loss kept for the next flush. The same ops in the same order
-        as the full path, so both give the same numbers."""
+        boundary) no evaluation is due and no option that acts inside a step (augmentation, mixup,
+        penalties, clipping, max-norm) is on, so the step is the bare loop's: the batch as two slices (a new
+        epoch's permutation drawn and gathered when one starts), forward, loss, backward, optimizer step,
+        and its loss kept for the next flush; at ``_probe_at`` it takes the per-layer statistics and at
+        ``_snap_at`` a snapshot, as the full path would. The same ops in the same order as the full path,
+        so both give the same numbers."""
         step = self.global_step
         if step >= self._plain_until:
             return self._full_step()
@@ -83,11 +84,21 @@ class StepMixin:
         lr = table[step - start] if start <= step < start + len(table) else math.nan
         if lr != self._lr_set:
             lr = self._set_lr(step)
+        hooks = None
+        if step == self._probe_at:
+            hooks = probes.attach(self._slots)
+            self._probe_at = step + live["stats_every"]
         t0 = time.perf_counter()
-        loss = F.cross_entropy((self._compiled_model() if self._compile else self.model)(batch[0]), batch[1])
+        loss = F.cross_entropy((self._compiled_model() if self._compile and hooks is None else self.model)(batch[0]),
+                               batch[1])
         optimizer = self.optimizer
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if hooks is not None:
+            self._keep_probe(step, hooks)
+        if step == self._snap_at:
+            self._snapshot_candidate = (step, self._state_copy())
+            self._snap_at = step + SNAPSHOT_EVERY
         optimizer.step()
         self._run_time += time.perf_counter() - t0
         self.global_step = step + 1
@@ -107,19 +118,19 @@ class StepMixin:
         return lr
 
     def _plan(self) -> None:
-        """``_plain_until``: the first step from now at which the full path is needed (an evaluation, the
-        per-layer statistics or a snapshot is due), or now when an option acts inside the step."""
+        """``_plain_until``: the first step from now at which the full path is needed (an evaluation is due),
+        or now when an option acts inside the step; ``_probe_at`` and ``_snap_at``: the next steps at which
+        the plain path takes the per-layer statistics and a snapshot (-1: none)."""
         live, step = self._in_use, self.global_step
         if (self._sampler is None or self._sampler._gathered is None or not self._batch_views
                 or self._augment is not None or live["mixup"] > 0
                 or live["l1"] or live["l2"] or live["grad_clip"] > 0 or live["max_norm"]):
             self._plain_until = step
             return
-        until = self._last_eval_step + (live["eval_every"] or self._auto_eval_every())
+        self._plain_until = self._last_eval_step + (live["eval_every"] or self._auto_eval_every())
         stats_every = live["stats_every"]
-        if stats_every:
-            until = min(until, -(-step // stats_every) * stats_every)
-        self._plain_until = min(until, -(-step // SNAPSHOT_EVERY) * SNAPSHOT_EVERY)
+        self._probe_at = -(-step // stats_every) * stats_every if stats_every else -1
+        self._snap_at = -(-step // SNAPSHOT_EVERY) * SNAPSHOT_EVERY
 
     def _full_step(self) -> bool:
         """One optimizer step with everything a step may do: an evaluation first when one is due, per-layer
@@ -163,11 +174,7 @@ class StepMixin:
         if live["grad_clip"] > 0:
             nn.utils.clip_grad_norm_(model.parameters(), live["grad_clip"])
         if hooks is not None:
-            cells, pieces, size = probes.detach(hooks)
-            if pieces:  # read at the next _flush, with the losses
-                self._pend_layers.append((step, cells, pieces, size))
-            elif cells:
-                self.metrics.log_layers(step, cells)
+            self._keep_probe(step, hooks)
         if step % SNAPSHOT_EVERY == 0:  # kept by restore_finite() once this step's loss is known to be finite
             self._snapshot_candidate = (step, self._state_copy())
         self.optimizer.step()
@@ -181,6 +188,14 @@ class StepMixin:
         if self.global_step % FLUSH_EVERY == 0:
             self._flush()
         return True
+
+    def _keep_probe(self, step: int, hooks: tuple[list, list]) -> None:
+        """The per-layer statistics of this step's probe, kept for the next flush (read with the losses)."""
+        cells, pieces, size = probes.detach(hooks)
+        if pieces:
+            self._pend_layers.append((step, cells, pieces, size))
+        elif cells:
+            self.metrics.log_layers(step, cells)
 
     def _flush(self, act: bool = True, extra: torch.Tensor | None = None) -> list[float]:
         """Bring what the steps left on the device (losses, per-layer statistics, ``extra``) to the history in

@@ -176,6 +176,7 @@ class Trainer(BuildMixin, LiveMixin, StepMixin, ScriptMixin, SubscribeMixin, Che
         self._pending: dict[str, tuple[Any, Any]] = {}  # field -> (old, new), applied at a boundary
         self._budget_end: int | None = None  # step(n): pause when global_step reaches this
         self._plain_until = -1  # steps before this one take the plain path (StepMixin._plan)
+        self._probe_at = self._snap_at = -1  # where the plain path takes the layer statistics, a snapshot
         self._busy = False  # True while the thread runs a step (outside the lock)
         self._in_hook = False  # True while the thread runs a step hook at a boundary (our lock released)
         self._busy_waiters = 0  # callers in _await_step_in_flight: a chunk's end wakes them even while running
