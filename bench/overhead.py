@@ -244,6 +244,14 @@ def lecture_run(steps: int, device: torch.device, compile: bool | str) -> dict: 
     return {"wall": wall, "firsts": firsts, "rates": rates}
 
 
+def _quartiles(ratios: list[float]) -> str:
+    """The middle half of the rounds' ratios: how far this machine's noise moves one round."""
+    if len(ratios) < 4:
+        return ""
+    q1, _, q3 = statistics.quantiles(ratios, n=4)
+    return f"[middle half of rounds {q1:.3f}–{q3:.3f}]"
+
+
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize()
@@ -290,10 +298,11 @@ def main() -> None:
         goal = 0.97 if key == "mlp64" else 0.99
         print(f"(a) {mname} {hidden} batch {batch} on {dname}: bare {max(bare):.0f} steps/s, Trainer {max(ours):.0f} "
               f"steps/s; ratio best-of {max(ours) / max(bare):.3f}, median of rounds {statistics.median(ratios):.3f} "
-              f"(goal >= {goal})")
+              f"{_quartiles(ratios)} (goal >= {goal})")
+        mratios = [m / b for m, b in zip(mach, bare)]
         print(f"(a) {key} machinery only (stats_every=0: the history, the evaluations and a subscriber, what the bare "
               f"loop does too): ratio best-of {max(mach) / max(bare):.3f}, median of rounds "
-              f"{statistics.median(m / b for m, b in zip(mach, bare)):.3f}")
+              f"{statistics.median(mratios):.3f} {_quartiles(mratios)}")
         print(f"(a) {key}: both evaluate every {every} steps ({' + '.join(str(len(t[1])) for t in sets)} examples); "
               f"per-layer statistics every {tr.config.stats_every} steps")
         print(f"(c) {key}: device->host reads per 1000 steps: {statistics.median(reads):.1f}")
