@@ -55,7 +55,10 @@ def lab(make_lab):
 @given(data=st.data())
 def test_lab_controls_never_take_the_config_out_of_range(lab, data):
     ws = _controls(lab)
-    w = data.draw(st.sampled_from(ws))
+    # one Lab serves every example, and which controls it shows depends on what earlier examples set (a
+    # schedule's parameters come and go): a draw over a fixed range keeps hypothesis's replays consistent
+    # (sampled_from(ws) changes its size between runs: FlakyStrategyDefinition)
+    w = ws[data.draw(st.integers(0, 255)) % len(ws)]
     state = data.draw(st.dictionaries(KEYS, ANY, min_size=1, max_size=3))
     before = lab.config.to_dict()
     was_disabled = bool(getattr(w, "disabled", False))
