@@ -107,13 +107,13 @@ def detach(hooks: tuple[list, list]) -> tuple[list[list[Any]], list[torch.Tensor
         first.setdefault(i, a)
     order = sorted(first)
     acts = [first[i] for i in order]
-    weights = []
+    layer_grads = []  # each recorded layer's weight gradient (None: none)
     for i in order:
         parent = slots[i][0]
         layer = getattr(parent, "layer", None) or getattr(parent, "residual_last", None)
         w = getattr(layer, "weight", None)
-        weights.append(w.grad if w is not None else None)
-    has_grad = tuple(g is not None for g in weights)
+        layer_grads.append(w.grad if w is not None else None)
+    has_grad = tuple(g is not None for g in layer_grads)
     key = tuple((i, tuple(a.shape), a.dtype) for i, a in zip(order, acts))
     full_key = (key, tuple(kinds), has_grad)
     plan = _PLANS.get(full_key)
@@ -137,7 +137,7 @@ def detach(hooks: tuple[list, list]) -> tuple[list[list[Any]], list[torch.Tensor
         elif kind == "relu":  # a dead unit (channel) is zero for every example of the batch
             peak = A.amax(dim=(1, *range(3, A.dim()))) if A.dim() > 3 else A.amax(1)
             pieces.append(torch.sum(peak <= 0, dim=1, dtype=torch.float32))
-    grads = [g for g in weights if g is not None]
+    grads = [g for g in layer_grads if g is not None]
     if grads:
         pieces.append(torch.stack(torch._foreach_norm(grads)))
     return cells, pieces, size
