@@ -95,7 +95,7 @@ class BuildMixin:
         self._finite_snapshot: tuple[int, dict] | None = None
         self._snapshot_candidate: tuple[int, dict] | None = None  # kept once its loss is known finite
         self._pend: list[tuple[tuple[int, float, float, float], torch.Tensor]] = []  # (step, epoch, time, lr), loss
-        self._pend_layers: list[tuple[int, list[list[Any]], list[torch.Tensor], int]] = []  # probes.detach
+        self._pend_layers: list[tuple[int, list[tuple], list[torch.Tensor]]] = []  # step, probes.detach()
         self._last_eval_step = -(10**12)
         self.message = "; ".join(self.data.notes)  # what loading changed (e.g. float64 → float32)
         self.needs_reset = []

@@ -2,8 +2,8 @@
 tanh/sigmoid, dead ReLU units) and of each layer's weight gradient, for the history's layer table.
 
 ``attach`` hooks the activation slots before the step's forward pass; ``detach`` removes the hooks after the
-backward pass and turns what they saw into a few small device ops per layer — no host read: the values are
-read with the losses at the trainer's next flush.
+backward pass and turns what they saw into a few ``_foreach`` device ops over all the layers — no host read:
+the values are read with the losses at the trainer's next flush, and :func:`rows` makes the statistics.
 """
 
 from __future__ import annotations
@@ -30,13 +30,20 @@ class _Probe:
         object.__setattr__(self.block, "probe", None)
 
 
+_KINDS: tuple = (None, [])  # (slots, kinds): the activation names of the last slots list attach() saw
+
+
 def attach(slots: list) -> tuple[list, list]:
     """Record the outputs of the activation ``slots`` (``models.activation_slots``) in the next forward pass:
     our blocks through their ``probe`` attribute, any other module through a forward hook."""
     from .models import Block, ResidualBlock
 
+    global _KINDS
     outs: list[tuple[int, torch.Tensor]] = []
-    kinds = [activation_name(m) for _, _, m in slots]
+    seen, kinds = _KINDS  # one read: another thread may replace it
+    if seen is not slots:  # a new slots list (a new model or activation): its names looked up once
+        kinds = [activation_name(m) for _, _, m in slots]
+        _KINDS = (slots, kinds)
     handles: list[Any] = []
     for i, (parent, attr, m) in enumerate(slots):
         if attr == "act" and isinstance(parent, (Block, ResidualBlock)):
@@ -46,62 +53,81 @@ def attach(slots: list) -> tuple[list, list]:
     return handles, [outs, kinds, slots]
 
 
-#: layers of one shape and activation are stacked and reduced together (fewer ops) while each holds at most
-#: this many values; a bigger one is reduced alone (no copy of it: the copy would cost what the ops save)
-STACK_MAX = 1 << 14
 _PLANS: dict[tuple, tuple] = {}  # what detach computes for one set of recorded shapes (see _plan)
+NO_FLOAT64 = ("mps",)  # device types that have no float64: their statistics take two float32 passes
 
 
 def _plan(key: tuple, kinds: list[str], has_grad: tuple[bool, ...]) -> tuple:
-    """How :func:`detach` reduces one set of recorded activations: the groups (positions in the recorded
-    order, kind, reduced dims, the mean's broadcast shape), each layer's cells, the pieces' total size.
-    A pure function of the shapes, dtypes, kinds and which layers have a weight gradient; cached."""
-    groups: dict[tuple, list[int]] = {}  # (shape, dtype, kind) -> positions in the recorded order
-    for j, (i, shape, dtype) in enumerate(key):
-        g = (shape, dtype, kinds[i])
-        if g in groups and math.prod(shape) > STACK_MAX:
-            g = (*g, j)  # reduced alone
-        groups.setdefault(g, []).append(j)
-    plan, size = [], 0
-    cells: list[list[Any]] = [[] for _ in key]
-    for (shape, _, kind, *_alone), members in groups.items():
-        k, n = len(members), math.prod(shape)
-        if kind == "relu" and len(shape) < 2:
-            kind = ""  # no units to tell dead from alive
-        plan.append((members, kind, tuple(range(1, len(shape) + 1)), (k, *(1,) * len(shape))))
-        std_scale = 1.0 / math.sqrt(n - 1) if n > 1 else 0.0
-        counted = kind in ("tanh", "sigmoid", "relu")
-        units = shape[1] if len(shape) >= 2 else 1
-        for m, j in enumerate(members):
-            row: list[Any] = [(size + m, 1.0), (size + k + m, std_scale), 0.0, 0.0, float("nan")]
-            if kind in ("tanh", "sigmoid"):
-                row[2] = (size + 2 * k + m, 1.0 / n)
-            elif kind == "relu":
-                row[3] = (size + 2 * k + m, 1.0 / units)
-            cells[j] = row
-        size += (3 if counted else 2) * k
-    grad_rows = [j for j, g in enumerate(has_grad) if g]
-    for m, j in enumerate(grad_rows):
-        cells[j][4] = (size + m, 1.0)
-    return plan, cells, size + len(grad_rows)
+    """How :func:`detach` reduces one set of recorded activations (``key``: slot, shape, dtype, device of
+    each): which layers go into which of its few foreach ops, and each layer's recipe for :func:`rows`.
+    A pure function of the shapes, dtypes, devices, kinds and which layers have a weight gradient; cached."""
+    L = len(key)
+    kind = [kinds[i] for i, *_ in key]
+    sat = [j for j in range(L) if kind[j] == "tanh"] + [j for j in range(L) if kind[j] == "sigmoid"]
+    n_tanh = sum(kind[j] == "tanh" for j in range(L))
+    dead = [j for j in range(L) if kind[j] == "relu" and len(key[j][1]) >= 2]  # units to tell dead from alive
+    dead_mm = [j for j in dead if len(key[j][1]) == 2]  # (batch, units): per-unit sums in one grouped mm
+    # (batch, channels, ...): per-channel sums (a sum over those dims is several times faster than a max)
+    dead_sum = [j for j in dead if len(key[j][1]) > 2]
+    ones = [torch.ones(1, key[j][1][0], dtype=key[j][2], device=key[j][3]) for j in dead_mm]
+    sum_dims = [(0, *range(2, len(key[j][1]))) for j in dead_sum]
+    # the values' positions: ‖a‖ and Σa of every layer, saturated counts, alive units, gradient norms
+    pos, at = {}, 0
+    for name, members in (("s2", range(L)), ("s1", range(L)), ("sat", sat),
+                          ("alive", dead_mm + dead_sum), ("grad", [j for j in range(L) if has_grad[j]])):
+        for j in members:
+            pos[name, j] = at
+            at += 1
+    recipes = []
+    for j, (_, shape, *_x) in enumerate(key):
+        n = math.prod(shape)
+        recipes.append((n, pos["s2", j], pos["s1", j], pos.get(("sat", j), -1), pos.get(("alive", j), -1),
+                        shape[1] if len(shape) >= 2 else 1, pos.get(("grad", j), -1)))
+    thresholds = [0.99] * n_tanh + [0.49] * (len(sat) - n_tanh)  # tanh |a| > 0.99; sigmoid |a − ½| > 0.49
+    # a device without float64 (Apple MPS) takes two passes in float32: Σa, then ‖a − mean‖
+    two_pass = any(k[3].type in NO_FLOAT64 for k in key)
+    if two_pass:
+        recipes = [(-r[0], *r[1:]) for r in recipes]  # a negative n: vals hold ‖a − mean‖
+    inv_n = [1.0 / math.prod(k[1]) for k in key]
+    return (two_pass, inv_n, sat, n_tanh, thresholds, dead_mm, ones, dead_sum, sum_dims), recipes, at
 
 
-def detach(hooks: tuple[list, list]) -> tuple[list[list[Any]], list[torch.Tensor], int]:
-    """Remove the hooks; the statistics of what they saw as ``(cells, pieces, size)``: one row of cells per
-    layer (mean, std, saturation, dead fraction, gradient norm) and 1-D float32 device tensors holding
-    ``size`` values in all. A cell is a plain number, or ``(i, scale)``: ``values[i] · scale`` with
-    ``values`` the pieces concatenated (the trainer's flush reads them with the losses, in one device→host
-    copy). ``([], [], 0)`` when nothing ran. The cells are shared between calls: read them, do not change them.
+def rows(recipes: list[tuple], vals: list[float]) -> list[list[float]]:
+    """Each layer's statistics (mean, std, saturated fraction, dead fraction, gradient norm) from the values
+    :func:`detach`'s tensors held, read to the host (``vals``). Mean and std from Σa and ‖a‖, summed in
+    float64 on the device: var = (Σa² − (Σa)²/n) / (n − 1), exact to about 1e-16 · n · E[a²]/var; where the
+    device has no float64 the recipe's n is negative and ``vals`` holds ‖a − mean‖ itself."""
+    out = []
+    for n, i2, i1, isat, ialive, units, igrad in recipes:
+        s1 = vals[i1]
+        if n < 0:
+            n = -n
+            c = vals[i2] * vals[i2]
+        else:
+            c = vals[i2] * vals[i2] - s1 * s1 / n  # Σ(a − mean)²
+        std = math.sqrt(c / (n - 1)) if c > 0 and n > 1 else (0.0 if c == c else math.nan)
+        out.append([s1 / n, std, vals[isat] / n if isat >= 0 else 0.0,
+                    1.0 - vals[ialive] / units if ialive >= 0 else 0.0, vals[igrad] if igrad >= 0 else math.nan])
+    return out
 
-    Few device ops: layers of one shape and activation (an MLP's equal hidden widths) are stacked and reduced
-    together while small (``STACK_MAX``); per group, the mean and a norm for the std, one reduction for
-    saturation or dead units (counted on the device, divided on the host); every gradient norm in one
-    ``_foreach_norm``. What to compute for a set of shapes is planned once (``_plan``)."""
+
+def detach(hooks: tuple[list, list]) -> tuple[list[tuple], list[torch.Tensor]]:
+    """Remove the hooks; the statistics of what they saw as ``(recipes, values)``: 0-d device tensors (read
+    with the losses at the trainer's next flush, one device→host copy) and one recipe per layer that
+    :func:`rows` turns the read values into (mean, std, saturation, dead fraction, gradient norm).
+    ``([], [])`` when nothing ran. The recipes are shared between calls: read them, do not change them.
+
+    Few device ops, most of them one ``_foreach`` op over all the layers: ‖a‖ and Σa summed in float64
+    (Σa one sum per layer), so the one-pass variance is exact;
+    the saturated values of tanh/sigmoid layers counted as the nonzeros of max(|a| − 0.99, 0); a ReLU layer's
+    alive units as the nonzero per-unit (per-channel) sums, the MLP's in one grouped mm of a row of ones; every
+    gradient norm. Code that runs once in 50 steps is cold when it runs, so each op costs several times its
+    hot time: fewer ops is what makes a probe cheap. What to compute for a set of shapes is planned once."""
     handles, (recorded, kinds, slots) = hooks
     for h in handles:
         h.remove()
     if not recorded:
-        return [], [], 0
+        return [], []
     first: dict[int, torch.Tensor] = {}
     for i, a in recorded:  # by slot (forward order may differ from definition order; a module used twice: its first call)
         first.setdefault(i, a)
@@ -114,30 +140,34 @@ def detach(hooks: tuple[list, list]) -> tuple[list[list[Any]], list[torch.Tensor
         w = getattr(layer, "weight", None)
         layer_grads.append(w.grad if w is not None else None)
     has_grad = tuple(g is not None for g in layer_grads)
-    key = tuple((i, tuple(a.shape), a.dtype) for i, a in zip(order, acts))
+    key = tuple((i, tuple(a.shape), a.dtype, a.device) for i, a in zip(order, acts))
     full_key = (key, tuple(kinds), has_grad)
     plan = _PLANS.get(full_key)
     if plan is None:
         if len(_PLANS) > 256:
             _PLANS.clear()
         plan = _PLANS[full_key] = _plan(key, kinds, has_grad)
-    groups, cells, size = plan
-    pieces: list[torch.Tensor] = []
-    for members, kind, dims, mean_shape in groups:
-        A = torch.stack([acts[j] for j in members]) if len(members) > 1 else acts[members[0]].unsqueeze(0)
-        if A.dtype != torch.float32:
-            A = A.float()
-        # mean, then the std as ‖a − mean‖ / √(n − 1): two passes (as stable as Welford), three cheap ops
-        mean = A.mean(dim=dims)
-        pieces += [mean, torch.linalg.vector_norm(A - mean.view(mean_shape), dim=dims)]
-        if kind == "tanh":
-            pieces.append(torch.sum(A.abs() > 0.99, dim=dims, dtype=torch.float32))
-        elif kind == "sigmoid":
-            pieces.append(torch.sum((A - 0.5).abs() > 0.49, dim=dims, dtype=torch.float32))
-        elif kind == "relu":  # a dead unit (channel) is zero for every example of the batch
-            peak = A.amax(dim=(1, *range(3, A.dim()))) if A.dim() > 3 else A.amax(1)
-            pieces.append(torch.sum(peak <= 0, dim=1, dtype=torch.float32))
+    (two_pass, inv_n, sat, n_tanh, thresholds, dead_mm, ones, dead_sum, sum_dims), recipes, _ = plan
+    if two_pass:
+        sums = [a.sum(dtype=torch.float32) for a in acts]
+        vals = list(torch._foreach_norm(torch._foreach_sub(acts, torch._foreach_mul(sums, inv_n))))
+        vals += sums
+    else:
+        vals = list(torch._foreach_norm(acts, 2, dtype=torch.float64))
+        vals += [a.sum(dtype=torch.float64) for a in acts]  # no foreach sum; a 1-norm is Σa only for a ≥ 0
+    if sat:
+        s = [acts[j] for j in sat[:n_tanh]]
+        if len(sat) > n_tanh:
+            s += torch._foreach_sub([acts[j] for j in sat[n_tanh:]], 0.5)
+        t = torch._foreach_abs(s)
+        torch._foreach_sub_(t, thresholds)
+        torch._foreach_clamp_min_(t, 0.0)
+        vals += torch._foreach_norm(t, 0)  # a count: the nonzeros
+    if dead_mm or dead_sum:
+        units = list(torch._foreach_mm(ones, [acts[j] for j in dead_mm])) if dead_mm else []
+        units += [acts[j].sum(dim=d) for j, d in zip(dead_sum, sum_dims)]
+        vals += torch._foreach_norm(units, 0)  # a ReLU unit whose outputs sum to 0 is 0 on every example
     grads = [g for g in layer_grads if g is not None]
     if grads:
-        pieces.append(torch.stack(torch._foreach_norm(grads)))
-    return cells, pieces, size
+        vals += torch._foreach_norm(grads)
+    return recipes, vals

@@ -191,11 +191,9 @@ class StepMixin:
 
     def _keep_probe(self, step: int, hooks: tuple[list, list]) -> None:
         """The per-layer statistics of this step's probe, kept for the next flush (read with the losses)."""
-        cells, pieces, size = probes.detach(hooks)
-        if pieces:
-            self._pend_layers.append((step, cells, pieces, size))
-        elif cells:
-            self.metrics.log_layers(step, cells)
+        recipes, vals = probes.detach(hooks)
+        if vals:
+            self._pend_layers.append((step, recipes, vals))
 
     def _flush(self, act: bool = True, extra: torch.Tensor | None = None) -> list[float]:
         """Bring what the steps left on the device (losses, per-layer statistics, ``extra``) to the history in
@@ -211,11 +209,11 @@ class StepMixin:
         pend, layers = self._pend, self._pend_layers
         if not pend and not layers and extra is None:
             return []
-        parts = [torch.stack([t for _, t in pend]).float().reshape(-1)] if pend else []
-        for entry in layers:
-            parts += entry[2]
+        parts = [torch.stack([t for _, t in pend])] if pend else []  # 0-d losses
+        if layers:  # the probes' 0-d values, float64 and float32: stacked apart (promoting each loss costs µs)
+            parts.append(torch.stack([v for entry in layers for v in entry[2]]))
         if extra is not None:
-            parts.append(extra.detach().float().reshape(-1))
+            parts.append(extra.detach().reshape(-1))
         values = (torch.cat(parts) if len(parts) > 1 else parts[0]).tolist()
         self.host_reads += 1
         n = len(pend)
@@ -228,11 +226,10 @@ class StepMixin:
         pos = n
         kept_layers = []
         for entry in layers:
-            step, cells, _, k = entry
+            step, recipes, vals = entry
+            k = len(vals)
             if bad_step is None or step < bad_step:
-                vals = values[pos : pos + k]
-                self.metrics.log_layers(step, [[vals[v[0]] * v[1] if isinstance(v, tuple) else v for v in row]
-                                               for row in cells])
+                self.metrics.log_layers(step, probes.rows(recipes, values[pos : pos + k]))
             else:
                 kept_layers.append(entry)
             pos += k

@@ -38,13 +38,42 @@ def captured_step(tr):
     dict(data="spiral", hidden=[32, 32], activation="relu"),
     dict(data="spiral", hidden=[16, 24, 16, 16], activation="tanh", init="large_gaussian", init_std=1.5),
     dict(data="spiral", hidden=[12, 12, 12], activation="sigmoid", init="large_gaussian", init_std=2.0),
+    # activations that can be negative (their Σa from two norms), and a ReLU net with a convolution in it
+    dict(data="spiral", hidden=[32, 16], activation="elu"),
+    dict(data="spiral", hidden=[20, 20], activation="gelu", init="large_gaussian", init_std=1.5),
+    # nearly constant activations: a sigmoid net with tiny weights (mean ½, a std thousands of times smaller)
+    # is where a one-pass variance loses its digits unless summed in float64
+    dict(data="spiral", hidden=[32, 32], activation="sigmoid", init="small_gaussian", init_std=1e-3),
 ])
 def test_layer_statistics_match_plain_torch(kw):
+    check_layer_statistics(kw)
+
+
+@pytest.mark.parametrize("kw", [
+    dict(data="spiral", hidden=[32, 16], activation="relu"),
+    dict(data="spiral", hidden=[16, 24], activation="tanh", init="large_gaussian", init_std=1.5),
+    dict(data="spiral", hidden=[32, 32], activation="sigmoid", init="small_gaussian", init_std=1e-3),
+    dict(data="digits", model="cnn", hidden=[8], activation="relu", batch_size=16),
+])
+def test_layer_statistics_on_a_device_without_float64_match_plain_torch(kw, monkeypatch):
+    """Apple's MPS has no float64: there the mean and std take two float32 passes (Σa, then ‖a − mean‖).
+    The same checks, with the CPU taken for such a device."""
+    from nbtrain.engine import probes
+
+    monkeypatch.setattr(probes, "NO_FLOAT64", ("cpu",))
+    monkeypatch.setattr(probes, "_PLANS", {})
+    check_layer_statistics(kw)
+    assert all(plan[0][0] for plan in probes._PLANS.values())  # the two-pass plan is what ran
+
+
+def check_layer_statistics(kw):
     with nt.Trainer(**kw, lr=0.05, seed=3, stats_every=1) as tr:
         tr.step(3).wait(timeout=30)
         rows, acts, grads = captured_step(tr)
         assert len(rows) == len(acts) == len(grads) == len(tr._slots)
         act = kw["activation"]
+        if kw.get("init") == "small_gaussian":  # the case is as demanding as it says
+            assert all(a.double().std() < 2e-3 * a.double().mean().abs() for a in acts)
         for (_, row), a, g in zip(rows.iterrows(), acts, grads):
             flat = a.double().reshape(-1)
             assert row["act_mean"] == pytest.approx(flat.mean().item(), rel=1e-4, abs=1e-6)
