@@ -18,6 +18,10 @@ Run: ``.venv/bin/python bench/overhead.py [--steps 1000] [--rounds 15] [--device
 (c) device→host reads per 1000 training steps (``Trainer.host_reads``: one per chunk of steps).
 (d) live-change latency: steps and milliseconds from ``config.lr = x`` to the first step that uses it.
 (e) digits: resident-on-device sampling vs the DataLoader path (``resident=False``), steps/s and ratio.
+(g) where the Trainer's time goes, timed inside its training thread (each ``_train_step`` and each read of
+    the losses), so the machine's noise, which moves whole rounds, mostly cancels: the median plain step,
+    and for each kind of step that does more (per-layer statistics, a snapshot, the read of 64 steps'
+    losses, an evaluation) how often it comes, its median time over a plain step, and its share of the run.
 (f) ``Trainer(compile=...)`` vs eager over a lecture-length run (``--lecture-steps``, default 20000 steps of
     the lecture default) with two re-captures after live changes (activation relu → tanh at 1/3, batch size
     32 → 64 at 2/3): wall time start to finish, first-step (compile) time of each segment, steady steps/s.
@@ -244,6 +248,50 @@ def lecture_run(steps: int, device: torch.device, compile: bool | str) -> dict: 
     return {"wall": wall, "firsts": firsts, "rates": rates}
 
 
+def where_time_goes(key: str, device: torch.device, steps: int) -> list[str]:
+    """Part (g): time each training step of the model ``key`` (default settings, one subscriber) inside the
+    training thread, by what the step did; the lines to print."""
+    from nbtrain.engine import step as step_mod
+
+    dname, mname, hidden, batch = MODELS[key]
+    took: list[tuple[int, float, int]] = []  # (step, seconds, evaluations before it)
+    orig = step_mod.StepMixin._train_step
+
+    def timed(self) -> bool:
+        s, e, t0 = self.global_step, self.metrics.evals.n, time.perf_counter()
+        out = orig(self)
+        took.append((s, time.perf_counter() - t0, self.metrics.evals.n - e))
+        return out
+
+    with nt.Trainer(data=dname, model=mname, hidden=hidden, lr=0.1, seed=0, device=device, batch_size=batch) as tr:
+        tr.subscribe(lambda u: None)
+        tr.step(300).wait()  # warm-up, untimed
+        step_mod.StepMixin._train_step = timed
+        try:
+            tr.step(steps).wait()
+        finally:
+            step_mod.StepMixin._train_step = orig
+        stats_every = tr.config.stats_every
+    kinds: dict[str, list[float]] = {"plain": [], "statistics": [], "snapshot": [], "losses read": [], "evaluation": []}
+    for s, dt, evals in took:
+        kind = ("evaluation" if evals else "statistics" if stats_every and s % stats_every == 0
+                else "losses read" if (s + 1) % step_mod.FLUSH_EVERY == 0
+                else "snapshot" if s % step_mod.SNAPSHOT_EVERY == 0 else "plain")
+        kinds[kind].append(dt)
+    plain = statistics.median(kinds["plain"])
+    total = sum(dt for _, dt, _ in took)
+    lines = [f"(g) {key}: {len(took)} steps timed in the training thread; a plain step {1e6 * plain:.0f} µs median, "
+             f"{1e6 * statistics.mean(kinds['plain']):.0f} µs mean (the machine's noise and the chunks' first steps)"]
+    for kind, dts in kinds.items():
+        if kind == "plain" or not dts:
+            continue
+        extra = statistics.median(dts) - plain
+        lines.append(f"(g) {key}:   {kind:<12} {1000 * len(dts) / len(took):5.1f} per 1000 steps, "
+                     f"{1e6 * extra:6.0f} µs more than a plain step (median), {100 * extra * len(dts) / total:4.1f}% "
+                     f"of the run")
+    return lines
+
+
 def _quartiles(ratios: list[float]) -> str:
     """The middle half of the rounds' ratios: how far this machine's noise moves one round."""
     if len(ratios) < 4:
@@ -265,6 +313,8 @@ def main() -> None:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--models", default=",".join(MODELS), help=f"part (a) models, from {', '.join(MODELS)}")
     ap.add_argument("--only-a", action="store_true", help="run part (a) only")
+    ap.add_argument("--where", type=int, default=5000, help="part (g): steps timed inside the training thread per "
+                    "model, printed after its part (a) (0: skip part g)")
     ap.add_argument("--lecture-steps", type=int, default=20000, help="part (f): steps of the lecture-length run "
                     "(0: skip part f)")
     args = ap.parse_args()
@@ -308,6 +358,9 @@ def main() -> None:
         print(f"(c) {key}: device->host reads per 1000 steps: {statistics.median(reads):.1f}")
         runs.close()
         plain.close()
+        if args.where:
+            for line in where_time_goes(key, device, args.where):
+                print(line)
     if args.only_a:
         return
     head, att, pub = [], [], []

@@ -30,23 +30,24 @@ class _Probe:
         object.__setattr__(self.block, "probe", None)
 
 
-_KINDS: tuple = (None, [])  # (slots, kinds): the activation names of the last slots list attach() saw
-
-
-def attach(slots: list) -> tuple[list, list]:
-    """Record the outputs of the activation ``slots`` (``models.activation_slots``) in the next forward pass:
-    our blocks through their ``probe`` attribute, any other module through a forward hook."""
+def setup(slots: list) -> tuple[list, list[bool]]:
+    """What :func:`attach` needs to know of ``slots`` once: each slot's activation name, and whether it is one
+    of our blocks (probed through its attribute) or takes a forward hook. Keep it with the slots list."""
     from .models import Block, ResidualBlock
 
-    global _KINDS
+    kinds = [activation_name(m) for _, _, m in slots]
+    return kinds, [attr == "act" and isinstance(parent, (Block, ResidualBlock)) for parent, attr, _ in slots]
+
+
+def attach(slots: list, known: tuple[list, list[bool]] | None = None) -> tuple[list, list]:
+    """Record the outputs of the activation ``slots`` (``models.activation_slots``) in the next forward pass:
+    our blocks through their ``probe`` attribute, any other module through a forward hook. ``known``: the
+    slots' :func:`setup`, when the caller keeps it."""
+    kinds, ours = known if known is not None else setup(slots)
     outs: list[tuple[int, torch.Tensor]] = []
-    seen, kinds = _KINDS  # one read: another thread may replace it
-    if seen is not slots:  # a new slots list (a new model or activation): its names looked up once
-        kinds = [activation_name(m) for _, _, m in slots]
-        _KINDS = (slots, kinds)
     handles: list[Any] = []
-    for i, (parent, attr, m) in enumerate(slots):
-        if attr == "act" and isinstance(parent, (Block, ResidualBlock)):
+    for i, (parent, _, m) in enumerate(slots):
+        if ours[i]:
             handles.append(_Probe(parent, outs, i))
         else:
             handles.append(m.register_forward_hook(lambda _m, _inp, out, i=i: outs.append((i, out.detach()))))
@@ -60,21 +61,18 @@ NO_FLOAT64 = ("mps",)  # device types that have no float64: their statistics tak
 def _plan(key: tuple, kinds: list[str], has_grad: tuple[bool, ...]) -> tuple:
     """How :func:`detach` reduces one set of recorded activations (``key``: slot, shape, dtype, device of
     each): which layers go into which of its few foreach ops, and each layer's recipe for :func:`rows`.
-    A pure function of the shapes, dtypes, devices, kinds and which layers have a weight gradient; cached."""
+    A pure function of the shapes, dtypes, device types, kinds and which layers have a weight gradient."""
     L = len(key)
     kind = [kinds[i] for i, *_ in key]
     sat = [j for j in range(L) if kind[j] == "tanh"] + [j for j in range(L) if kind[j] == "sigmoid"]
     n_tanh = sum(kind[j] == "tanh" for j in range(L))
     dead = [j for j in range(L) if kind[j] == "relu" and len(key[j][1]) >= 2]  # units to tell dead from alive
-    dead_mm = [j for j in dead if len(key[j][1]) == 2]  # (batch, units): per-unit sums in one grouped mm
-    # (batch, channels, ...): per-channel sums (a sum over those dims is several times faster than a max)
-    dead_sum = [j for j in dead if len(key[j][1]) > 2]
-    ones = [torch.ones(1, key[j][1][0], dtype=key[j][2], device=key[j][3]) for j in dead_mm]
-    sum_dims = [(0, *range(2, len(key[j][1]))) for j in dead_sum]
+    # per-unit (per-channel) sums over the batch (and positions): a sum is several times faster than a max
+    sum_dims = [(0, *range(2, len(key[j][1]))) for j in dead]
     # the values' positions: ‖a‖ and Σa of every layer, saturated counts, alive units, gradient norms
     pos, at = {}, 0
     for name, members in (("s2", range(L)), ("s1", range(L)), ("sat", sat),
-                          ("alive", dead_mm + dead_sum), ("grad", [j for j in range(L) if has_grad[j]])):
+                          ("alive", dead), ("grad", [j for j in range(L) if has_grad[j]])):
         for j in members:
             pos[name, j] = at
             at += 1
@@ -89,7 +87,7 @@ def _plan(key: tuple, kinds: list[str], has_grad: tuple[bool, ...]) -> tuple:
     if two_pass:
         recipes = [(-r[0], *r[1:]) for r in recipes]  # a negative n: vals hold ‖a − mean‖
     inv_n = [1.0 / math.prod(k[1]) for k in key]
-    return (two_pass, inv_n, sat, n_tanh, thresholds, dead_mm, ones, dead_sum, sum_dims), recipes, at
+    return (two_pass, inv_n, sat, n_tanh, thresholds, dead, sum_dims), recipes, at
 
 
 def rows(recipes: list[tuple], vals: list[float]) -> list[list[float]]:
@@ -120,7 +118,7 @@ def detach(hooks: tuple[list, list]) -> tuple[list[tuple], list[torch.Tensor]]:
     Few device ops, most of them one ``_foreach`` op over all the layers: ‖a‖ and Σa summed in float64
     (Σa one sum per layer), so the one-pass variance is exact;
     the saturated values of tanh/sigmoid layers counted as the nonzeros of max(|a| − 0.99, 0); a ReLU layer's
-    alive units as the nonzero per-unit (per-channel) sums, the MLP's in one grouped mm of a row of ones; every
+    alive units as the nonzero per-unit (per-channel) sums over the batch; every
     gradient norm. Code that runs once in 50 steps is cold when it runs, so each op costs several times its
     hot time: fewer ops is what makes a probe cheap. What to compute for a set of shapes is planned once."""
     handles, (recorded, kinds, slots) = hooks
@@ -147,7 +145,7 @@ def detach(hooks: tuple[list, list]) -> tuple[list[tuple], list[torch.Tensor]]:
         if len(_PLANS) > 256:
             _PLANS.clear()
         plan = _PLANS[full_key] = _plan(key, kinds, has_grad)
-    (two_pass, inv_n, sat, n_tanh, thresholds, dead_mm, ones, dead_sum, sum_dims), recipes, _ = plan
+    (two_pass, inv_n, sat, n_tanh, thresholds, dead, sum_dims), recipes, _ = plan
     if two_pass:
         sums = [a.sum(dtype=torch.float32) for a in acts]
         vals = list(torch._foreach_norm(torch._foreach_sub(acts, torch._foreach_mul(sums, inv_n))))
@@ -163,10 +161,8 @@ def detach(hooks: tuple[list, list]) -> tuple[list[tuple], list[torch.Tensor]]:
         torch._foreach_sub_(t, thresholds)
         torch._foreach_clamp_min_(t, 0.0)
         vals += torch._foreach_norm(t, 0)  # a count: the nonzeros
-    if dead_mm or dead_sum:
-        units = list(torch._foreach_mm(ones, [acts[j] for j in dead_mm])) if dead_mm else []
-        units += [acts[j].sum(dim=d) for j, d in zip(dead_sum, sum_dims)]
-        vals += torch._foreach_norm(units, 0)  # a ReLU unit whose outputs sum to 0 is 0 on every example
+    if dead:  # a ReLU unit whose outputs sum to 0 is 0 on every example
+        vals += torch._foreach_norm([acts[j].sum(dim=d) for j, d in zip(dead, sum_dims)], 0)
     grads = [g for g in layer_grads if g is not None]
     if grads:
         vals += torch._foreach_norm(grads)

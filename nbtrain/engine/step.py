@@ -86,7 +86,7 @@ class StepMixin:
             lr = self._set_lr(step)
         hooks = None
         if step == self._probe_at:
-            hooks = probes.attach(self._slots)
+            hooks = probes.attach(self._slots, self._probe_setup())
             self._probe_at = step + live["stats_every"]
         t0 = time.perf_counter()
         loss = F.cross_entropy((self._compiled_model() if self._compile and hooks is None else self.model)(batch[0]),
@@ -158,7 +158,7 @@ class StepMixin:
             xb, target = data_mod.mixup(xb, yb, live["mixup"], self.data.num_classes, generator=self._rng.device,
                                         lam=lam, check=False)
         stats_every = live["stats_every"]
-        hooks = probes.attach(self._slots) if stats_every and step % stats_every == 0 else None
+        hooks = probes.attach(self._slots, self._probe_setup()) if stats_every and step % stats_every == 0 else None
         t0 = time.perf_counter()
         out = (model if hooks is not None or not self._compile else self._compiled_model())(xb)
         loss = F.cross_entropy(out, target)
@@ -188,6 +188,13 @@ class StepMixin:
         if self.global_step % FLUSH_EVERY == 0:
             self._flush()
         return True
+
+    def _probe_setup(self) -> tuple[list, list[bool]]:
+        """``probes.setup`` of the current activation slots, kept until they change (a new list)."""
+        c = self.__dict__.get("_psetup")
+        if c is None or c[0] is not self._slots:
+            c = self._psetup = (self._slots, probes.setup(self._slots))
+        return c[1]
 
     def _keep_probe(self, step: int, hooks: tuple[list, list]) -> None:
         """The per-layer statistics of this step's probe, kept for the next flush (read with the losses)."""
