@@ -14,7 +14,9 @@ Run: ``.venv/bin/python bench/overhead.py [--steps 1000] [--rounds 15] [--device
     Interleaved rounds (a bare round, then ``step(n)`` of one live Trainer): best-of, and the median of the
     rounds' ratios — on a shared machine the median is the steadier figure.
 (b) the Lab attached (its 10 Hz publisher and 1 Hz decision boundary) ÷ headless, with the publisher's
-    CPU time per second of training (serialising, decimating).
+    CPU time per second of training (serialising, decimating); and the same timed inside the training thread
+    (the summed time of its steps, a headless trainer and one with a Lab in ABBA rounds), which the
+    machine's noise moves less.
 (c) device→host reads per 1000 training steps (``Trainer.host_reads``: one per chunk of steps).
 (d) live-change latency: steps and milliseconds from ``config.lr = x`` to the first step that uses it.
 (e) digits: resident-on-device sampling vs the DataLoader path (``resident=False``), steps/s and ratio.
@@ -292,6 +294,48 @@ def where_time_goes(key: str, device: torch.device, steps: int) -> list[str]:
     return lines
 
 
+def lab_in_thread(device: torch.device, steps: int, rounds: int) -> tuple[float, float]:
+    """Part (b) inside the training thread: two lecture-default trainers, one headless and one with a Lab
+    attached for the whole part, stepped ``steps`` at a time in ABBA rounds; each round's summed
+    ``_train_step`` time, which holds what the Lab's threads take from the training thread (their GIL time,
+    their requests ending a chunk, the decision boundary it computes). (median, best) of headless ÷ Lab."""
+    import ipywidgets
+
+    from nbtrain.engine import step as step_mod
+
+    dname, mname, hidden, batch = MODELS["mlp64"]
+    spent = [0.0]
+    orig = step_mod.StepMixin._train_step
+
+    def timed(self) -> bool:
+        t0 = time.perf_counter()
+        out = orig(self)
+        spent[0] += time.perf_counter() - t0
+        return out
+
+    def one(tr: nt.Trainer) -> float:
+        spent[0] = 0.0
+        tr.step(steps).wait()
+        return spent[0]
+
+    ratios = []
+    kw = dict(data=dname, model=mname, hidden=hidden, lr=0.1, seed=0, device=device, batch_size=batch)
+    with nt.Trainer(**kw) as head, nt.Trainer(**kw) as watched:
+        lab = nt.Lab(trainer=watched)
+        head.step(300).wait(), watched.step(300).wait()
+        time.sleep(0.5)  # the Lab's first full publish is done
+        step_mod.StepMixin._train_step = timed
+        try:
+            for _ in range(rounds):
+                h0, l0, l1, h1 = one(head), one(watched), one(watched), one(head)
+                ratios.append((h0 + h1) / (l0 + l1))
+        finally:
+            step_mod.StepMixin._train_step = orig
+            lab.close()
+            ipywidgets.Widget.close_all()
+    return statistics.median(ratios), max(ratios)
+
+
 def _quartiles(ratios: list[float]) -> str:
     """The middle half of the rounds' ratios: how far this machine's noise moves one round."""
     if len(ratios) < 4:
@@ -372,6 +416,9 @@ def main() -> None:
     print(f"(b) Lab attached ÷ headless (mlp64): {max(att) / max(head):.3f} best-of (goal >= 0.97), median "
           f"{statistics.median(a / h for a, h in zip(att, head)):.3f}; publisher CPU {1e3 * statistics.median(pub):.1f} "
           f"ms per second of training")
+    med, best = lab_in_thread(device, 3 * args.steps, max(4, args.rounds // 2))
+    print(f"(b) the same timed inside the training thread (its steps' summed time, headless ÷ Lab, ABBA rounds): "
+          f"median {med:.3f}, best {best:.3f}")
     steps, ms = live_latency(device)
     print(f"(d) live change latency: median {steps:g} steps from config.lr = x to the first step using it; the engine "
           f"runs with it after {ms:.2f} ms (the history shows it at the next read, within 64 steps)")
