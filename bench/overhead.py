@@ -20,8 +20,8 @@ Run: ``.venv/bin/python bench/overhead.py [--steps 1000] [--rounds 15] [--device
 (c) device→host reads per 1000 training steps (``Trainer.host_reads``: one per chunk of steps).
 (d) live-change latency: steps and milliseconds from ``config.lr = x`` to the first step that uses it.
 (e) digits: resident-on-device sampling vs the DataLoader path (``resident=False``), steps/s and ratio.
-(g) where the Trainer's time goes, timed inside its training thread (each ``_train_step`` and each read of
-    the losses), so the machine's noise, which moves whole rounds, mostly cancels: the median plain step,
+(g) where the Trainer's time goes, timed inside its training thread (each ``_train_step``, with the reads of
+    the losses that fall in them), so the machine's noise, which moves whole rounds, mostly cancels: the median plain step,
     and for each kind of step that does more (per-layer statistics, a snapshot, the read of 64 steps'
     losses, an evaluation) how often it comes, its median time over a plain step, and its share of the run.
 (f) ``Trainer(compile=...)`` vs eager over a lecture-length run (``--lecture-steps``, default 20000 steps of
