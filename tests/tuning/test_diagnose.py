@@ -255,3 +255,27 @@ def test_relu_before_softmax_is_flagged_from_the_model():
     f = nt.diagnose(tr)
     assert "activation_before_softmax" in f.rules
     assert next(x for x in f if x.rule == "activation_before_softmax").evidence["last_module"] == "ReLU"
+
+
+@pytest.mark.parametrize("n,window", [(1, 5), (30, 5), (400, 101), (2000, 41), (5001, 101), (40_000, 801)])
+def test_running_median_is_pandas_rolling_median_value_for_value(n, window):
+    from nbtrain.tuning.diagnose import _smooth
+
+    y = np.random.default_rng(n).standard_normal(n).cumsum()
+    y[::7] = np.round(y[::7])  # ties
+    expected = pd.Series(y).rolling(window, center=True, min_periods=1).median().to_numpy()
+    assert np.array_equal(_smooth(y, window), expected)
+
+
+def test_a_trainer_is_read_as_its_history_frame_says():
+    """diagnose(trainer) reads the step and evaluation tables directly (no joined frame, for the live view):
+    the same findings and evidence as the DataFrame of the same run, on runs where rules fire."""
+    for kw in (dict(data="spiral", hidden=[64, 64], lr=0.3, optimizer="momentum", max_steps=1000, schedule="step",
+                    schedule_params={"step_size": 100, "gamma": 0.1}),
+               dict(data="digits", model="mlp", hidden=[128], val_split=0.95, lr=0.1, optimizer="momentum",
+                    max_steps=400, eval_every=25)):
+        tr = run(**kw)
+        live, frame = nt.diagnose(tr), nt.diagnose(tr.history)
+        core = [f for f in live if f.rule not in ("noisy_val", "unshuffled")]  # these need the trainer's data
+        assert core and [(f.rule, f.evidence) for f in core] == [
+            (f.rule, f.evidence) for f in frame if f.rule not in ("noisy_val", "unshuffled")]
