@@ -34,9 +34,11 @@ Run: ``.venv/bin/python bench/overhead.py [--steps 1000] [--rounds 15] [--device
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import threading
 import time
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -252,6 +254,29 @@ def lecture_run(steps: int, device: torch.device, compile: bool | str) -> dict: 
     return {"wall": wall, "firsts": firsts, "rates": rates}
 
 
+@contextlib.contextmanager
+def timed_steps(end: Callable[[nt.Trainer, float], None], start: Callable[[nt.Trainer], None] | None = None):
+    """Within the block, every trainer's ``_train_step`` is timed in its own thread: ``start(trainer)`` before
+    it, ``end(trainer, seconds)`` after it; the plain method is back on exit."""
+    from nbtrain.engine import step as step_mod
+
+    orig = step_mod.StepMixin._train_step
+
+    def timed(self) -> bool:
+        if start is not None:
+            start(self)
+        t0 = time.perf_counter()
+        out = orig(self)
+        end(self, time.perf_counter() - t0)
+        return out
+
+    step_mod.StepMixin._train_step = timed
+    try:
+        yield
+    finally:
+        step_mod.StepMixin._train_step = orig
+
+
 def where_time_goes(key: str, device: torch.device, steps: int) -> list[str]:
     """Part (g): time each training step of the model ``key`` (default settings, one subscriber) inside the
     training thread, by what the step did; the lines to print."""
@@ -259,22 +284,20 @@ def where_time_goes(key: str, device: torch.device, steps: int) -> list[str]:
 
     dname, mname, hidden, batch = MODELS[key]
     took: list[tuple[int, float, int]] = []  # (step, seconds, evaluations before it)
-    orig = step_mod.StepMixin._train_step
-
-    def timed(self) -> bool:
-        s, e, t0 = self.global_step, self.metrics.evals.n, time.perf_counter()
-        out = orig(self)
-        took.append((s, time.perf_counter() - t0, self.metrics.evals.n - e))
-        return out
 
     with nt.Trainer(data=dname, model=mname, hidden=hidden, lr=0.1, seed=0, device=device, batch_size=batch) as tr:
         tr.subscribe(lambda u: None)
         tr.step(300).wait()  # warm-up, untimed
-        step_mod.StepMixin._train_step = timed
-        try:
+        before = {}
+
+        def start(t: nt.Trainer) -> None:
+            before["step"], before["evals"] = t.global_step, t.metrics.evals.n
+
+        def end(t: nt.Trainer, dt: float) -> None:
+            took.append((before["step"], dt, t.metrics.evals.n - before["evals"]))
+
+        with timed_steps(end, start):
             tr.step(steps).wait()
-        finally:
-            step_mod.StepMixin._train_step = orig
         stats_every = tr.config.stats_every
     kinds: dict[str, list[float]] = {"plain": [], "statistics": [], "snapshot": [], "losses read": [], "evaluation": []}
     for s, dt, evals in took:
@@ -303,17 +326,12 @@ def lab_in_thread(device: torch.device, steps: int, rounds: int) -> tuple[float,
     their requests ending a chunk, the decision boundary it computes). (median, best) of headless ÷ Lab."""
     import ipywidgets
 
-    from nbtrain.engine import step as step_mod
 
     dname, mname, hidden, batch = MODELS["mlp64"]
     spent = [0.0]
-    orig = step_mod.StepMixin._train_step
 
-    def timed(self) -> bool:
-        t0 = time.perf_counter()
-        out = orig(self)
-        spent[0] += time.perf_counter() - t0
-        return out
+    def add(_: nt.Trainer, dt: float) -> None:
+        spent[0] += dt
 
     def one(tr: nt.Trainer) -> float:
         spent[0] = 0.0
@@ -326,13 +344,12 @@ def lab_in_thread(device: torch.device, steps: int, rounds: int) -> tuple[float,
         lab = nt.Lab(trainer=watched)
         head.step(300).wait(), watched.step(300).wait()
         time.sleep(0.5)  # the Lab's first full publish is done
-        step_mod.StepMixin._train_step = timed
         try:
-            for _ in range(rounds):
-                h0, l0, l1, h1 = one(head), one(watched), one(watched), one(head)
-                ratios.append((h0 + h1) / (l0 + l1))
+            with timed_steps(add):
+                for _ in range(rounds):
+                    h0, l0, l1, h1 = one(head), one(watched), one(watched), one(head)
+                    ratios.append((h0 + h1) / (l0 + l1))
         finally:
-            step_mod.StepMixin._train_step = orig
             lab.close()
             ipywidgets.Widget.close_all()
     return statistics.median(ratios), max(ratios)

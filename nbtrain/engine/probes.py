@@ -76,16 +76,15 @@ def _plan(key: tuple, kinds: list[str], has_grad: tuple[bool, ...]) -> tuple:
         for j in members:
             pos[name, j] = at
             at += 1
+    # a device without float64 (Apple MPS) takes two passes in float32: Σa, then ‖a − mean‖ (its recipes' n
+    # negative: vals hold ‖a − mean‖)
+    two_pass = any(k[3].type in NO_FLOAT64 for k in key)
     recipes = []
     for j, (_, shape, *_x) in enumerate(key):
-        n = math.prod(shape)
+        n = -math.prod(shape) if two_pass else math.prod(shape)
         recipes.append((n, pos["s2", j], pos["s1", j], pos.get(("sat", j), -1), pos.get(("alive", j), -1),
                         shape[1] if len(shape) >= 2 else 1, pos.get(("grad", j), -1)))
     thresholds = [0.99] * n_tanh + [0.49] * (len(sat) - n_tanh)  # tanh |a| > 0.99; sigmoid |a − ½| > 0.49
-    # a device without float64 (Apple MPS) takes two passes in float32: Σa, then ‖a − mean‖
-    two_pass = any(k[3].type in NO_FLOAT64 for k in key)
-    if two_pass:
-        recipes = [(-r[0], *r[1:]) for r in recipes]  # a negative n: vals hold ‖a − mean‖
     inv_n = [1.0 / math.prod(k[1]) for k in key]
     return (two_pass, inv_n, sat, n_tanh, thresholds, dead, sum_dims), recipes, at
 
