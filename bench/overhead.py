@@ -11,8 +11,9 @@ Run: ``.venv/bin/python bench/overhead.py [--steps 1000] [--rounds 15] [--device
     Trainer with its history, per-layer statistics at the default rate, its evaluations at the default
     cadence and one subscriber. "Machinery only" is the Trainer without the per-layer statistics: the
     same work as the bare loop.
-    Interleaved rounds (a bare round, then ``step(n)`` of one live Trainer): best-of, and the median of the
-    rounds' ratios — on a shared machine the median is the steadier figure.
+    Interleaved rounds (the bare loop, ``step(n)`` of the live Trainer and of the machinery-only one, in ABCCBA
+    order rotated from round to round, so that each runs as often right after another's code): best-of, and the
+    median of the rounds' ratios — on a shared machine the median is the steadier figure.
 (b) the Lab attached (its 10 Hz publisher and 1 Hz decision boundary) ÷ headless, a new trainer for each run of
     ``3 × steps`` steps started once the Lab is shown (its first full publish done), ABBA rounds, with the
     publisher's CPU time per second of training (serialising, decimating); and the same timed inside the training thread
@@ -396,14 +397,18 @@ def main() -> None:
         bare_loop = bare_rounds.round
         bare_loop(200), runs.round(200), plain.round(200)  # warm-up
         bare, ours, reads, mach = [], [], [], []
+        sides = [bare_loop, runs.round, plain.round]
         for r in range(args.rounds):
-            # ABBA order (bare, trainer, machinery, machinery, trainer, bare): a machine that drifts faster or
-            # slower during a round weighs on both sides alike
-            b0, o0, m0 = bare_loop(args.steps), runs.round(args.steps), plain.round(args.steps)
-            m1, o1, b1 = plain.round(args.steps), runs.round(args.steps), bare_loop(args.steps)
-            bare.append((b0 + b1) / 2)
-            ours.append((o0 + o1) / 2)
-            mach.append((m0 + m1) / 2)
+            # ABCCBA order, rotated from round to round (bare, trainer, machinery; trainer, machinery, bare; ...):
+            # a machine that drifts during a round weighs on every side alike, and each side in turn runs after
+            # another's code (its caches cold) and after its own
+            order = [(r + i) % 3 for i in range(3)]
+            got: list[list[float]] = [[], [], []]
+            for i in order + order[::-1]:
+                got[i].append(sides[i](args.steps))
+            bare.append(sum(got[0]) / 2)
+            ours.append(sum(got[1]) / 2)
+            mach.append(sum(got[2]) / 2)
             reads.append(runs.reads)
             print(f"  {key} round {r}: bare {bare[-1]:8.0f} steps/s   trainer {ours[-1]:8.0f} steps/s   "
                   f"ratio {ours[-1] / bare[-1]:.3f}")

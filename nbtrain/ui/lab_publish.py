@@ -47,8 +47,9 @@ def describe_event(e: dict[str, Any]) -> str:
     return f"{field} {fmt(old)} → {fmt(new)}"
 
 
-#: s between two redraws of the per-layer figures and the legend rows while a run goes on (they change slowly;
-#: the loss and accuracy curves follow every publish): a third of the publisher's work at 10 Hz otherwise
+#: s between two redraws of the per-layer figures, the legend rows and the learning rate used while a run goes
+#: on (they change slowly; the loss and accuracy curves follow every publish): a third of the publisher's work
+#: at 10 Hz otherwise
 LAYER_INTERVAL = 0.5
 #: the live diagnosis waits at least this many times the time the last one took (≤ 1 % of a core)
 DIAGNOSE_STRETCH = 100
@@ -114,8 +115,8 @@ class LabPublishing:
             if tr.model is not self._model_view:
                 self._model_view = tr.model
                 self._refresh_enabled()
-            updates += self._curve_updates(m)
             layers = force or tr.state != "running" or now - self._layers_t >= LAYER_INTERVAL
+            updates += self._curve_updates(m, slow=layers)
             if layers:
                 self._layers_t = now
                 updates += self._layer_updates(m)
@@ -182,7 +183,9 @@ class LabPublishing:
         if t1 - t0 >= 0.3:
             self._rate = (s1 - s0) / (t1 - t0)
 
-    def _curve_updates(self, m: Any) -> list[tuple[widgets.Widget, dict[str, Any]]]:
+    def _curve_updates(self, m: Any, slow: bool = True) -> list[tuple[widgets.Widget, dict[str, Any]]]:
+        """The loss and accuracy curves; the learning rate used (the schedule figure's line, which changes slowly)
+        only when ``slow`` (at the per-layer figures' pace while a run goes on)."""
         series = self._series
         restarted, new = self._steps_feed.read(m)
         if restarted:
@@ -202,7 +205,7 @@ class LabPublishing:
                            ("train_acc", self.acc_lines["train"]), ("val_acc", self.acc_lines["val"]),
                            ("lr", self.marks["lr"])):
             d = series[name]
-            if d.changed:
+            if d.changed and (slow or name != "lr"):
                 d.changed = False
                 x, y = d.arrays()
                 out.append((mark, {"x": x.astype(np.int32), "y": y.astype(np.float32)}))
