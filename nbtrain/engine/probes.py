@@ -145,6 +145,8 @@ def detach(hooks: tuple[list, list]) -> tuple[list[tuple], list[torch.Tensor]]:
             _PLANS.clear()
         plan = _PLANS[full_key] = _plan(key, kinds, has_grad)
     (two_pass, inv_n, sat, n_tanh, thresholds, dead, sum_dims), recipes, _ = plan
+    # every value in one dtype: the flush stacks them, and a stack of mixed dtypes converts each one (µs apiece)
+    acc = {} if two_pass else {"dtype": torch.float64}
     if two_pass:
         sums = [a.sum(dtype=torch.float32) for a in acts]
         vals = list(torch._foreach_norm(torch._foreach_sub(acts, torch._foreach_mul(sums, inv_n))))
@@ -159,10 +161,10 @@ def detach(hooks: tuple[list, list]) -> tuple[list[tuple], list[torch.Tensor]]:
         t = torch._foreach_abs(s)
         torch._foreach_sub_(t, thresholds)
         torch._foreach_clamp_min_(t, 0.0)
-        vals += torch._foreach_norm(t, 0)  # a count: the nonzeros
+        vals += torch._foreach_norm(t, 0, **acc)  # a count: the nonzeros
     if dead:  # a ReLU unit whose outputs sum to 0 is 0 on every example
-        vals += torch._foreach_norm([acts[j].sum(dim=d) for j, d in zip(dead, sum_dims)], 0)
+        vals += torch._foreach_norm([acts[j].sum(dim=d) for j, d in zip(dead, sum_dims)], 0, **acc)
     grads = [g for g in layer_grads if g is not None]
     if grads:
-        vals += torch._foreach_norm(grads)
+        vals += torch._foreach_norm(grads, 2, **acc)
     return recipes, vals

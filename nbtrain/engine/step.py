@@ -222,7 +222,8 @@ class StepMixin:
         if not pend and not layers and extra is None:
             return []
         parts = [torch.stack([t for _, t in pend])] if pend else []  # 0-d losses
-        if layers:  # the probes' 0-d values, float64 and float32: stacked apart (promoting each loss costs µs)
+        if layers:  # the probes' 0-d values, all float64 (float32 where the device has none): stacked apart from the
+            # float32 losses (a stack of mixed dtypes converts each value, µs apiece)
             parts.append(torch.stack([v for entry in layers for v in entry[2]]))
         if extra is not None:
             parts.append(extra.detach().reshape(-1))
