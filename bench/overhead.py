@@ -278,6 +278,42 @@ def timed_steps(end: Callable[[nt.Trainer, float], None], start: Callable[[nt.Tr
         step_mod.StepMixin._train_step = orig
 
 
+#: part (b)'s breakdown of the publisher's time: a name, and the LabPublishing methods that make it up
+PUBLISHER_PARTS = {
+    "curves (new rows read and decimated)": ("_curve_updates",),
+    "per-layer figures": ("_layer_updates",),
+    "live diagnosis": ("_diagnose",),
+    "progress, status, events, axes": ("_progress_updates", "_render_status", "_event_updates", "_step_axis_updates"),
+    "decision boundary": ("_boundary_step",),
+}
+
+
+@contextlib.contextmanager
+def publisher_parts(into: dict[str, float]):
+    """Within the block, the CPU time (``time.thread_time``: the publisher thread's own) that the Lab's publisher
+    spends in each part of :data:`PUBLISHER_PARTS`, added up into ``into`` by part."""
+    from nbtrain.ui.lab_publish import LabPublishing
+
+    saved = {}
+    for part, names in PUBLISHER_PARTS.items():
+        for name in names:
+            orig = saved[name] = LabPublishing.__dict__[name]
+
+            def timed(self, *a, _orig=orig, _part=part, **k):
+                t0 = time.thread_time()
+                try:
+                    return _orig(self, *a, **k)
+                finally:
+                    into[_part] = into.get(_part, 0.0) + time.thread_time() - t0
+
+            setattr(LabPublishing, name, timed)
+    try:
+        yield
+    finally:
+        for name, orig in saved.items():
+            setattr(LabPublishing, name, orig)
+
+
 def where_time_goes(key: str, device: torch.device, steps: int) -> list[str]:
     """Part (g): time each training step of the model ``key`` (default settings, one subscriber) inside the
     training thread, by what the step did; the lines to print."""
@@ -320,11 +356,13 @@ def where_time_goes(key: str, device: torch.device, steps: int) -> list[str]:
     return lines
 
 
-def lab_in_thread(device: torch.device, steps: int, rounds: int) -> tuple[float, float]:
+def lab_in_thread(device: torch.device, steps: int, rounds: int) -> tuple[float, float, dict[str, float]]:
     """Part (b) inside the training thread: two lecture-default trainers, one headless and one with a Lab
     attached for the whole part, stepped ``steps`` at a time in ABBA rounds; each round's summed
     ``_train_step`` time, which holds what the Lab's threads take from the training thread (their GIL time,
-    their requests ending a chunk, the decision boundary it computes). (median, best) of headless ÷ Lab."""
+    their requests ending a chunk, the decision boundary it computes). (median, best) of headless ÷ Lab, and the
+    publisher's CPU time by part (:data:`PUBLISHER_PARTS`, the rest under "setting the traits ...") in seconds
+    per second of the watched trainer's rounds."""
     import ipywidgets
 
 
@@ -334,9 +372,14 @@ def lab_in_thread(device: torch.device, steps: int, rounds: int) -> tuple[float,
     def add(_: nt.Trainer, dt: float) -> None:
         spent[0] += dt
 
+    watched_s = [0.0]
+
     def one(tr: nt.Trainer) -> float:
         spent[0] = 0.0
+        t0 = time.perf_counter()
         tr.step(steps).wait()
+        if tr is watched:
+            watched_s[0] += time.perf_counter() - t0
         return spent[0]
 
     ratios = []
@@ -345,15 +388,22 @@ def lab_in_thread(device: torch.device, steps: int, rounds: int) -> tuple[float,
         lab = nt.Lab(trainer=watched)
         head.step(300).wait(), watched.step(300).wait()
         time.sleep(0.5)  # the Lab's first full publish is done
+        parts: dict[str, float] = {}
         try:
-            with timed_steps(add):
+            with timed_steps(add), publisher_parts(parts):
+                cpu0 = lab._publisher.cpu_total
                 for _ in range(rounds):
                     h0, l0, l1, h1 = one(head), one(watched), one(watched), one(head)
                     ratios.append((h0 + h1) / (l0 + l1))
+                cpu = lab._publisher.cpu_total - cpu0
         finally:
             lab.close()
             ipywidgets.Widget.close_all()
-    return statistics.median(ratios), max(ratios)
+    # per second of the Lab's own rounds (while the headless one trains, the Lab has nothing new to send)
+    per_s = {part: t / watched_s[0] for part, t in parts.items()}
+    per_s["setting the traits (validation, serialisation, messages) and the rest"] = (
+        max(cpu - sum(parts.values()), 0.0) / watched_s[0])
+    return statistics.median(ratios), max(ratios), per_s
 
 
 def _quartiles(ratios: list[float]) -> str:
@@ -441,9 +491,11 @@ def main() -> None:
     print(f"(b) Lab attached ÷ headless (mlp64): {max(att) / max(head):.3f} best-of (goal >= 0.97), median "
           f"{statistics.median(a / h for a, h in zip(att, head)):.3f}; publisher CPU {1e3 * statistics.median(pub):.1f} "
           f"ms per second of training")
-    med, best = lab_in_thread(device, 3 * args.steps, max(4, args.rounds // 2))
+    med, best, parts = lab_in_thread(device, 3 * args.steps, max(4, args.rounds // 2))
     print(f"(b) the same timed inside the training thread (its steps' summed time, headless ÷ Lab, ABBA rounds): "
           f"median {med:.3f}, best {best:.3f}")
+    print(f"(b) the publisher's CPU time there, {1e3 * sum(parts.values()):.1f} ms per second of training (it holds "
+          f"the GIL for most of it): " + ", ".join(f"{name} {1e3 * t:.1f}" for name, t in parts.items()))
     steps, ms = live_latency(device)
     print(f"(d) live change latency: median {steps:g} steps from config.lr = x to the first step using it; the engine "
           f"runs with it after {ms:.2f} ms (the history shows it at the next read, within 64 steps)")

@@ -51,8 +51,8 @@ def describe_event(e: dict[str, Any]) -> str:
 #: on (they change slowly; the loss and accuracy curves follow every publish): a third of the publisher's work
 #: at 10 Hz otherwise
 LAYER_INTERVAL = 0.5
-#: the live diagnosis waits at least this many times the time the last one took (≤ 1 % of a core)
-DIAGNOSE_STRETCH = 100
+#: the live diagnosis waits at least this many times the time the last one took (≤ 0.5 % of a core)
+DIAGNOSE_STRETCH = 200
 
 
 class LabPublishing:
@@ -142,8 +142,9 @@ class LabPublishing:
 
     def _diagnose(self, now: float, tr: Trainer, force: bool = False) -> None:
         """Read the curves with ``nt.diagnose`` every ``diagnose_interval`` s (warnings and errors shown
-        under the status line). Its cost grows with the history (about 4 ms at 40,000 steps), so the interval
-        stretches to ≥ 100× the time the last diagnosis took: at most 1 % of a core, however long the run."""
+        under the status line). Its cost grows with the history (about 4 ms at 40,000 steps, several times that
+        while a run competes for the machine), so the interval stretches to ≥ DIAGNOSE_STRETCH (200) × the time
+        the last one took: at most 0.5 % of a core, however long the run."""
         version = tr.metrics.version
         if not self.diagnose_interval or version == self._diag_version or (now < self._diag_at and not force):
             return
