@@ -86,8 +86,16 @@ class IndexSampler:
         return g[3][pos:end], g[4][pos:end]
 
     def _gather(self, X: torch.Tensor, Y: torch.Tensor) -> tuple[Any, ...]:
-        """(X, Y) in this epoch's order, kept with what they were gathered from."""
-        self._gathered = (self.perm_dev, X, Y, X[self.perm_dev], Y[self.perm_dev])
+        """(X, Y) in this epoch's order, kept with what they were gathered from. For the same tensors the new
+        order is written into the last epoch's copies: every epoch's batches then sit at the same addresses,
+        warm in the caches (a fresh copy each epoch made the steps of a small model ~4 % slower), and nothing
+        holds a batch from one epoch to the next (the batches are the training step's alone)."""
+        g, perm = self._gathered, self.perm_dev
+        if g is not None and g[1] is X and g[2] is Y and len(g[3]) == len(perm):
+            xs, ys = torch.index_select(X, 0, perm, out=g[3]), torch.index_select(Y, 0, perm, out=g[4])
+        else:
+            xs, ys = X[perm], Y[perm]
+        self._gathered = (perm, X, Y, xs, ys)
         return self._gathered
 
     def _start_epoch(self, shuffle: bool) -> None:

@@ -75,3 +75,24 @@ def test_an_option_acting_inside_the_step_keeps_every_step_on_the_full_path(monk
         tr.config.grad_clip = 0.0
         tr.step(200).wait()
         assert calls["full"] < 200 + 200 // 3
+
+
+def test_epoch_order_copies_are_rewritten_in_place_and_give_exactly_the_indexed_batches():
+    """A small resident set is gathered in each epoch's order into the same two buffers (its batches stay at
+    the same addresses); every batch is still exactly X[idx], Y[idx] of the permutation drawn (a sampler that
+    indexes instead, same seed, is the reference), over several epochs and a last short batch."""
+    from nbtrain.engine.batches import IndexSampler
+
+    X, Y = torch.randn(50, 3), torch.randint(0, 4, (50,))
+    views, ref = IndexSampler(50, torch.device("cpu"), seed=5), IndexSampler(50, torch.device("cpu"), seed=5)
+    addresses = set()
+    for i in range(40):  # four batches an epoch (16, 16, 16, 2), ten epochs
+        if i == 0:
+            xb, yb = views.batch(X, Y, 16, True)
+        else:
+            xb, yb = views.next_views(16, True, X, Y)
+        addresses.add(views._gathered[3].data_ptr())
+        idx = ref.next(16, True)
+        assert torch.equal(xb, X[idx]) and torch.equal(yb, Y[idx]), i
+    assert views.epochs_done == ref.epochs_done == 9
+    assert len(addresses) == 1  # one buffer for every epoch
