@@ -24,7 +24,7 @@ Run: ``.venv/bin/python bench/overhead.py [--steps 1000] [--rounds 15] [--device
 (e) digits: resident-on-device sampling vs the DataLoader path (``resident=False``), steps/s and ratio.
 (g) where the Trainer's time goes, timed inside its training thread (each ``_train_step``, with the reads of
     the losses that fall in them), so the machine's noise, which moves whole rounds, mostly cancels: the median plain step,
-    and for each kind of step that does more (per-layer statistics, a snapshot, the read of 64 steps'
+    and for each kind of step that does more (per-layer statistics, a snapshot, the read of a chunk of steps'
     losses, an evaluation) how often it comes, its median time over a plain step, and its share of the run.
 (f) ``Trainer(compile=...)`` vs eager over a lecture-length run (``--lecture-steps``, default 20000 steps of
     the lecture default) with two re-captures after live changes (activation relu → tanh at 1/3, batch size
@@ -45,6 +45,7 @@ import torch
 import torch.nn.functional as F
 
 import nbtrain as nt
+from nbtrain.engine.step import FLUSH_EVERY
 
 MODELS = {  # (a): name -> data, model, hidden, batch
     "mlp64": ("spiral", "mlp", [64, 64], 32),
@@ -498,7 +499,7 @@ def main() -> None:
           f"the GIL for most of it): " + ", ".join(f"{name} {1e3 * t:.1f}" for name, t in parts.items()))
     steps, ms = live_latency(device)
     print(f"(d) live change latency: median {steps:g} steps from config.lr = x to the first step using it; the engine "
-          f"runs with it after {ms:.2f} ms (the history shows it at the next read, within 64 steps)")
+          f"runs with it after {ms:.2f} ms (the history shows it at the next read, within {FLUSH_EVERY} steps)")
     res, loader = [], []
     for _ in range(max(2, args.rounds // 2)):
         res.append(data_path(1000, device, True))

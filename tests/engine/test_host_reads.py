@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import nbtrain as nt
-from nbtrain.engine.step import FLUSH_AGE, FLUSH_EVERY
+from nbtrain.engine.step import FLUSH_AGE, FLUSH_EVERY, SNAPSHOT_EVERY
 
 READERS = ("item", "tolist", "cpu", "numpy", "__float__", "__int__", "__bool__", "__index__")
 
@@ -76,6 +76,24 @@ def test_nan_is_detected_within_one_chunk_and_restore_finite_goes_back_before_it
     h = tr.history
     assert h["train_loss"].count() == 150 and h["train_loss"].notna().all() is not None  # only finite steps logged
     step = tr.restore_finite()
-    assert step == 100  # the last snapshot whose loss was finite
+    assert step == 149 // SNAPSHOT_EVERY * SNAPSHOT_EVERY  # the last snapshot whose loss was finite (128)
     assert all(torch.isfinite(p).all() for p in tr.model.parameters())
     tr.close()
+
+
+def test_a_snapshot_not_yet_confirmed_is_not_replaced_by_a_later_one(monkeypatch):
+    """Snapshots more often than reads: a later snapshot may be taken from weights that already gave a NaN the
+    next read will find, so the older one, still unconfirmed, is kept, and restore_finite() goes back to it
+    (replaced at every snapshot, the last candidate would come from NaN weights and none would be left)."""
+    from nbtrain.engine import step as step_mod
+
+    monkeypatch.setattr(step_mod, "FLUSH_EVERY", 1024)
+    monkeypatch.setattr(step_mod, "SNAPSHOT_EVERY", 2)
+    with nt.Trainer(data="spiral", hidden=[32], lr=100.0, optimizer="sgd", activation="identity", head_init_scale=1.0,
+                    seed=0) as tr:
+        tr.start()
+        assert tr.wait(timeout=60) == "paused"
+        bad = int(tr.message.split(" at step ")[1].split()[0])
+        assert bad > 2, tr.message  # snapshots at 0 and 2 came before the NaN, later ones after it
+        assert tr.restore_finite() == 0
+        assert all(torch.isfinite(p).all() for p in tr.model.parameters())

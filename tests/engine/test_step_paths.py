@@ -53,7 +53,7 @@ def test_the_plain_path_gives_exactly_the_full_paths_numbers(monkeypatch):
 
 def test_the_full_path_runs_only_where_something_is_due(monkeypatch):
     """Over 1000 steps of the lecture default: an evaluation every ~232 steps and the first step after each
-    boundary; not the per-layer statistics (every 50 steps) or the snapshots (every 100), which the plain
+    boundary; not the per-layer statistics (every 50 steps) or the snapshots (every SNAPSHOT_EVERY), which the plain
     path takes itself, nor the epoch starts (one every 8 steps here: 240 examples, batch 32), which it draws."""
     calls = _count_full_steps(monkeypatch)
     with nt.Trainer(data="spiral", hidden=[64, 64], lr=0.1, seed=0) as tr:
@@ -64,7 +64,8 @@ def test_the_full_path_runs_only_where_something_is_due(monkeypatch):
         snapshot = tr._finite_snapshot
     assert calls["full"] <= due + 40, (calls["full"], due)  # + the chunk boundaries (one per ~100 ms)
     assert layer_steps == list(range(0, 1000, 50))  # every probe taken, on whichever path
-    assert snapshot is not None and snapshot[0] == 900  # the last snapshot whose loss is known finite
+    # the last snapshot whose loss is known finite (896)
+    assert snapshot is not None and snapshot[0] == 999 // step_mod.SNAPSHOT_EVERY * step_mod.SNAPSHOT_EVERY
 
 
 def test_an_option_acting_inside_the_step_keeps_every_step_on_the_full_path(monkeypatch):
