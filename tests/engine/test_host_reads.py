@@ -97,3 +97,19 @@ def test_a_snapshot_not_yet_confirmed_is_not_replaced_by_a_later_one(monkeypatch
         assert bad > 2, tr.message  # snapshots at 0 and 2 came before the NaN, later ones after it
         assert tr.restore_finite() == 0
         assert all(torch.isfinite(p).all() for p in tr.model.parameters())
+
+
+def test_a_snapshot_written_into_reused_tensors_holds_exactly_the_weights_of_its_step():
+    """From the third chunk on, a snapshot is copied into the tensors of the one it retires: the finite snapshot
+    of step 2·SNAPSHOT_EVERY still equals, tensor for tensor, a run stepped to that step."""
+    n = 2 * SNAPSHOT_EVERY
+    with nt.Trainer(data="spiral", hidden=[16, 16], lr=0.1, seed=4) as a, \
+         nt.Trainer(data="spiral", hidden=[16, 16], lr=0.1, seed=4) as b:
+        a.step(n + 40).wait()
+        step, state = a._finite_snapshot
+        b.step(n).wait()
+        assert step == n
+        reference = b.model.state_dict()
+        assert state.keys() == reference.keys()
+        assert all(torch.equal(state[k], reference[k]) for k in state)
+        assert not any(state[k].data_ptr() == p.data_ptr() for k in state for p in a.model.state_dict().values())
