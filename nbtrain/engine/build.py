@@ -94,6 +94,7 @@ class BuildMixin:
         self._best: tuple[float, int, dict] | None = None
         self._finite_snapshot: tuple[int, dict] | None = None
         self._snapshot_candidate: tuple[int, dict] | None = None  # kept once its loss is known finite
+        self._spare_snapshot: tuple[int, dict] | None = None  # a retired finite snapshot: the next one's tensors
         self._pend: list[tuple[tuple[int, float, float, float], torch.Tensor]] = []  # (step, epoch, time, lr), loss
         self._pend_layers: list[tuple[int, list[tuple], list[torch.Tensor]]] = []  # step, probes.detach()
         self._last_eval_step = -(10**12)
