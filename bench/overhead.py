@@ -366,7 +366,6 @@ def lab_in_thread(device: torch.device, steps: int, rounds: int) -> tuple[float,
     per second of the watched trainer's rounds."""
     import ipywidgets
 
-
     dname, mname, hidden, batch = MODELS["mlp64"]
     spent = [0.0]
 

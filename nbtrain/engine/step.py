@@ -283,8 +283,7 @@ class StepMixin:
         """A copy of the model's state dict for the snapshot candidate: written with one ``_foreach_copy_`` into the
         tensors of the finite snapshot that the last confirmed one replaced (nothing else refers to them), else
         :meth:`_state_copy`. One op instead of a clone per tensor: a snapshot comes once a chunk, its code cold."""
-        spare = self.__dict__.get("_spare_snapshot")
-        self._spare_snapshot = None
+        spare, self._spare_snapshot = self._spare_snapshot, None
         names, tensors, _ = self._model_cache()
         if spare is not None:
             old = spare[1]

@@ -181,13 +181,15 @@ def _smooth(y: np.ndarray, window: int) -> np.ndarray:
     >>> bool(np.array_equal(_smooth(y, 51), pd.Series(y).rolling(51, center=True, min_periods=1).median().to_numpy()))
     True
     """
+    def rolling(part: np.ndarray) -> np.ndarray:
+        return pd.Series(part).rolling(window, center=True, min_periods=1).median().to_numpy()
+
     n, h = len(y), window // 2
     if n < 4 * window:
-        return pd.Series(y).rolling(window, center=True, min_periods=1).median().to_numpy()
+        return rolling(y)
     out = median_filter(y, size=window, mode="nearest")
-    ends = (pd.Series(y[: 2 * h]), pd.Series(y[n - 2 * h :]))  # every value that the first / last h windows hold
-    head, tail = (e.rolling(window, center=True, min_periods=1).median().to_numpy() for e in ends)
-    out[:h], out[n - h :] = head[:h], tail[h:]
+    # the first / last h windows hold only values among the first / last 2h
+    out[:h], out[n - h :] = rolling(y[: 2 * h])[:h], rolling(y[n - 2 * h :])[h:]
     return out
 
 
