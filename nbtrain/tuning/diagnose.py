@@ -27,6 +27,7 @@ the inputs: non-finite or unnormalised inputs (RMS > 100) are named as the cause
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -139,7 +140,7 @@ def _curves(source: Any) -> _Curves:
         c.message = trainer.message
         c.stop_reason = trainer.stop_reason
         c.n_classes = int(data.num_classes) if getattr(data, "num_classes", None) else None
-        c.input_rms = input_rms(data)
+        c.input_rms = _input_rms(data)
         return c
     if isinstance(source, pd.DataFrame):
         if "train_loss" not in source.columns:
@@ -149,6 +150,26 @@ def _curves(source: Any) -> _Curves:
         c.n_classes = source.attrs.get("num_classes")
         return c
     raise ValueError(f"diagnose() takes a Trainer, a Lab or a history DataFrame, got {type(source).__name__}")
+
+
+_RMS: dict[int, tuple[Any, float | None]] = {}  # id(data) -> (a weak reference to it, its input_rms)
+
+
+def _input_rms(data: Any) -> float | None:
+    """``input_rms(data)``, computed once per data object: a live Lab diagnoses every few seconds, and a dataset
+    not held in memory reads 256 of its examples for it (an image folder: 256 files decoded)."""
+    hit = _RMS.get(id(data))
+    if hit is not None and hit[0]() is data:
+        return hit[1]
+    value = input_rms(data)
+    try:
+        ref = weakref.ref(data)
+    except TypeError:  # an object without weak references: not kept
+        return value
+    if len(_RMS) > 64:
+        _RMS.clear()
+    _RMS[id(data)] = (ref, value)
+    return value
 
 
 def _from_frame(h: pd.DataFrame, ev: pd.DataFrame | None) -> _Curves:

@@ -142,15 +142,15 @@ class LabPublishing:
 
     def _diagnose(self, now: float, tr: Trainer, force: bool = False) -> None:
         """Read the curves with ``nt.diagnose`` every ``diagnose_interval`` s (warnings and errors shown
-        under the status line). Its cost grows with the history (about 4 ms at 40,000 steps, several times that
-        while a run competes for the machine), so the interval stretches to ≥ DIAGNOSE_STRETCH (200) × the time
-        the last one took: at most 0.5 % of a core, however long the run."""
+        under the status line), the same findings as ``nt.diagnose(lab)``. Its cost grows with the history (about
+        4 ms at 40,000 steps, several times that while a run competes for the machine), so the interval stretches
+        to ≥ DIAGNOSE_STRETCH (200) × the time the last one took: at most 0.5 % of a core, however long the run."""
         version = tr.metrics.version
         if not self.diagnose_interval or version == self._diag_version or (now < self._diag_at and not force):
             return
         t0 = time.perf_counter()
         try:
-            findings = diagnose(tr.history)
+            findings = diagnose(tr)  # its tables as they are (no joined frame), its data and model: as nt.diagnose(lab)
         except Exception:  # a diagnosis is advice: it must never break the live view
             findings = []
         cost = time.perf_counter() - t0

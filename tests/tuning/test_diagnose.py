@@ -279,3 +279,23 @@ def test_a_trainer_is_read_as_its_history_frame_says():
         core = [f for f in live if f.rule not in ("noisy_val", "unshuffled")]  # these need the trainer's data
         assert core and [(f.rule, f.evidence) for f in core] == [
             (f.rule, f.evidence) for f in frame if f.rule not in ("noisy_val", "unshuffled")]
+
+
+def test_a_trainers_input_scale_is_measured_once_per_data_object(monkeypatch):
+    """A live Lab diagnoses every few seconds; the inputs' RMS (256 examples read for a dataset not in memory)
+    is measured once for each data object, again for a new one, and is the value input_rms gives."""
+    from nbtrain.engine.data import input_rms
+    from nbtrain.tuning import diagnose as diagnose_mod
+
+    calls = []
+    monkeypatch.setattr(diagnose_mod, "input_rms", lambda data: calls.append(data) or input_rms(data))
+    with nt.Trainer(data="spiral", hidden=[8], seed=0) as a, nt.Trainer(data="moons", hidden=[8], seed=0) as b:
+        a.step(30).wait()
+        b.step(30).wait()
+        for _ in range(3):
+            nt.diagnose(a)
+        assert calls == [a.data]
+        nt.diagnose(b)
+        nt.diagnose(a)
+        assert calls == [a.data, b.data]
+        assert diagnose_mod._curves(b).input_rms == input_rms(b.data)

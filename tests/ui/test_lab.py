@@ -350,6 +350,21 @@ def test_curve_diagnosis_findings_show_live_under_the_status(make_lab):
     assert "nbtrain-diagnosis" in lab.diagnosis._dom_classes
 
 
+def test_the_live_diagnosis_is_nt_diagnose_of_the_lab(make_lab):
+    """The findings under the status line are ``nt.diagnose(lab)``'s: from the trainer, with what only it knows
+    (here its model, whose logits pass through a ReLU), not from the history frame, which knows less."""
+    model = nn.Sequential(nn.Linear(2, 16), nn.Tanh(), nn.Linear(16, 3), nn.ReLU())
+    lab = make_lab(model=model, data="spiral", max_steps=300)
+    lab.start()
+    assert lab.wait(timeout=60) == "finished"
+    lab.publish(force=True)
+    expected = nt.diagnose(lab)
+    assert [(f.rule, f.evidence) for f in lab.findings] == [(f.rule, f.evidence) for f in expected]
+    assert "activation_before_softmax" in [f.rule for f in lab.findings]
+    assert "activation_before_softmax: the model&#x27;s last layer is a relu" in lab.diagnosis.value  # shown
+    assert "activation_before_softmax" not in [f.rule for f in nt.diagnose(lab.trainer.history)]
+
+
 def test_a_training_error_appears_in_the_status(make_lab):
     class Broken(nn.Module):
         def __init__(self):
