@@ -172,11 +172,25 @@ def _input_rms(data: Any) -> float | None:
     return value
 
 
+def _eval_only(h: pd.DataFrame, cols: list[str]) -> np.ndarray:
+    """The rows of an evaluation with no training loss (the final evaluation, or evaluations logged as rows of
+    their own): a NaN training loss there is not a NaN loss. Except where the run diverged: a NaN training loss
+    at an evaluation is the run's own NaN when no finite training loss comes after it and a training row with a
+    non-finite loss does (a run whose loss became NaN at an evaluation step)."""
+    loss = h["train_loss"].to_numpy(float)
+    candidate = np.isnan(loss) & h[cols].notna().any(axis=1).to_numpy()
+    finite = np.isfinite(loss)
+    bad_training = ~finite & ~candidate
+
+    def later(flags: np.ndarray) -> np.ndarray:  # any flag in a row after each row
+        return np.r_[np.logical_or.accumulate(flags[::-1])[::-1][1:], False]
+
+    return candidate & ~(~later(finite) & later(bad_training))
+
+
 def _from_frame(h: pd.DataFrame, ev: pd.DataFrame | None) -> _Curves:
     cols = [c for c in EVAL_COLUMNS if c in h.columns]
-    # an evaluation-only row (e.g. the final evaluation) has no training loss: it is not a NaN loss
-    eval_only = h["train_loss"].isna() & h[cols].notna().any(axis=1) if cols else pd.Series(False, index=h.index)
-    rows = h.loc[~eval_only]
+    rows = h.loc[~_eval_only(h, cols)] if cols else h
     step = rows["step"].to_numpy(float) if "step" in h.columns else np.arange(len(rows), dtype=float)
     loss = rows["train_loss"].to_numpy(float)
     lr = rows["lr"].to_numpy(float) if "lr" in h.columns else None

@@ -60,6 +60,26 @@ def test_nan_rule_reports_step_value_and_lr():
     assert "lr=0.3" in f[0].advice
 
 
+def test_a_nan_loss_at_an_evaluation_step_is_the_runs_nan_and_the_final_evaluation_row_is_not():
+    """A row with evaluation values and no training loss is an evaluation's own row (the final evaluation, or
+    evaluations logged apart), not a NaN loss; but a run whose loss became NaN at an evaluation step reports
+    that step (it reported the next one, the evaluation's row taken for an evaluation-only row)."""
+    steps = np.arange(100)
+    loss = np.r_[np.linspace(2, 1, 50), np.full(50, np.nan)]
+    val = np.where(steps % 10 == 0, 1.2, np.nan)
+    h = pd.DataFrame({"step": steps, "train_loss": loss, "val_loss": val, "lr": 0.5})
+    f = nt.diagnose(h)
+    assert f.rules[0] == "nan" and f[0].evidence["step"] == 50  # step 50 evaluated, then its loss was NaN
+    # healthy runs: a final evaluation row after the last step, and evaluations logged as rows of their own
+    healthy = pd.DataFrame({"step": steps, "train_loss": np.linspace(2, 0.5, 100), "val_loss": val, "lr": 0.5})
+    final = pd.concat([healthy, pd.DataFrame({"step": [100], "train_loss": [np.nan], "val_loss": [0.6]})])
+    apart = pd.concat([healthy.assign(val_loss=np.nan),
+                       pd.DataFrame({"step": steps[::10], "train_loss": np.nan, "val_loss": 1.0})]).sort_values(
+                           "step", kind="stable")
+    for frame in (final, apart):
+        assert "nan" not in nt.diagnose(frame).rules
+
+
 def test_nan_rule_reads_the_trainer_event_even_without_a_nan_row():
     h = history(np.linspace(2, 1, 50))
     h.attrs["events"] = [{"step": 50, "field": "nonfinite_loss", "old": None, "new": "NaN"}]
