@@ -24,8 +24,9 @@ Run: ``.venv/bin/python bench/overhead.py [--steps 1000] [--rounds 15] [--device
 (e) digits: resident-on-device sampling vs the DataLoader path (``resident=False``), steps/s and ratio.
 (g) where the Trainer's time goes, timed inside its training thread (each ``_train_step``, with the reads of
     the losses that fall in them), so the machine's noise, which moves whole rounds, mostly cancels: the median plain step,
-    and for each kind of step that does more (per-layer statistics, a snapshot, the read of a chunk of steps'
-    losses, an evaluation) how often it comes, its median time over a plain step, and its share of the run.
+    and for each kind of step that does more (per-layer statistics, the read of a chunk of steps' losses with the
+    snapshot it confirms, the step after a read with its code cold, an evaluation) how often it comes, its median
+    time over a plain step, and its share of the run.
 (f) ``Trainer(compile=...)`` vs eager over a lecture-length run (``--lecture-steps``, default 20000 steps of
     the lecture default) with two re-captures after live changes (activation relu → tanh at 1/3, batch size
     32 → 64 at 2/3): wall time start to finish, first-step (compile) time of each segment, steady steps/s.
@@ -337,11 +338,16 @@ def where_time_goes(key: str, device: torch.device, steps: int) -> list[str]:
         with timed_steps(end, start):
             tr.step(steps).wait()
         stats_every = tr.config.stats_every
-    kinds: dict[str, list[float]] = {"plain": [], "statistics": [], "snapshot": [], "losses read": [], "evaluation": []}
+    flush, every, at = step_mod.FLUSH_EVERY, step_mod.SNAPSHOT_EVERY, step_mod.SNAPSHOT_AT
+    # the chunk's last step reads the losses (and, by default, takes the snapshot its read confirms); the step
+    # after it runs with its code cold
+    read = "read+snapshot" if every == flush and at == flush - 1 else "losses read"
+    kinds: dict[str, list[float]] = {"plain": [], "statistics": [], "snapshot": [], read: [], "after a read": [],
+                                     "evaluation": []}
     for s, dt, evals in took:
         kind = ("evaluation" if evals else "statistics" if stats_every and s % stats_every == 0
-                else "losses read" if (s + 1) % step_mod.FLUSH_EVERY == 0
-                else "snapshot" if s % step_mod.SNAPSHOT_EVERY == 0 else "plain")
+                else read if (s + 1) % flush == 0 else "snapshot" if s % every == at
+                else "after a read" if s % flush == 0 else "plain")
         kinds[kind].append(dt)
     plain = statistics.median(kinds["plain"])
     total = sum(dt for _, dt, _ in took)
@@ -351,7 +357,7 @@ def where_time_goes(key: str, device: torch.device, steps: int) -> list[str]:
         if kind == "plain" or not dts:
             continue
         extra = statistics.median(dts) - plain
-        lines.append(f"(g) {key}:   {kind:<12} {1000 * len(dts) / len(took):5.1f} per 1000 steps, "
+        lines.append(f"(g) {key}:   {kind:<13} {1000 * len(dts) / len(took):5.1f} per 1000 steps, "
                      f"{1e6 * extra:6.0f} µs more than a plain step (median), {100 * extra * len(dts) / total:4.1f}% "
                      f"of the run")
     return lines

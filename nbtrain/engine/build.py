@@ -93,7 +93,9 @@ class BuildMixin:
         self._evals_since_best = 0
         self._best: tuple[float, int, dict] | None = None
         self._finite_snapshot: tuple[int, dict] | None = None
-        self._snapshot_candidate: tuple[int, dict] | None = None  # kept once its loss is known finite
+        # snapshots waiting for the read of their step's loss (at most MAX_CANDIDATES); the newest whose loss the
+        # read finds finite becomes the finite snapshot
+        self._snapshot_candidates: list[tuple[int, dict]] = []
         self._spare_snapshot: tuple[int, dict] | None = None  # a retired finite snapshot: the next one's tensors
         self._pend: list[tuple[tuple[int, float, float, float], torch.Tensor]] = []  # (step, epoch, time, lr), loss
         self._pend_layers: list[tuple[int, list[tuple], list[torch.Tensor]]] = []  # step, probes.detach()

@@ -27,8 +27,14 @@ LR_TABLE_STEPS = 1024
 #: step after it (its code cold), cost a small model ≈ 200 µs: at 128 steps a chunk that is ≈ 0.7 % of its run
 #: (64: ≈ 1.4 %); a NaN/Inf is acted on within as many steps, a fast model's curve moves every 30 ms or so
 FLUSH_EVERY = 128
-#: steps between copies of the weights kept for restore_finite(): one a chunk, confirmed by its read
+#: steps between copies of the weights kept for restore_finite(): one a chunk, taken in the chunk's last step (the
+#: one whose loss the read brings at once: confirmed finite there), and one at step 0 (an early divergence goes
+#: back to the initial weights)
 SNAPSHOT_EVERY = FLUSH_EVERY
+SNAPSHOT_AT = SNAPSHOT_EVERY - 1  # a snapshot's step % SNAPSHOT_EVERY
+#: snapshots kept while they wait for their read: step 0's and the first chunk's last step's wait together; a later
+#: one is not taken while as many wait (it may come from weights that already gave a NaN the next read will find)
+MAX_CANDIDATES = 2
 FLUSH_AGE = 0.25  # s of training after which a chunk's losses are read early (a slow model's curve stays live)
 AUTO_EVAL_MIN, AUTO_EVAL_MAX = 100, 1000  # eval_every=0: once per epoch, but within these step bounds
 EVAL_SHARE = 0.02  # eval_every=0: evaluations' share of the training work at most (see _auto_eval_every)
@@ -106,8 +112,8 @@ class StepMixin:
         if hooks is not None:
             self._keep_probe(step, hooks)
         if step == self._snap_at:
-            if self._snapshot_candidate is None:  # (see the full path)
-                self._snapshot_candidate = (step, self._snapshot_copy())
+            if len(self._snapshot_candidates) < MAX_CANDIDATES:  # (see the full path)
+                self._snapshot_candidates.append((step, self._snapshot_copy()))
             self._snap_at = step + SNAPSHOT_EVERY
         optimizer.step()
         self._run_time += time.perf_counter() - t0
@@ -140,7 +146,8 @@ class StepMixin:
         self._plain_until = self._last_eval_step + (live["eval_every"] or self._auto_eval_every())
         stats_every = live["stats_every"]
         self._probe_at = -(-step // stats_every) * stats_every if stats_every else -1
-        self._snap_at = -(-step // SNAPSHOT_EVERY) * SNAPSHOT_EVERY
+        # the next step ≥ this one whose step % SNAPSHOT_EVERY is SNAPSHOT_AT
+        self._snap_at = step + (SNAPSHOT_AT - step) % SNAPSHOT_EVERY
 
     def _full_step(self) -> bool:
         """One optimizer step with everything a step may do: an evaluation first when one is due, per-layer
@@ -185,10 +192,10 @@ class StepMixin:
             nn.utils.clip_grad_norm_(model.parameters(), live["grad_clip"])
         if hooks is not None:
             self._keep_probe(step, hooks)
-        # kept by restore_finite() once this step's loss is known to be finite; one not yet confirmed stays (a later
+        # kept by restore_finite() once this step's loss is known to be finite; those not yet confirmed stay (a later
         # one may come from weights that already gave a NaN the next read will find)
-        if step % SNAPSHOT_EVERY == 0 and self._snapshot_candidate is None:
-            self._snapshot_candidate = (step, self._snapshot_copy())
+        if (step % SNAPSHOT_EVERY == SNAPSHOT_AT or step == 0) and len(self._snapshot_candidates) < MAX_CANDIDATES:
+            self._snapshot_candidates.append((step, self._snapshot_copy()))
         self.optimizer.step()
         if proximal:
             regularizers.proximal_l1_(self.optimizer, model, live["l1"], count=False)
@@ -253,17 +260,21 @@ class StepMixin:
             else:
                 kept_layers.append(entry)
             pos += k
-        cand = self._snapshot_candidate
-        if cand is not None and (bad_step is None or cand[0] < bad_step) and (not good or cand[0] <= good[-1][0][0]):
-            self._spare_snapshot = self._finite_snapshot  # its tensors take the next snapshot
-            self._finite_snapshot, self._snapshot_candidate = cand, None
+        cands = self._snapshot_candidates
+        if cands:  # the newest whose loss this read found finite is the finite snapshot; those not yet read wait
+            read_to = good[-1][0][0] if good else math.inf
+            finite = [c for c in cands if (bad_step is None or c[0] < bad_step) and c[0] <= read_to]
+            if finite:
+                self._spare_snapshot = self._finite_snapshot  # its tensors take the next snapshot
+                self._finite_snapshot = finite[-1]
+                self._snapshot_candidates = [c for c in cands if c[0] > finite[-1][0]]
         if bad is None or act:
             self._pend, self._pend_layers = [], []
         else:
             self._pend, self._pend_layers = pend[bad:], kept_layers
         if bad is not None and act:
-            if self._snapshot_candidate is not None and self._snapshot_candidate[0] >= bad_step:
-                self._snapshot_candidate = None  # taken from weights that already gave a NaN/Inf loss
+            # taken from weights that already gave a NaN/Inf loss
+            self._snapshot_candidates = [c for c in self._snapshot_candidates if c[0] < bad_step]
             self._on_nonfinite(losses[bad], pend[bad][0][3], bad_step)
         return values[pos:]
 

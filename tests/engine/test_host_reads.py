@@ -76,37 +76,66 @@ def test_nan_is_detected_within_one_chunk_and_restore_finite_goes_back_before_it
     h = tr.history
     assert h["train_loss"].count() == 150 and h["train_loss"].notna().all() is not None  # only finite steps logged
     step = tr.restore_finite()
-    assert step == 149 // SNAPSHOT_EVERY * SNAPSHOT_EVERY  # the last snapshot whose loss was finite (128)
+    assert step == SNAPSHOT_EVERY - 1  # the last snapshot whose loss was finite: the first chunk's last step (127)
     assert all(torch.isfinite(p).all() for p in tr.model.parameters())
     tr.close()
 
 
+def test_a_divergence_in_the_first_chunk_goes_back_to_the_initial_weights():
+    """The lecture's "lr = 100" demo: the loss is NaN within a few steps, before the first chunk's snapshot;
+    restore_finite() goes back to step 0's snapshot, the initial weights."""
+    with nt.Trainer(data="spiral", hidden=[32], lr=100.0, optimizer="sgd", activation="identity", head_init_scale=1.0,
+                    seed=0) as tr:
+        initial = {k: v.clone() for k, v in tr.model.state_dict().items()}
+        tr.start()
+        assert tr.wait(timeout=60) == "paused"
+        bad = int(tr.message.split(" at step ")[1].split()[0])
+        assert bad < SNAPSHOT_EVERY - 1, tr.message
+        assert tr.restore_finite() == 0
+        assert all(torch.equal(v, initial[k]) for k, v in tr.model.state_dict().items())
+
+
+def test_the_last_step_of_a_chunk_takes_the_snapshot_its_read_confirms():
+    """A snapshot in each chunk's last step, whose loss the read that ends it brings: confirmed there at once
+    (steps 0 and 127 wait together for the first read; 127 is kept)."""
+    with nt.Trainer(data="spiral", hidden=[16, 16], lr=0.1, seed=0) as tr:
+        for chunk in (1, 2, 3):
+            tr.step(chunk * FLUSH_EVERY - tr.global_step).wait()
+            assert tr._finite_snapshot[0] == chunk * SNAPSHOT_EVERY - 1
+            assert tr._snapshot_candidates == []
+
+
 def test_a_snapshot_not_yet_confirmed_is_not_replaced_by_a_later_one(monkeypatch):
     """Snapshots more often than reads: a later snapshot may be taken from weights that already gave a NaN the
-    next read will find, so the older one, still unconfirmed, is kept, and restore_finite() goes back to it
-    (replaced at every snapshot, the last candidate would come from NaN weights and none would be left)."""
+    next read will find, so the older ones, still unconfirmed, are kept (MAX_CANDIDATES of them; no later one is
+    taken while they wait), and restore_finite() goes back to the newest of them before the NaN (replaced at
+    every snapshot, the last candidate would come from NaN weights and none would be left)."""
     from nbtrain.engine import step as step_mod
 
     monkeypatch.setattr(step_mod, "FLUSH_EVERY", 1024)
     monkeypatch.setattr(step_mod, "SNAPSHOT_EVERY", 2)
+    monkeypatch.setattr(step_mod, "SNAPSHOT_AT", 1)  # snapshots at steps 0, 1, 3, 5, ...
     with nt.Trainer(data="spiral", hidden=[32], lr=100.0, optimizer="sgd", activation="identity", head_init_scale=1.0,
                     seed=0) as tr:
         tr.start()
         assert tr.wait(timeout=60) == "paused"
         bad = int(tr.message.split(" at step ")[1].split()[0])
-        assert bad > 2, tr.message  # snapshots at 0 and 2 came before the NaN, later ones after it
-        assert tr.restore_finite() == 0
+        assert bad > 1, tr.message  # snapshots at 0 and 1 came before the NaN, later ones after it
+        assert tr.restore_finite() == 1
         assert all(torch.isfinite(p).all() for p in tr.model.parameters())
 
 
 def test_a_snapshot_written_into_reused_tensors_holds_exactly_the_weights_of_its_step():
-    """From the third chunk on, a snapshot is copied into the tensors of the one it retires: the finite snapshot
-    of step 2·SNAPSHOT_EVERY still equals, tensor for tensor, a run stepped to that step."""
-    n = 2 * SNAPSHOT_EVERY
+    """From the third snapshot on (steps 0, 2·SNAPSHOT_EVERY − 1, 3·SNAPSHOT_EVERY − 1: the first chunk's last step
+    is skipped, step 0's snapshot still waiting for its read), a snapshot is copied into the tensors of the one it
+    retires: the finite snapshot of step 3·SNAPSHOT_EVERY − 1 still equals, tensor for tensor, a run stepped to
+    that step."""
+    n = 3 * SNAPSHOT_EVERY - 1
     with nt.Trainer(data="spiral", hidden=[16, 16], lr=0.1, seed=4) as a, \
          nt.Trainer(data="spiral", hidden=[16, 16], lr=0.1, seed=4) as b:
         a.step(n + 40).wait()
         step, state = a._finite_snapshot
+        assert a._spare_snapshot is not None  # the snapshot it retired: its tensors take the next one
         b.step(n).wait()
         assert step == n
         reference = b.model.state_dict()

@@ -64,8 +64,8 @@ def test_the_full_path_runs_only_where_something_is_due(monkeypatch):
         snapshot = tr._finite_snapshot
     assert calls["full"] <= due + 40, (calls["full"], due)  # + the chunk boundaries (one per ~100 ms)
     assert layer_steps == list(range(0, 1000, 50))  # every probe taken, on whichever path
-    # the last snapshot whose loss is known finite (896)
-    assert snapshot is not None and snapshot[0] == 999 // step_mod.SNAPSHOT_EVERY * step_mod.SNAPSHOT_EVERY
+    # the last snapshot whose loss is known finite: the last full chunk's last step (895)
+    assert snapshot is not None and snapshot[0] == 1000 // step_mod.SNAPSHOT_EVERY * step_mod.SNAPSHOT_EVERY - 1
 
 
 def test_an_option_acting_inside_the_step_keeps_every_step_on_the_full_path(monkeypatch):
