@@ -291,24 +291,23 @@ class StepMixin:
         return c[1], c[2], c[3]
 
     def _snapshot_copy(self) -> dict[str, torch.Tensor]:
-        """A copy of the model's state dict for the snapshot candidate: written with one ``_foreach_copy_`` into the
-        tensors of the finite snapshot that the last confirmed one replaced (nothing else refers to them), else
-        :meth:`_state_copy`. One op instead of a clone per tensor: a snapshot comes once a chunk, its code cold."""
+        """A copy of the model's state dict for a snapshot candidate, written into the tensors of the finite snapshot
+        that the last confirmed one replaced (nothing else refers to them) when there is one."""
         spare, self._spare_snapshot = self._spare_snapshot, None
+        return self._state_copy(spare[1] if spare is not None else None)
+
+    def _state_copy(self, into: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+        """A copy of the model's state dict (the best, the last finite and the initial weights). ``into``: a copy
+        this one replaces, nothing else referring to its tensors: written into them with one ``_foreach_copy_``
+        when they match (names, shapes, dtypes, devices), instead of a clone per tensor (the code of a snapshot or
+        a new best is cold when it runs: one op costs less than many)."""
         names, tensors, _ = self._model_cache()
-        if spare is not None:
-            old = spare[1]
-            mine = [old.get(n) for n in names]
-            if len(old) == len(names) and all(
-                    m is not None and m.shape == t.shape and m.dtype == t.dtype and m.device == t.device
-                    for m, t in zip(mine, tensors)):
+        if into is not None and len(into) == len(names):
+            mine = [into.get(n) for n in names]
+            if all(m is not None and m.shape == t.shape and m.dtype == t.dtype and m.device == t.device
+                   for m, t in zip(mine, tensors)):
                 torch._foreach_copy_(mine, tensors)
                 return dict(zip(names, mine))
-        return self._state_copy()
-
-    def _state_copy(self) -> dict[str, torch.Tensor]:
-        """A copy of the model's state dict (the best, the last finite and the initial weights)."""
-        names, tensors, _ = self._model_cache()
         return dict(zip(names, [t.clone() for t in tensors]))  # state_dict tensors: detached already
 
     def _set_training(self, mode: bool) -> None:
@@ -428,7 +427,8 @@ class StepMixin:
         metric = self._in_use["early_stop_metric"]
         value = {"val_loss": vl, "val_acc": -va, "train_loss": tl, "train_acc": -ta}[metric]
         if math.isfinite(value) and (self._best is None or value < self._best[0]):
-            self._best = (value, self.global_step, self._state_copy())
+            # the new best replaces the old: written into its tensors (restore and checkpoints copy from it)
+            self._best = (value, self.global_step, self._state_copy(self._best[2] if self._best is not None else None))
             self._evals_since_best = 0
         else:
             self._evals_since_best += 1

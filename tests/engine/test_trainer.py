@@ -313,6 +313,24 @@ def test_early_stopping_keeps_and_restores_the_best():
         assert ev.loc[ev["val_loss"].idxmin(), "step"] == best_step
 
 
+def test_a_new_best_is_written_into_the_old_bests_tensors_and_holds_exactly_its_weights():
+    """Each new best on validation replaces the old one in its tensors (one copy op, no new tensors); the best
+    kept still equals, tensor for tensor, a run stepped to the best's step."""
+    kw = dict(data="spiral", hidden=[16, 16], lr=0.1, seed=3, eval_every=10)
+    with nt.Trainer(**kw) as a, nt.Trainer(**kw) as b:
+        a.step(11).wait()  # evaluations at 0 and 10
+        first = a._best[2]
+        a.step(200).wait()
+        _, step, state = a._best
+        ev = a.metrics.eval_frame()
+        assert step == ev.loc[ev["val_loss"].idxmin(), "step"] and step > 10  # improved since
+        assert state is not first and all(state[k].data_ptr() == first[k].data_ptr() for k in state)
+        b.step(step).wait()
+        reference = b.model.state_dict()
+        assert state.keys() == reference.keys() and all(torch.equal(state[k], reference[k]) for k in state)
+        assert not any(state[k].data_ptr() == p.data_ptr() for k in state for p in a.model.state_dict().values())
+
+
 # ---- data paths -------------------------------------------------------------------------------------------
 
 def test_small_data_is_resident_and_large_goes_through_a_dataloader():
