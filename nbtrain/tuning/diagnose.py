@@ -152,15 +152,18 @@ def _curves(source: Any) -> _Curves:
     raise ValueError(f"diagnose() takes a Trainer, a Lab or a history DataFrame, got {type(source).__name__}")
 
 
-_RMS: dict[int, tuple[Any, float | None]] = {}  # id(data) -> (a weak reference to it, its input_rms)
+# id(data) -> (a weak reference to it, id of its training split, its input_rms)
+_RMS: dict[int, tuple[Any, int, float | None]] = {}
 
 
 def _input_rms(data: Any) -> float | None:
-    """``input_rms(data)``, computed once per data object: a live Lab diagnoses every few seconds, and a dataset
-    not held in memory reads 256 of its examples for it (an image folder: 256 files decoded)."""
+    """``input_rms(data)``, computed once per data object (and training split: one put in its place is measured
+    again): a live Lab diagnoses every few seconds, and a dataset not held in memory reads 256 of its examples
+    for it (an image folder: 256 files decoded)."""
     hit = _RMS.get(id(data))
-    if hit is not None and hit[0]() is data:
-        return hit[1]
+    split = id(getattr(data, "train", None))
+    if hit is not None and hit[0]() is data and hit[1] == split:
+        return hit[2]
     value = input_rms(data)
     try:
         ref = weakref.ref(data)
@@ -168,7 +171,7 @@ def _input_rms(data: Any) -> float | None:
         return value
     if len(_RMS) > 64:
         _RMS.clear()
-    _RMS[id(data)] = (ref, value)
+    _RMS[id(data)] = (ref, split, value)
     return value
 
 

@@ -319,3 +319,5 @@ def test_a_trainers_input_scale_is_measured_once_per_data_object(monkeypatch):
         nt.diagnose(a)
         assert calls == [a.data, b.data]
         assert diagnose_mod._curves(b).input_rms == input_rms(b.data)
+        a.data.train = b.data.train  # a training split put in the data's place: measured again
+        assert diagnose_mod._curves(a).input_rms == input_rms(b.data)
