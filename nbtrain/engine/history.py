@@ -82,6 +82,14 @@ class Table:
         view.flags.writeable = False
         return view
 
+    def block(self, names: Sequence[str], start: int = 0) -> np.ndarray:
+        """A copy of rows ``start:`` of the named columns, one row of the result per column (one numpy copy)."""
+        for name in names:
+            if name not in self._index:
+                raise KeyError(f"no column {name!r}; columns: {', '.join(self.columns)}")
+        self._flush()
+        return self._data[[self._index[c] for c in names], start : self._n]
+
     def frame(self) -> pd.DataFrame:
         self._flush()
         return pd.DataFrame(self._data[:, : self._n].T.copy(), columns=list(self.columns))
@@ -369,10 +377,11 @@ def extremes_in_order(lo_x: np.ndarray, lo_y: np.ndarray, hi_x: np.ndarray, hi_y
     (array([0., 1., 2.]), array([3., 1., 2.]))
     """
     first_lo = lo_x <= hi_x
-    x1, y1 = np.where(first_lo, lo_x, hi_x), np.where(first_lo, lo_y, hi_y)
-    x2, y2 = np.where(first_lo, hi_x, lo_x), np.where(first_lo, hi_y, lo_y)
-    x = np.stack([x1, x2], axis=1).ravel()
-    y = np.stack([y1, y2], axis=1).ravel()
-    keep = np.ones(len(x), dtype=bool)
-    keep[1::2] = (x2 != x1) | (y2 != y1)
-    return x[keep], y[keep]
+    p = np.where(first_lo, (lo_x, lo_y, hi_x, hi_y), (hi_x, hi_y, lo_x, lo_y))  # rows x1, y1, x2, y2
+    x, y = p[0::2].T.ravel(), p[1::2].T.ravel()  # x1, x2 of each bucket in turn
+    same = (p[0] == p[2]) & (p[1] == p[3])
+    if same.any():
+        keep = np.ones(len(x), dtype=bool)
+        keep[1::2] = ~same
+        x, y = x[keep], y[keep]
+    return x, y

@@ -183,7 +183,7 @@ class Lab(LabControls, LabPlots, LabPublishing, widgets.VBox):
         self.publish(force=True)
         # the kernel, not the page, enforces bounds and disabled controls (image panels: also while not shown)
         guard_all([self, *self.image_panels.panels])
-        self._publisher = Publisher(self._tick, interval=interval, name="nbtrain-lab-publisher").start()
+        self._publisher = Publisher(self._tick, interval=interval, name="nbtrain-lab-publisher").start()  # budget: publish()
         _replace_labs_of_this_cell(self)  # re-running this cell: the previous Lab (and its trainer) is closed
 
     # ------------------------------------------------------------------------------------------------

@@ -48,11 +48,17 @@ def describe_event(e: dict[str, Any]) -> str:
 
 
 #: s between two redraws of the per-layer figures, the legend rows and the learning rate used while a run goes
-#: on (they change slowly; the loss and accuracy curves follow every publish): a third of the publisher's work
-#: at 10 Hz otherwise
-LAYER_INTERVAL = 0.5
-#: the live diagnosis waits at least this many times the time the last one took (≤ 0.5 % of a core)
-DIAGNOSE_STRETCH = 200
+#: on (they change slowly; the loss and accuracy curves follow every publish): as much of the publisher's work
+#: as the curves otherwise
+LAYER_INTERVAL = 1.0
+#: the live diagnosis waits at least this many times the time the last one took (≤ 0.2 % of a core)
+DIAGNOSE_STRETCH = 500
+#: the share of one core the publisher may take while the run goes on (its pause after a publish is at least
+#: the publishes' average CPU time ÷ this): its Python holds the GIL the training thread needs, so a publish of
+#: 2 ms keeps the 10 Hz and a dearer one, on a busy or slow machine, makes the curves update less often instead
+#: of slowing the run; while nothing trains, IDLE_BUDGET (a control's change shows at once)
+PUBLISH_BUDGET = 0.02
+IDLE_BUDGET = 0.05
 
 
 class LabPublishing:
@@ -64,6 +70,7 @@ class LabPublishing:
         self._evals_feed = TableFeed("evals", ("step", "val_loss", "val_acc", "train_acc"))
         self._layers_feed = TableFeed("layers", ("step", "layer", "act_std", "saturated", "dead", "grad_norm"))
         self._series = {name: StreamDecimator(cap) for name in ("train_loss", "lr", "val_loss", "val_acc", "train_acc")}
+        self._lr_rows: list[tuple[np.ndarray, np.ndarray]] = []  # the learning rates read since the lr line was drawn
         self._layer_series: dict[tuple[str, int], StreamDecimator] = {}
         self._last_key: tuple | None = None
         self._layers_t = -1e9  # when the per-layer figures were last redrawn
@@ -100,11 +107,15 @@ class LabPublishing:
             tr = self.trainer
             m = tr.metrics
             now = time.monotonic()
-            self._track_rate(now, tr)
+            state = tr.state  # read once: it takes the trainer's lock, which the training thread holds at chunk ends
+            publisher = getattr(self, "_publisher", None)
+            if publisher is not None:
+                publisher.budget = PUBLISH_BUDGET if state == "running" else IDLE_BUDGET
+            self._track_rate(now, tr, state)
             self._confirm_change()
             boundary_sent = self._boundary_step(now)
             boundary_sent = self.image_panels.step(now) or boundary_sent
-            key = (m.version, tr.state, tr.message, tuple(tr.needs_reset), id(tr.data), id(tr.model), self._ui_error,
+            key = (m.version, state, tr.message, tuple(tr.needs_reset), id(tr.data), id(tr.model), self._ui_error,
                    self._ui_hint, tuple(a.version() for a in self._addons))
             if key == self._last_key and not force:
                 return boundary_sent
@@ -115,7 +126,7 @@ class LabPublishing:
             if tr.model is not self._model_view:
                 self._model_view = tr.model
                 self._refresh_enabled()
-            layers = force or tr.state != "running" or now - self._layers_t >= LAYER_INTERVAL
+            layers = force or state != "running" or now - self._layers_t >= LAYER_INTERVAL
             updates += self._curve_updates(m, slow=layers)
             if layers:
                 self._layers_t = now
@@ -123,7 +134,7 @@ class LabPublishing:
             else:
                 self._last_key = None  # the layer figures are behind: the next publish brings them up to date
             updates += self._event_updates(m)
-            updates += self._progress_updates(tr)
+            updates += self._progress_updates(tr, state)
             updates += self._step_axis_updates(tr.global_step)
             for addon in self._addons:
                 updates += addon.updates()
@@ -135,7 +146,7 @@ class LabPublishing:
                 style.apply(self._legend_updates())  # from the marks' labels as just set
             if getattr(self, "_preview_start", 0) != self._schedule_start():
                 self._draw_preview()  # the trainer applied a schedule chosen mid-run at a later step
-            self._render_status()
+            self._render_status(state)
             self._diagnose(now, tr, force)
             self.publish_count += 1
             return True
@@ -144,7 +155,7 @@ class LabPublishing:
         """Read the curves with ``nt.diagnose`` every ``diagnose_interval`` s (warnings and errors shown
         under the status line), the same findings as ``nt.diagnose(lab)``. Its cost grows with the history (about
         4 ms at 40,000 steps, several times that while a run competes for the machine), so the interval stretches
-        to ≥ DIAGNOSE_STRETCH (200) × the time the last one took: at most 0.5 % of a core, however long the run."""
+        to ≥ DIAGNOSE_STRETCH (500) × the time the last one took: at most 0.2 % of a core, however long the run."""
         version = tr.metrics.version
         if not self.diagnose_interval or version == self._diag_version or (now < self._diag_at and not force):
             return
@@ -172,9 +183,9 @@ class LabPublishing:
         return style.fit_step_axes([self.figures[n].axes[0] for n in ("loss", "accuracy", "act_std", "saturation",
                                                                         "grad_norm")], step)
 
-    def _track_rate(self, now: float, tr: Trainer) -> None:
+    def _track_rate(self, now: float, tr: Trainer, state: str) -> None:
         samples = self._rate_samples
-        if tr.state != "running":
+        if state != "running":
             samples.clear()
             return
         samples.append((now, tr.global_step))
@@ -192,8 +203,12 @@ class LabPublishing:
         if restarted:
             series["train_loss"].clear()
             series["lr"].clear()
+            self._lr_rows.clear()
         series["train_loss"].extend(new["step"], new["train_loss"])
-        series["lr"].extend(new["step"], new["lr"])
+        self._lr_rows.append((new["step"], new["lr"]))  # decimated when it is drawn (`slow`)
+        if slow and self._lr_rows:
+            rows, self._lr_rows[:] = list(self._lr_rows), []
+            series["lr"].extend(np.concatenate([r[0] for r in rows]), np.concatenate([r[1] for r in rows]))
         restarted, new = self._evals_feed.read(m)
         for name in ("val_loss", "val_acc", "train_acc"):
             if restarted:
@@ -274,9 +289,9 @@ class LabPublishing:
         return [(lines, {"x": lx, "y": ly, "colors": [style.EVENT] * max(len(steps), 1)}),
                 (self.marks["event_markers"], {"x": steps, "y": np.full(len(steps), 0.97, np.float32), "names": names})]
 
-    def _progress_updates(self, tr: Trainer) -> list[tuple[widgets.Widget, dict[str, Any]]]:
+    def _progress_updates(self, tr: Trainer, state: str) -> list[tuple[widgets.Widget, dict[str, Any]]]:
         cfg = tr.config
-        step, state = tr.global_step, tr.state
+        step = tr.global_step
         parts = [f"<b>{state}</b>", f"step {step:,}"]
         bound = None
         if cfg.max_steps:
@@ -314,10 +329,11 @@ class LabPublishing:
             out.append((self.progress_bar.layout, {"visibility": visibility}))
         return out
 
-    def _render_status(self) -> None:
+    def _render_status(self, state: str | None = None) -> None:
         tr = self.trainer
+        state = tr.state if state is None else state
         msg = tr.message or ""
-        if tr.state == "error":
+        if state == "error":
             text, colour = msg or f"error: {tr.error!r}", style.ERROR
         elif tr.stop_reason == "diverged":
             text, colour = msg, style.ERROR
@@ -327,9 +343,9 @@ class LabPublishing:
             text, colour = self._ui_hint, style.WARN
         elif tr.needs_reset:
             text, colour = f"{', '.join(tr.needs_reset)} changed: press reset to rebuild", style.WARN
-        elif tr.state in ("running", "paused") and tr.lr_note:
+        elif state in ("running", "paused") and tr.lr_note:
             text, colour = tr.lr_note, style.WARN
-        elif tr.state == "finished":
+        elif state == "finished":
             text, colour = msg, style.OK
         else:
             text, colour = msg, None

@@ -10,7 +10,7 @@ Three small pieces, all free of widgets:
   (and notices when the history was cleared or replaced);
 - :class:`Publisher` is the one thread that calls a view's ``publish()`` about ten times a second. It is
   throttled by elapsed time, holds the view only weakly, never prints, and backs off when publishing is
-  expensive (at most ~5 % of one core).
+  expensive (at most ``budget`` of one core: 5 % unless told).
 
 >>> import numpy as np
 >>> d = StreamDecimator(max_points=100)
@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine.history import bucket_extremes, extremes_in_order, merge_extremes
+from ..engine.history import bucket_extremes, extremes_in_order
 
 
 class StreamDecimator:
@@ -42,6 +42,10 @@ class StreamDecimator:
     paired where needed so that the result uses nearly all of ``max_points`` at any length: a min/max
     decimation with buckets of ``size`` or ``2·size`` points, plus the latest point (a live curve always
     reaches the current step). Non-finite y values are skipped (a NaN loss must not blank the curve).
+
+    The complete buckets live in one ``(4, capacity)`` array (rows lo_x, lo_y, hi_x, hi_y), so an update and
+    an output are a handful of whole-array numpy calls, whatever the bucket count (a publisher calls both
+    for every series about ten times a second).
 
     >>> d = StreamDecimator(max_points=10)
     >>> d.extend([0, 1, 2], [3.0, 1.0, 2.0])
@@ -58,15 +62,16 @@ class StreamDecimator:
         # kept: up to twice as many buckets, paired on output
         self._out_buckets = (self.max_points - 3) // 2
         self._max_buckets = 2 * self._out_buckets
+        self._edges = np.arange(self._out_buckets + 1)  # × count // out_buckets: the output's pairing
         self.clear()
 
     def clear(self) -> None:
         """Forget everything (the history was cleared)."""
         self.size = 1
         self.count = 0  # finite points seen
-        empty = np.empty(0)
-        self._b = [empty, empty, empty, empty]  # lo_x, lo_y, hi_x, hi_y of complete buckets
-        self._part: tuple[float, float, float, float] | None = None  # (lo_x, lo_y, hi_x, hi_y), partial bucket
+        self._b = np.empty((4, 2 * self._max_buckets + 2))  # lo_x, lo_y, hi_x, hi_y of the complete buckets
+        self._c = 0  # complete buckets in _b
+        self._part: np.ndarray | None = None  # (lo_x, lo_y, hi_x, hi_y) of the partial bucket
         self._part_n = 0
         self._last: tuple[float, float] | None = None
         self.changed = True
@@ -83,55 +88,68 @@ class StreamDecimator:
         self.count += len(y)
         self.changed = True
         self._last = (float(x[-1]), float(y[-1]))
-        while (len(y) + self._part_n) // self.size > 2 * self._max_buckets:
+        while (len(y) + self._part_n) // self.size > self._max_buckets:
             self._halve()  # a big batch of points: coarsen first instead of making tiny buckets
+        if self.size == 1:  # each point its own bucket (a series shorter than the cap, evaluations): as it came
+            self._push(np.stack([x, y, x, y]))
+            while self._c > self._max_buckets:
+                self._halve()
+            return True
         i = 0
         if self._part_n:  # top up the partial bucket first
             i = min(self.size - self._part_n, len(y))
-            self._part = merge_extremes(self._part, _extremes(x[:i], y[:i]))
+            self._part = _merge(self._part, _extremes(x[:i], y[:i]))
             self._part_n += i
             if self._part_n == self.size:
-                self._push(*(np.array([v]) for v in self._part))
+                self._push(self._part[:, None])
                 self._part, self._part_n = None, 0
         x, y = x[i:], y[i:]
         if len(y):  # whole buckets of the rest, and a partial one at its end
             lo, hi = bucket_extremes(y, self.size)
             whole = len(y) // self.size
+            b = np.stack([x[lo], y[lo], x[hi], y[hi]])
             if whole:
-                self._push(x[lo[:whole]], y[lo[:whole]], x[hi[:whole]], y[hi[:whole]])
+                self._push(b[:, :whole])
             if whole < len(lo):
-                self._part = (float(x[lo[-1]]), float(y[lo[-1]]), float(x[hi[-1]]), float(y[hi[-1]]))
+                self._part = b[:, -1].copy()
                 self._part_n = len(y) - whole * self.size
-        while len(self._b[0]) > self._max_buckets:
+        while self._c > self._max_buckets:
             self._halve()
         return True
 
-    def _push(self, lo_x: np.ndarray, lo_y: np.ndarray, hi_x: np.ndarray, hi_y: np.ndarray) -> None:
-        self._b = [np.concatenate([a, b]) for a, b in zip(self._b, (lo_x, lo_y, hi_x, hi_y))]
+    def _push(self, block: np.ndarray) -> None:
+        c, k = self._c, block.shape[1]
+        if c + k > self._b.shape[1]:
+            grown = np.empty((4, 2 * (c + k)))
+            grown[:, :c] = self._b[:, :c]
+            self._b = grown
+        self._b[:, c : c + k] = block
+        self._c = c + k
 
     def _halve(self) -> None:
         """Merge neighbouring buckets pairwise; an odd last bucket joins the partial one."""
-        n = len(self._b[0])
-        pairs = n // 2
-        merged = merge_extremes([b[0 : 2 * pairs : 2] for b in self._b], [b[1 : 2 * pairs : 2] for b in self._b])
-        if n % 2:
-            last = tuple(float(b[-1]) for b in self._b)
-            self._part = merge_extremes(last, self._part) if self._part_n else last
+        c = self._c
+        pairs = c // 2
+        if c % 2:
+            last = self._b[:, c - 1].copy()
+            self._part = _merge(last, self._part) if self._part_n else last
             self._part_n += self.size
-        self._b = list(merged)
+        self._b[:, :pairs] = _merge(self._b[:, 0 : 2 * pairs : 2], self._b[:, 1 : 2 * pairs : 2])
+        self._c = pairs
         self.size *= 2
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """(x, y) of the decimated series in x order, at most ``max_points`` long."""
-        buckets = self._b
-        c, t = len(buckets[0]), self._out_buckets
+        c, t = self._c, self._out_buckets
+        b = self._b[:, :c]
+        if self.size == 1 and c <= t:  # every point so far, each its own bucket (lo = hi): the series as it came
+            return b[0].copy(), b[1].copy()
         if c > t:  # pair neighbours (groups of 1 or 2 buckets) down to t buckets
-            start = np.linspace(0, c, t + 1).astype(np.int64)
-            first, second = start[:-1], start[1:] - 1
-            buckets = merge_extremes([b[first] for b in buckets], [b[second] for b in buckets])
+            start = self._edges * c // t
+            b = _merge(b[:, start[:-1]], b[:, start[1:] - 1])
         if self._part_n:
-            buckets = [np.append(b, v) for b, v in zip(buckets, self._part)]
-        x, y = extremes_in_order(*buckets)
+            b = np.concatenate([b, self._part[:, None]], axis=1)
+        x, y = extremes_in_order(*b)
         if self._last is not None and (not len(x) or x[-1] != self._last[0]):
             x, y = np.append(x, self._last[0]), np.append(y, self._last[1])  # the curve reaches "now"
         return x, y
@@ -140,10 +158,17 @@ class StreamDecimator:
         return len(self.arrays()[0])
 
 
-def _extremes(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float, float]:
+def _merge(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """:func:`~nbtrain.engine.history.merge_extremes` of buckets held as rows (lo_x, lo_y, hi_x, hi_y) of one
+    array each (one bucket, shape (4,), or elementwise pairs, shape (4, k)): the same rule in one call."""
+    lo1, hi1 = first[1] <= second[1], first[3] >= second[3]
+    return np.where(np.array([lo1, lo1, hi1, hi1]), first, second)
+
+
+def _extremes(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """(lo_x, lo_y, hi_x, hi_y) of a run of points: one bucket."""
-    lo, hi = (int(i[0]) for i in bucket_extremes(y, len(y)))
-    return float(x[lo]), float(y[lo]), float(x[hi]), float(y[hi])
+    lo, hi = int(np.argmin(y)), int(np.argmax(y))  # the first lowest and highest, as bucket_extremes
+    return np.array([x[lo], y[lo], x[hi], y[hi]])
 
 
 class TableFeed:
@@ -174,7 +199,7 @@ class TableFeed:
             n = table.n
             restarted = table is not self._source or n < self._n
             start = 0 if restarted else self._n
-            out = {c: np.array(table.column(c)[start:n], dtype=float) for c in self.columns}
+            out = dict(zip(self.columns, table.block(self.columns, start)))
             self._source, self._n = table, n
         return restarted, out
 
@@ -184,8 +209,10 @@ class Publisher:
 
     ``target`` is held through a weak reference (a bound method's object may be collected; the thread
     then ends). The pause after each call is ``max(interval, cost / budget)`` where ``cost`` is the
-    call's CPU time, so publishing never takes more than ``budget`` of a core. Exceptions are kept in
-    ``last_error`` (a background thread must not print) and counted in ``errors``.
+    calls' CPU time, averaged over the last few (an exponential average, weight 0.25 for the newest: one
+    expensive call, a diagnosis, slows the next few a little instead of stalling the view), so publishing
+    takes about ``budget`` of a core at most. Exceptions are kept in ``last_error`` (a background thread must
+    not print) and counted in ``errors``.
 
     >>> calls = []
     >>> class View:
@@ -208,6 +235,7 @@ class Publisher:
         self.errors = 0
         self.last_error: BaseException | None = None
         self.last_cost = 0.0  # CPU seconds of the last call
+        self.avg_cost = 0.0  # CPU seconds per call, exponentially averaged (what the pause is made from)
         self.cpu_total = 0.0  # CPU seconds of all calls (bench/overhead.py: the publisher's share of a core)
 
     def start(self) -> Publisher:
@@ -240,4 +268,5 @@ class Publisher:
             self.calls += 1
             self.last_cost = time.thread_time() - t0
             self.cpu_total += self.last_cost
-            delay = max(self.interval, self.last_cost / self.budget)
+            self.avg_cost = self.last_cost if self.calls == 1 else 0.75 * self.avg_cost + 0.25 * self.last_cost
+            delay = max(self.interval, self.avg_cost / self.budget)

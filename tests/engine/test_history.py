@@ -18,6 +18,19 @@ def test_table_grows_amortised_and_keeps_rows():
         t.column("a")[0] = 5  # read-only view
 
 
+def test_a_block_is_a_copy_of_the_named_columns_from_a_row_on_unflushed_rows_included():
+    t = Table(("a", "b", "c"), capacity=4)
+    for i in range(10):
+        t.append((i, 2 * i, 3 * i))  # fewer than FLUSH_ROWS: still in the row list
+    block = t.block(("c", "a"), 7)
+    np.testing.assert_array_equal(block, [[21, 24, 27], [7, 8, 9]])
+    block[0, 0] = -1
+    assert t.column("c")[7] == 21  # a copy
+    assert t.block(("b",), 10).shape == (1, 0)
+    with pytest.raises(KeyError, match="'d'"):
+        t.block(("a", "d"))
+
+
 def test_decimate_bounds_and_keeps_extremes_in_order():
     x = np.arange(1_000_003, dtype=float)
     y = np.random.default_rng(0).normal(size=x.size)

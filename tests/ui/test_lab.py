@@ -2,6 +2,7 @@
 
 import json
 import math
+import time
 
 import ipywidgets as widgets
 import numpy as np
@@ -227,6 +228,29 @@ def test_curves_grow_while_running(make_lab):
     assert wait_until(lambda: len(lab.loss_lines["val"].x) > 0 and len(lab.acc_lines["val"].x) > 0)
     assert 0 <= lab.acc_lines["val"].y.min() and lab.acc_lines["val"].y.max() <= 100  # percent
     assert lab._publisher.errors == 0, lab._publisher.last_error
+
+
+def test_while_a_run_goes_on_the_publisher_takes_at_most_its_share_of_a_core(make_lab):
+    """The publisher's Python holds the GIL the training thread needs: while the run goes on it keeps to
+    PUBLISH_BUDGET of a core (a dearer publish means fewer publishes, not a slower run), and to IDLE_BUDGET once
+    nothing trains."""
+    from nbtrain.ui.lab_publish import IDLE_BUDGET, PUBLISH_BUDGET
+
+    lab = make_lab(max_steps=10**7)
+    pub = lab._publisher
+    assert wait_until(lambda: pub.calls > 0)
+    lab.start()
+    assert wait_until(lambda: lab.state == "running" and pub.budget == PUBLISH_BUDGET)
+    cpu0, calls0, t0 = pub.cpu_total, pub.calls, time.perf_counter()
+    time.sleep(3.0)
+    share = (pub.cpu_total - cpu0) / (time.perf_counter() - t0)
+    calls = pub.calls - calls0
+    lab.pause()
+    lab.wait(timeout=10)
+    assert calls >= 3, "the curves must still move"
+    assert share <= 1.5 * PUBLISH_BUDGET, f"the publisher took {share:.1%} of a core over {calls} publishes"
+    assert wait_until(lambda: pub.budget == IDLE_BUDGET)
+    assert pub.errors == 0, pub.last_error
 
 
 def test_the_first_points_of_a_one_layer_net_are_drawn(make_lab):

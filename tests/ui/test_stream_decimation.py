@@ -106,6 +106,29 @@ def test_publisher_backs_off_when_publishing_is_expensive():
     assert p.calls <= 8  # ≥ 0.2 s between 20 ms publishes (≤ 10 % of a core), not 100 calls
 
 
+def test_one_expensive_publish_slows_the_next_few_a_little_instead_of_stalling_the_view():
+    """The pause follows the publishes' average cost (weight 0.25 for the newest), so one 40 ms call among
+    cheap ones (a diagnosis) pauses ≈ 0.1 s at a 10 % budget, not its 0.4 s; the average share stays the budget's."""
+    calls = []
+
+    class View:
+        def tick(self):
+            calls.append(time.monotonic())
+            if len(calls) == 6:
+                t = time.thread_time()
+                while time.thread_time() - t < 0.04:
+                    pass
+            calls[-1] = (calls[-1], time.monotonic())
+
+    v = View()
+    p = Publisher(v.tick, interval=0.01, budget=0.1).start()
+    assert wait_until(lambda: len(calls) >= 8, timeout=10)
+    p.stop()
+    (_, end6), (start7, _) = calls[5], calls[6]
+    assert start7 - end6 < 0.3  # 0.25 × 40 ms ÷ 10 % = 0.1 s (+ a busy machine's slack), where the last cost gave 0.4 s
+    assert 0 < p.avg_cost <= 0.25 * 0.04 + 0.005  # the spike's share of the average, fading with each cheap call
+
+
 def test_publisher_rejects_a_nonpositive_interval():
     with pytest.raises(ValueError, match="interval"):
         Publisher(lambda: None, interval=0)
