@@ -5,8 +5,9 @@ The trainer's thread trains; this widget only observes engine state and calls en
 - every control is generated from a registry or a config field; a change goes to ``trainer.config``
   (applied by the training thread at the next step) and a refused value (``ConfigError``) shows in the
   status line while the control snaps back to the config's value (:mod:`nbtrain.ui.lab_controls`);
-- one publisher thread (≈10 Hz, ``interval=``) reads what the history gained since its last visit,
-  keeps a bounded min/max decimation of every series (``max_points`` each, however long the run) and
+- one publisher thread (≤ 10 Hz, ``interval=``; at most 2 % of a core while a run goes on) reads what the history
+  gained since its last visit, keeps a bounded min/max decimation of every series (``max_points`` each, however
+  long the run) and
   assigns bqplot traits inside ``hold_sync()``; when the history's version and the run state did not
   change it sends nothing; it never prints, displays or creates widgets (:mod:`nbtrain.ui.lab_publish`,
   into the figures of :mod:`nbtrain.ui.lab_plots`);
