@@ -14,7 +14,7 @@ Run: ``.venv/bin/python bench/overhead.py [--steps 1000] [--rounds 15] [--device
     Interleaved rounds (the bare loop, ``step(n)`` of the live Trainer and of the machinery-only one, in ABCCBA
     order rotated from round to round, so that each runs as often right after another's code): best-of, and the
     median of the rounds' ratios — on a shared machine the median is the steadier figure.
-(b) the Lab attached (its ≤ 10 Hz publisher, at most 2 % of a core, and 1 Hz decision boundary) ÷ headless, a new trainer for each run of
+(b) the Lab attached (its ≤ 10 Hz publisher, at most 5 % of a core, and 1 Hz decision boundary) ÷ headless, a new trainer for each run of
     ``3 × steps`` steps started once the Lab is shown (its first full publish done), ABBA rounds, with the
     publisher's CPU time per second of training (serialising, decimating); and the same timed inside the training thread
     (the summed time of its steps, a headless trainer and one with a Lab in ABBA rounds), which the
@@ -506,7 +506,7 @@ def main() -> None:
           f"{statistics.median(a / h for a, h in zip(att, head)):.3f}; publisher CPU {1e3 * statistics.median(pub):.1f} "
           f"ms per second of training, {statistics.median(rate):.1f} publishes per second (at most {1 / interval:.0f}; "
           f"fewer where a publish costs more than {1e3 * interval * PUBLISH_BUDGET:.0f} ms: the publisher keeps to "
-          f"{PUBLISH_BUDGET:.0%} of a core while a run goes on)")
+          f"{PUBLISH_BUDGET:.0%} of a core)")
     med, best, parts = lab_in_thread(device, 3 * args.steps, max(4, args.rounds // 2))
     print(f"(b) the same timed inside the training thread (its steps' summed time, headless ÷ Lab, ABBA rounds): "
           f"median {med:.3f}, best {best:.3f}")

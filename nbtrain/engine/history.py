@@ -349,23 +349,17 @@ def bucket_extremes(y: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     return base + blocks.argmin(axis=1), base + blocks.argmax(axis=1)
 
 
-def merge_extremes(first: tuple, second: tuple) -> tuple:
-    """The extremes of buckets ``first`` and ``second`` joined, each given as ``(lo_x, lo_y, hi_x, hi_y)``
-    (its lowest and highest point; numbers for one bucket, arrays for elementwise pairs of buckets).
+def merge_extremes(first: Any, second: Any) -> np.ndarray:
+    """The extremes of buckets ``first`` and ``second`` joined, each given as the rows ``(lo_x, lo_y, hi_x, hi_y)``
+    (its lowest and highest point): shape (4,) for one bucket, (4, k) for elementwise pairs of buckets.
     ``second`` follows ``first``; ties keep ``first``'s point.
 
     >>> merge_extremes((0.0, 1.0, 1.0, 4.0), (2.0, 1.0, 3.0, 5.0))
-    (0.0, 1.0, 3.0, 5.0)
+    array([0., 1., 3., 5.])
     """
-    lo_x, lo_y, hi_x, hi_y = first
-    lo_x2, lo_y2, hi_x2, hi_y2 = second
-    if np.ndim(lo_y) == 0:  # one bucket each
-        lo = (lo_x, lo_y) if lo_y <= lo_y2 else (lo_x2, lo_y2)
-        hi = (hi_x, hi_y) if hi_y >= hi_y2 else (hi_x2, hi_y2)
-        return (*lo, *hi)
-    lo1, hi1 = lo_y <= lo_y2, hi_y >= hi_y2
-    return (np.where(lo1, lo_x, lo_x2), np.where(lo1, lo_y, lo_y2),
-            np.where(hi1, hi_x, hi_x2), np.where(hi1, hi_y, hi_y2))
+    first, second = np.asarray(first, dtype=float), np.asarray(second, dtype=float)
+    lo1, hi1 = first[1] <= second[1], first[3] >= second[3]
+    return np.where(np.array([lo1, lo1, hi1, hi1]), first, second)
 
 
 def extremes_in_order(lo_x: np.ndarray, lo_y: np.ndarray, hi_x: np.ndarray, hi_y: np.ndarray

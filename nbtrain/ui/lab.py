@@ -5,9 +5,8 @@ The trainer's thread trains; this widget only observes engine state and calls en
 - every control is generated from a registry or a config field; a change goes to ``trainer.config``
   (applied by the training thread at the next step) and a refused value (``ConfigError``) shows in the
   status line while the control snaps back to the config's value (:mod:`nbtrain.ui.lab_controls`);
-- one publisher thread (≤ 10 Hz, ``interval=``; at most 2 % of a core while a run goes on) reads what the history
-  gained since its last visit, keeps a bounded min/max decimation of every series (``max_points`` each, however
-  long the run) and
+- one publisher thread (≤ 10 Hz, ``interval=``; at most 5 % of a core) reads what the history gained since its
+  last visit, keeps a bounded min/max decimation of every series (``max_points`` each, however long the run) and
   assigns bqplot traits inside ``hold_sync()``; when the history's version and the run state did not
   change it sends nothing; it never prints, displays or creates widgets (:mod:`nbtrain.ui.lab_publish`,
   into the figures of :mod:`nbtrain.ui.lab_plots`);
@@ -50,7 +49,7 @@ from .guard import guard_all
 from .image_panels import ImagePanels
 from .lab_controls import LabControls
 from .lab_plots import LabPlots
-from .lab_publish import LabPublishing
+from .lab_publish import PUBLISH_BUDGET, LabPublishing
 from .stream import Publisher
 from .util import all_widgets, close_all
 
@@ -184,7 +183,8 @@ class Lab(LabControls, LabPlots, LabPublishing, widgets.VBox):
         self.publish(force=True)
         # the kernel, not the page, enforces bounds and disabled controls (image panels: also while not shown)
         guard_all([self, *self.image_panels.panels])
-        self._publisher = Publisher(self._tick, interval=interval, name="nbtrain-lab-publisher").start()  # budget: publish()
+        self._publisher = Publisher(self._tick, interval=interval, budget=PUBLISH_BUDGET,
+                                    name="nbtrain-lab-publisher").start()
         _replace_labs_of_this_cell(self)  # re-running this cell: the previous Lab (and its trainer) is closed
 
     # ------------------------------------------------------------------------------------------------

@@ -53,12 +53,10 @@ def describe_event(e: dict[str, Any]) -> str:
 LAYER_INTERVAL = 1.0
 #: the live diagnosis waits at least this many times the time the last one took (≤ 0.2 % of a core)
 DIAGNOSE_STRETCH = 500
-#: the share of one core the publisher may take while the run goes on (its pause after a publish is at least
-#: the publishes' average CPU time ÷ this): its Python holds the GIL the training thread needs, so a publish of
-#: 2 ms keeps the 10 Hz and a dearer one, on a busy or slow machine, makes the curves update less often instead
-#: of slowing the run; while nothing trains, IDLE_BUDGET (a control's change shows at once)
-PUBLISH_BUDGET = 0.02
-IDLE_BUDGET = 0.05
+#: the share of one core the publisher may take (its pause after a publish is at least the publishes' average CPU
+#: time ÷ this): its Python holds the GIL the training thread needs, so a publish of 5 ms keeps the 10 Hz and a
+#: dearer one (a kernel sending each widget's message over ZeroMQ: ≈ 20 ms) makes the curves update less often
+PUBLISH_BUDGET = 0.05
 
 
 class LabPublishing:
@@ -108,9 +106,6 @@ class LabPublishing:
             m = tr.metrics
             now = time.monotonic()
             state = tr.state  # read once: it takes the trainer's lock, which the training thread holds at chunk ends
-            publisher = getattr(self, "_publisher", None)
-            if publisher is not None:
-                publisher.budget = PUBLISH_BUDGET if state == "running" else IDLE_BUDGET
             self._track_rate(now, tr, state)
             self._confirm_change()
             boundary_sent = self._boundary_step(now)
@@ -207,7 +202,7 @@ class LabPublishing:
         series["train_loss"].extend(new["step"], new["train_loss"])
         self._lr_rows.append((new["step"], new["lr"]))  # decimated when it is drawn (`slow`)
         if slow and self._lr_rows:
-            rows, self._lr_rows[:] = list(self._lr_rows), []
+            rows, self._lr_rows = self._lr_rows, []
             series["lr"].extend(np.concatenate([r[0] for r in rows]), np.concatenate([r[1] for r in rows]))
         restarted, new = self._evals_feed.read(m)
         for name in ("val_loss", "val_acc", "train_acc"):

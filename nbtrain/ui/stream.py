@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine.history import bucket_extremes, extremes_in_order
+from ..engine.history import bucket_extremes, extremes_in_order, merge_extremes
 
 
 class StreamDecimator:
@@ -98,7 +98,7 @@ class StreamDecimator:
         i = 0
         if self._part_n:  # top up the partial bucket first
             i = min(self.size - self._part_n, len(y))
-            self._part = _merge(self._part, _extremes(x[:i], y[:i]))
+            self._part = merge_extremes(self._part, _extremes(x[:i], y[:i]))
             self._part_n += i
             if self._part_n == self.size:
                 self._push(self._part[:, None])
@@ -132,9 +132,9 @@ class StreamDecimator:
         pairs = c // 2
         if c % 2:
             last = self._b[:, c - 1].copy()
-            self._part = _merge(last, self._part) if self._part_n else last
+            self._part = merge_extremes(last, self._part) if self._part_n else last
             self._part_n += self.size
-        self._b[:, :pairs] = _merge(self._b[:, 0 : 2 * pairs : 2], self._b[:, 1 : 2 * pairs : 2])
+        self._b[:, :pairs] = merge_extremes(self._b[:, 0 : 2 * pairs : 2], self._b[:, 1 : 2 * pairs : 2])
         self._c = pairs
         self.size *= 2
 
@@ -146,7 +146,7 @@ class StreamDecimator:
             return b[0].copy(), b[1].copy()
         if c > t:  # pair neighbours (groups of 1 or 2 buckets) down to t buckets
             start = self._edges * c // t
-            b = _merge(b[:, start[:-1]], b[:, start[1:] - 1])
+            b = merge_extremes(b[:, start[:-1]], b[:, start[1:] - 1])
         if self._part_n:
             b = np.concatenate([b, self._part[:, None]], axis=1)
         x, y = extremes_in_order(*b)
@@ -156,13 +156,6 @@ class StreamDecimator:
 
     def __len__(self) -> int:
         return len(self.arrays()[0])
-
-
-def _merge(first: np.ndarray, second: np.ndarray) -> np.ndarray:
-    """:func:`~nbtrain.engine.history.merge_extremes` of buckets held as rows (lo_x, lo_y, hi_x, hi_y) of one
-    array each (one bucket, shape (4,), or elementwise pairs, shape (4, k)): the same rule in one call."""
-    lo1, hi1 = first[1] <= second[1], first[3] >= second[3]
-    return np.where(np.array([lo1, lo1, hi1, hi1]), first, second)
 
 
 def _extremes(x: np.ndarray, y: np.ndarray) -> np.ndarray:
