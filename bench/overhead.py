@@ -16,9 +16,10 @@ Run: ``.venv/bin/python bench/overhead.py [--steps 1000] [--rounds 15] [--device
     median of the rounds' ratios — on a shared machine the median is the steadier figure.
 (b) the Lab attached (its ≤ 10 Hz publisher, at most 5 % of a core, and 1 Hz decision boundary) ÷ headless, a new trainer for each run of
     ``3 × steps`` steps started once the Lab is shown (its first full publish done), ABBA rounds, with the
-    publisher's CPU time per second of training (serialising, decimating); and the same timed inside the training thread
-    (the summed time of its steps, a headless trainer and one with a Lab in ABBA rounds), which the
-    machine's noise moves less.
+    publisher's CPU time per second of training (serialising, decimating); the same rounds in a Jupyter kernel with
+    the Lab displayed (nbclient: each widget's message is then also signed and sent over ZeroMQ, as in a notebook);
+    and the same timed inside the training thread (the summed time of its steps, a headless trainer and one with a
+    Lab in ABBA rounds), which the machine's noise moves less.
 (c) device→host reads per 1000 training steps (``Trainer.host_reads``: one per chunk of steps).
 (d) live-change latency: steps and milliseconds from ``config.lr = x`` to the first step that uses it.
 (e) digits: resident-on-device sampling vs the DataLoader path (``resident=False``), steps/s and ratio.
@@ -200,6 +201,61 @@ def lab_run(steps: int, device: torch.device, with_lab: bool) -> tuple[float, fl
     tr.close()
     ipywidgets.Widget.close_all()
     return steps / dt, pub, rate
+
+
+#: part (b) in a kernel: the same ABBA rounds as lab_run, run by a Jupyter kernel (the Lab displayed, so each
+#: widget's message is serialised, signed and sent over ZeroMQ, as in a notebook); prints one JSON line
+_KERNEL_ROUNDS = r'''
+import json, statistics, time, ipywidgets, nbtrain as nt
+from IPython.display import display
+
+def run(with_lab):
+    tr = nt.Trainer(data=DATA, model=MODEL, hidden=HIDDEN, lr=0.1, seed=0, max_steps=STEPS, device=DEVICE,
+                    batch_size=BATCH)
+    lab = nt.Lab(trainer=tr) if with_lab else None
+    if lab is not None:
+        display(lab)
+    time.sleep(0.5)
+    cpu0, calls0 = (lab._publisher.cpu_total, lab._publisher.calls) if lab is not None else (0.0, 0)
+    t0 = time.perf_counter()
+    tr.start()
+    tr.wait()
+    dt = time.perf_counter() - t0
+    out = (STEPS / dt, (lab._publisher.cpu_total - cpu0) / dt, (lab._publisher.calls - calls0) / dt) if lab else (
+        STEPS / dt, 0.0, 0.0)
+    if lab is not None:
+        lab.close()
+    tr.close()
+    ipywidgets.Widget.close_all()
+    return out
+
+head, att, pub, rate = [], [], [], []
+for _ in range(ROUNDS):
+    h0, a0, a1, h1 = run(False), run(True), run(True), run(False)
+    head.append((h0[0] + h1[0]) / 2)
+    att.append((a0[0] + a1[0]) / 2)
+    pub.append((a0[1] + a1[1]) / 2)
+    rate.append((a0[2] + a1[2]) / 2)
+print(json.dumps({"best": max(att) / max(head), "median": statistics.median(a / h for a, h in zip(att, head)),
+                  "pub": statistics.median(pub), "rate": statistics.median(rate)}))
+'''
+
+
+def lab_in_kernel(steps: int, device: torch.device, rounds: int) -> dict[str, float]:
+    """Part (b) as a notebook runs it: :data:`_KERNEL_ROUNDS` in a fresh Jupyter kernel (nbclient). Lab ÷ headless
+    best-of and median, the publisher's CPU seconds per second and its publishes per second."""
+    import json
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    dname, mname, hidden, batch = MODELS["mlp64"]
+    code = (f"DATA, MODEL, HIDDEN, STEPS, DEVICE, BATCH, ROUNDS = "
+            f"{(dname, mname, hidden, steps, str(device), batch, rounds)!r}\n" + _KERNEL_ROUNDS)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    NotebookClient(nb, timeout=60 * 30, kernel_name="python3").execute()
+    text = "".join(o.get("text", "") for o in nb.cells[0].outputs if o.get("name") == "stdout")
+    return json.loads(text.strip().splitlines()[-1])
 
 
 def data_path(steps: int, device: torch.device, resident: bool) -> float:
@@ -507,6 +563,10 @@ def main() -> None:
           f"ms per second of training, {statistics.median(rate):.1f} publishes per second (at most {1 / interval:.0f}; "
           f"fewer where a publish costs more than {1e3 * interval * PUBLISH_BUDGET:.0f} ms: the publisher keeps to "
           f"{PUBLISH_BUDGET:.0%} of a core)")
+    k = lab_in_kernel(3 * args.steps, device, max(2, args.rounds // 4))
+    print(f"(b) in a Jupyter kernel (the Lab displayed: each widget's message serialised, signed and sent over ZeroMQ): "
+          f"Lab ÷ headless {k['best']:.3f} best-of, median {k['median']:.3f}; publisher CPU {1e3 * k['pub']:.1f} ms per "
+          f"second of training, {k['rate']:.1f} publishes per second")
     med, best, parts = lab_in_thread(device, 3 * args.steps, max(4, args.rounds // 2))
     print(f"(b) the same timed inside the training thread (its steps' summed time, headless ÷ Lab, ABBA rounds): "
           f"median {med:.3f}, best {best:.3f}")

@@ -18,7 +18,8 @@ def test_overhead_bench_prints_every_part():
     assert out.returncode == 0, out.stderr[-3000:]
     lines = out.stdout.splitlines()
     for part in ("(a) mlp [64, 64]", "(a) mlp64 machinery only", "(c) mlp64: device->host reads per 1000 steps",
-                 "(g) mlp64:   statistics", "(g) mlp64:   read+snapshot", "(g) mlp64:   after a read", "(b) Lab attached ÷ headless",
+                 "(g) mlp64:   statistics", "(g) mlp64:   read+snapshot", "(g) mlp64:   after a read",
+                 "(b) Lab attached ÷ headless", "(b) in a Jupyter kernel",
                  "(b) the same timed inside the training thread", "(d) live change latency", "(e) digits"):
         assert any(line.startswith(part) for line in lines), (part, out.stdout[-3000:])
     reads = next(line for line in lines if line.startswith("(c)"))

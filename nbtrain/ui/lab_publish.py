@@ -55,7 +55,8 @@ LAYER_INTERVAL = 1.0
 DIAGNOSE_STRETCH = 500
 #: the share of one core the publisher may take (its pause after a publish is at least the publishes' average CPU
 #: time ÷ this): its Python holds the GIL the training thread needs, so a publish of 5 ms keeps the 10 Hz and a
-#: dearer one (a kernel sending each widget's message over ZeroMQ: ≈ 20 ms) makes the curves update less often
+#: dearer one (on a busy machine; in a kernel each widget's message is also signed and sent over ZeroMQ: a publish
+#: there costs about twice what it costs with no front end) makes the curves update less often
 PUBLISH_BUDGET = 0.05
 
 
@@ -129,7 +130,7 @@ class LabPublishing:
             else:
                 self._last_key = None  # the layer figures are behind: the next publish brings them up to date
             updates += self._event_updates(m)
-            updates += self._progress_updates(tr, state)
+            updates += self._progress_updates(tr, state, slow=layers)
             updates += self._step_axis_updates(tr.global_step)
             for addon in self._addons:
                 updates += addon.updates()
@@ -284,7 +285,9 @@ class LabPublishing:
         return [(lines, {"x": lx, "y": ly, "colors": [style.EVENT] * max(len(steps), 1)}),
                 (self.marks["event_markers"], {"x": steps, "y": np.full(len(steps), 0.97, np.float32), "names": names})]
 
-    def _progress_updates(self, tr: Trainer, state: str) -> list[tuple[widgets.Widget, dict[str, Any]]]:
+    def _progress_updates(self, tr: Trainer, state: str, slow: bool = True) -> list[tuple[widgets.Widget, dict[str, Any]]]:
+        """The progress line and bar and the transport buttons; the schedule figure's "now" line only when ``slow``
+        (with the learning-rate line it stands on: one message a publish fewer while a run goes on)."""
         cfg = tr.config
         step = tr.global_step
         parts = [f"<b>{state}</b>", f"step {step:,}"]
@@ -315,8 +318,9 @@ class LabPublishing:
             (b["reset"], {"button_style": "warning" if tr.needs_reset else "",
                           "tooltip": (f"rebuild with the new {', '.join(tr.needs_reset)}" if tr.needs_reset
                                       else "clear the history and start over at step 0")}),
-            (self.marks["now"], {"x": np.array([step, step], np.int32), "y": np.array([0.0, 1.0], np.float32)}),
         ]
+        if slow:
+            out.append((self.marks["now"], {"x": np.array([step, step], np.int32), "y": np.array([0.0, 1.0], np.float32)}))
         if bound is not None:
             out.append((self.progress_bar, {"value": min(max(bound, 0.0), 1.0)}))
         visibility = "visible" if bound is not None else "hidden"

@@ -252,6 +252,16 @@ def test_while_a_run_goes_on_the_publisher_takes_at_most_its_share_of_a_core(mak
     assert pub.errors == 0, pub.last_error
 
 
+def test_the_schedule_figures_now_line_stands_at_the_step_reached_once_the_run_stops(make_lab):
+    """While a run goes on the "now" line moves with the learning-rate line (every LAYER_INTERVAL); when it stops,
+    it stands at the step reached."""
+    lab = make_lab(max_steps=400)
+    lab.start()
+    lab.wait(timeout=60)
+    assert lab.global_step == 400
+    assert wait_until(lambda: list(lab.marks["now"].x) == [400, 400]), list(lab.marks["now"].x)
+
+
 def test_the_first_points_of_a_one_layer_net_are_drawn(make_lab):
     lab = make_lab(hidden=[8], interval=60)
     lab.step(1)
