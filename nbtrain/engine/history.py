@@ -73,22 +73,25 @@ class Table:
         self._n += k
         self._rows = []
 
-    def column(self, name: str) -> np.ndarray:
-        """A read-only view of the column's values (valid until the next growth)."""
+    def _row(self, name: str) -> int:
+        """The row of ``_data`` that holds column ``name``."""
         if name not in self._index:
             raise KeyError(f"no column {name!r}; columns: {', '.join(self.columns)}")
+        return self._index[name]
+
+    def column(self, name: str) -> np.ndarray:
+        """A read-only view of the column's values (valid until the next growth)."""
+        row = self._row(name)
         self._flush()
-        view = self._data[self._index[name], : self._n]
+        view = self._data[row, : self._n]
         view.flags.writeable = False
         return view
 
     def block(self, names: Sequence[str], start: int = 0) -> np.ndarray:
         """A copy of rows ``start:`` of the named columns, one row of the result per column (one numpy copy)."""
-        for name in names:
-            if name not in self._index:
-                raise KeyError(f"no column {name!r}; columns: {', '.join(self.columns)}")
+        rows = [self._row(c) for c in names]
         self._flush()
-        return self._data[[self._index[c] for c in names], start : self._n]
+        return self._data[rows, start : self._n]
 
     def frame(self) -> pd.DataFrame:
         self._flush()

@@ -90,11 +90,6 @@ class StreamDecimator:
         self._last = (float(x[-1]), float(y[-1]))
         while (len(y) + self._part_n) // self.size > self._max_buckets:
             self._halve()  # a big batch of points: coarsen first instead of making tiny buckets
-        if self.size == 1:  # each point its own bucket (a series shorter than the cap, evaluations): as it came
-            self._push(np.stack([x, y, x, y]))
-            while self._c > self._max_buckets:
-                self._halve()
-            return True
         i = 0
         if self._part_n:  # top up the partial bucket first
             i = min(self.size - self._part_n, len(y))
@@ -105,12 +100,15 @@ class StreamDecimator:
                 self._part, self._part_n = None, 0
         x, y = x[i:], y[i:]
         if len(y):  # whole buckets of the rest, and a partial one at its end
-            lo, hi = bucket_extremes(y, self.size)
+            if self.size == 1:  # each point its own bucket (a series shorter than the cap, evaluations): as it came
+                b = np.stack([x, y, x, y])
+            else:
+                lo, hi = bucket_extremes(y, self.size)
+                b = np.stack([x[lo], y[lo], x[hi], y[hi]])
             whole = len(y) // self.size
-            b = np.stack([x[lo], y[lo], x[hi], y[hi]])
             if whole:
                 self._push(b[:, :whole])
-            if whole < len(lo):
+            if whole < b.shape[1]:
                 self._part = b[:, -1].copy()
                 self._part_n = len(y) - whole * self.size
         while self._c > self._max_buckets:
@@ -160,7 +158,7 @@ class StreamDecimator:
 
 def _extremes(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """(lo_x, lo_y, hi_x, hi_y) of a run of points: one bucket."""
-    lo, hi = int(np.argmin(y)), int(np.argmax(y))  # the first lowest and highest, as bucket_extremes
+    lo, hi = (int(i[0]) for i in bucket_extremes(y, len(y)))
     return np.array([x[lo], y[lo], x[hi], y[hi]])
 
 
