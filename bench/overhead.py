@@ -43,6 +43,7 @@ import statistics
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -178,15 +179,19 @@ def trainer_run(steps: int, device: torch.device, seed: int = 0, reads: list | N
     return steps / dt
 
 
-def lab_run(steps: int, device: torch.device, with_lab: bool) -> tuple[float, float, float]:
+def lab_run(steps: int, device: torch.device, with_lab: bool, show: bool = False) -> tuple[float, float, float]:
     """(steps/s, publisher CPU seconds per second, publishes per second) of the lecture-default trainer, with or
-    without a Lab."""
+    without a Lab (``show``: displayed, in a kernel)."""
     import ipywidgets
 
     dname, mname, hidden, batch = MODELS["mlp64"]
     tr = nt.Trainer(data=dname, model=mname, hidden=hidden, lr=0.1, seed=0, max_steps=steps, device=device,
                     batch_size=batch)
     lab = nt.Lab(trainer=tr) if with_lab else None
+    if lab is not None and show:
+        from IPython.display import display
+
+        display(lab)
     time.sleep(0.5)  # the Lab is on the screen before play is pressed: its first full publish is done (both sides wait)
     t0 = time.perf_counter()
     cpu0 = lab._publisher.cpu_total if lab is not None else 0.0
@@ -203,55 +208,33 @@ def lab_run(steps: int, device: torch.device, with_lab: bool) -> tuple[float, fl
     return steps / dt, pub, rate
 
 
-#: part (b) in a kernel: the same ABBA rounds as lab_run, run by a Jupyter kernel (the Lab displayed, so each
-#: widget's message is serialised, signed and sent over ZeroMQ, as in a notebook); prints one JSON line
-_KERNEL_ROUNDS = r'''
-import json, statistics, time, ipywidgets, nbtrain as nt
-from IPython.display import display
-
-def run(with_lab):
-    tr = nt.Trainer(data=DATA, model=MODEL, hidden=HIDDEN, lr=0.1, seed=0, max_steps=STEPS, device=DEVICE,
-                    batch_size=BATCH)
-    lab = nt.Lab(trainer=tr) if with_lab else None
-    if lab is not None:
-        display(lab)
-    time.sleep(0.5)
-    cpu0, calls0 = (lab._publisher.cpu_total, lab._publisher.calls) if lab is not None else (0.0, 0)
-    t0 = time.perf_counter()
-    tr.start()
-    tr.wait()
-    dt = time.perf_counter() - t0
-    out = (STEPS / dt, (lab._publisher.cpu_total - cpu0) / dt, (lab._publisher.calls - calls0) / dt) if lab else (
-        STEPS / dt, 0.0, 0.0)
-    if lab is not None:
-        lab.close()
-    tr.close()
-    ipywidgets.Widget.close_all()
-    return out
-
-head, att, pub, rate = [], [], [], []
-for _ in range(ROUNDS):
-    h0, a0, a1, h1 = run(False), run(True), run(True), run(False)
-    head.append((h0[0] + h1[0]) / 2)
-    att.append((a0[0] + a1[0]) / 2)
-    pub.append((a0[1] + a1[1]) / 2)
-    rate.append((a0[2] + a1[2]) / 2)
-print(json.dumps({"best": max(att) / max(head), "median": statistics.median(a / h for a, h in zip(att, head)),
-                  "pub": statistics.median(pub), "rate": statistics.median(rate)}))
-'''
+def lab_rounds(steps: int, device: torch.device, rounds: int, show: bool = False) -> dict[str, float]:
+    """Part (b)'s ABBA rounds of :func:`lab_run` (headless, Lab, Lab, headless): Lab ÷ headless best-of and
+    median, the publisher's CPU seconds per second and its publishes per second (medians)."""
+    head, att, pub, rate = [], [], [], []
+    for _ in range(rounds):
+        h0, (a0, p0, r0), (a1, p1, r1), h1 = (
+            lab_run(steps, device, False)[0], lab_run(steps, device, True, show),
+            lab_run(steps, device, True, show), lab_run(steps, device, False)[0])
+        head.append((h0 + h1) / 2)
+        att.append((a0 + a1) / 2)
+        pub.append((p0 + p1) / 2)
+        rate.append((r0 + r1) / 2)
+    return {"best": max(att) / max(head), "median": statistics.median(a / h for a, h in zip(att, head)),
+            "pub": statistics.median(pub), "rate": statistics.median(rate)}
 
 
 def lab_in_kernel(steps: int, device: torch.device, rounds: int) -> dict[str, float]:
-    """Part (b) as a notebook runs it: :data:`_KERNEL_ROUNDS` in a fresh Jupyter kernel (nbclient). Lab ÷ headless
-    best-of and median, the publisher's CPU seconds per second and its publishes per second."""
+    """Part (b) as a notebook runs it: :func:`lab_rounds` in a fresh Jupyter kernel (nbclient) with the Lab
+    displayed, so each widget's message is serialised, signed and sent over ZeroMQ."""
     import json
 
     import nbformat
     from nbclient import NotebookClient
 
-    dname, mname, hidden, batch = MODELS["mlp64"]
-    code = (f"DATA, MODEL, HIDDEN, STEPS, DEVICE, BATCH, ROUNDS = "
-            f"{(dname, mname, hidden, steps, str(device), batch, rounds)!r}\n" + _KERNEL_ROUNDS)
+    code = (f"import json, sys, torch\nsys.path.insert(0, {str(Path(__file__).resolve().parent)!r})\n"
+            f"import overhead\nprint(json.dumps(overhead.lab_rounds({steps}, torch.device({str(device)!r}), "
+            f"{rounds}, show=True)))")
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
     NotebookClient(nb, timeout=60 * 30, kernel_name="python3").execute()
     text = "".join(o.get("text", "") for o in nb.cells[0].outputs if o.get("name") == "stdout")
@@ -548,21 +531,12 @@ def main() -> None:
                 print(line)
     if args.only_a:
         return
-    head, att, pub, rate = [], [], [], []
     interval = inspect.signature(nt.Lab).parameters["interval"].default
-    for _ in range(max(2, args.rounds // 2)):  # ABBA rounds: headless, Lab, Lab, headless
-        h0, (a0, p0, r0), (a1, p1, r1), h1 = (
-            lab_run(3 * args.steps, device, False)[0], lab_run(3 * args.steps, device, True),
-            lab_run(3 * args.steps, device, True), lab_run(3 * args.steps, device, False)[0])
-        head.append((h0 + h1) / 2)
-        att.append((a0 + a1) / 2)
-        pub.append((p0 + p1) / 2)
-        rate.append((r0 + r1) / 2)
-    print(f"(b) Lab attached ÷ headless (mlp64): {max(att) / max(head):.3f} best-of (goal >= 0.97), median "
-          f"{statistics.median(a / h for a, h in zip(att, head)):.3f}; publisher CPU {1e3 * statistics.median(pub):.1f} "
-          f"ms per second of training, {statistics.median(rate):.1f} publishes per second (at most {1 / interval:.0f}; "
-          f"fewer where a publish costs more than {1e3 * interval * PUBLISH_BUDGET:.0f} ms: the publisher keeps to "
-          f"{PUBLISH_BUDGET:.0%} of a core)")
+    b = lab_rounds(3 * args.steps, device, max(2, args.rounds // 2))
+    print(f"(b) Lab attached ÷ headless (mlp64): {b['best']:.3f} best-of (goal >= 0.97), median {b['median']:.3f}; "
+          f"publisher CPU {1e3 * b['pub']:.1f} ms per second of training, {b['rate']:.1f} publishes per second (at most "
+          f"{1 / interval:.0f}; fewer where a publish costs more than {1e3 * interval * PUBLISH_BUDGET:.0f} ms: the "
+          f"publisher keeps to {PUBLISH_BUDGET:.0%} of a core)")
     k = lab_in_kernel(3 * args.steps, device, max(2, args.rounds // 4))
     print(f"(b) in a Jupyter kernel (the Lab displayed: each widget's message serialised, signed and sent over ZeroMQ): "
           f"Lab ÷ headless {k['best']:.3f} best-of, median {k['median']:.3f}; publisher CPU {1e3 * k['pub']:.1f} ms per "
