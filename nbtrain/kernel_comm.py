@@ -88,7 +88,9 @@ def expose(trainer: Any) -> None:
         if subscribe is not None:
             _subscribed.add(trainer)
     if subscribe is not None:
-        subscribe(_on_update)  # for the trainer's life: after unexpose() an update finds nothing new to send
+        # for the trainer's life (after unexpose() an update finds nothing new to send); changes only: while a
+        # trainer runs the status thread reads it every INTERVAL anyway
+        subscribe(_on_update, progress=False)
     _wake_channels()
 
 

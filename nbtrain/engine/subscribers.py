@@ -35,12 +35,16 @@ class SubscribeMixin:
     """The Trainer's subscribers and their dispatcher thread."""
 
     _notified_at = 0.0  # time.monotonic() of the last progress notification
+    _progress_subscribers = 0  # subscribers that want progress (not only changes of state, settings or message)
 
-    def subscribe(self, callback: Callable[[Update], None]) -> Callable[[], None]:
+    def subscribe(self, callback: Callable[[Update], None], progress: bool = True) -> Callable[[], None]:
         """Call ``callback(update)`` after steps, on a dispatcher thread (latest value only, never on the
-        training thread). Returns a function that unsubscribes."""
+        training thread). ``progress=False``: only when the state, the settings or the message change (a run's
+        steps alone wake nobody: a subscriber that polls while a run goes on, like the kernel's comm, needs no
+        more, and each wake-up takes the GIL from the training thread). Returns a function that unsubscribes."""
         with self._cv:
             self._subscribers.append(callback)
+            self._progress_subscribers += bool(progress)
             if self._dispatcher is None or not self._dispatcher.is_alive():
                 self._dispatcher = threading.Thread(target=_dispatch_thread, args=(weakref.ref(self), self._dispatch_event),
                                                     name="nbtrain-dispatch", daemon=True)
@@ -50,6 +54,7 @@ class SubscribeMixin:
             with self._cv:
                 if callback in self._subscribers:
                     self._subscribers.remove(callback)
+                    self._progress_subscribers -= bool(progress)
 
         return unsubscribe
 
@@ -59,6 +64,8 @@ class SubscribeMixin:
         tells what a skipped one would have."""
         if self._subscribers:
             if progress:
+                if not self._progress_subscribers:
+                    return
                 now = time.monotonic()
                 if now - self._notified_at < NOTIFY_EVERY:
                     return

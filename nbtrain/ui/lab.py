@@ -7,7 +7,8 @@ The trainer's thread trains; this widget only observes engine state and calls en
   status line while the control snaps back to the config's value (:mod:`nbtrain.ui.lab_controls`);
 - one publisher thread (≤ 10 Hz, ``interval=``; at most 5 % of a core) reads what the history gained since its
   last visit, keeps a bounded min/max decimation of every series (``max_points`` each, however long the run) and
-  assigns bqplot traits inside ``hold_sync()``; when the history's version and the run state did not
+  assigns bqplot traits inside ``hold_sync()``; while a run goes on the training-loss curve follows every
+  publish and the other views every 0.25 s; when the history's version and the run state did not
   change it sends nothing; it never prints, displays or creates widgets (:mod:`nbtrain.ui.lab_publish`,
   into the figures of :mod:`nbtrain.ui.lab_plots`);
 - the decision boundary (2-D data) is computed by ``trainer.submit`` between two steps, at most once a

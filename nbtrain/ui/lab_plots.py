@@ -100,8 +100,10 @@ class LabPlots:
 
     # ---- plots ------------------------------------------------------------------------------------
     def _build_plots(self) -> widgets.Widget:
-        # loss (step axes start at 0: marker padding would otherwise push them below)
-        x = bq.LinearScale(min=0.0)
+        # one step axis (and scale) for the loss, accuracy and per-layer figures: it starts at 0 (marker padding
+        # would otherwise push it below) and grows with the run, one message for all five figures
+        x = step_scale = bq.LinearScale(min=0.0)
+        step_axis = style.axis(step_scale, "step")
         self._loss_scales = {"linear": bq.LinearScale(), "log": bq.LogScale()}
         y = self._loss_scales["linear"]
         unit = bq.LinearScale(min=0.0, max=1.0)
@@ -117,18 +119,17 @@ class LabPlots:
                                marker="triangle-down", default_size=90, names=[], display_names=False,
                                tooltip=ev_tip, stroke="#555555")
         self._loss_axis = style.axis(y, "cross-entropy loss (nats)", vertical=True)
-        loss = style.figure([train, val, ev_lines, ev_points], [style.axis(x, "step"), self._loss_axis], "loss")
+        loss = style.figure([train, val, ev_lines, ev_points], [step_axis, self._loss_axis], "loss")
         self.loss_lines = {"train": train, "val": val}
         self.marks.update(loss_train=train, loss_val=val, events=ev_lines, event_markers=ev_points)
 
         # accuracy
-        x = bq.LinearScale(min=0.0)
         y = bq.LinearScale(min=0.0, max=100.0)
         a_train = bq.Lines(x=np.zeros(0), y=np.zeros(0), scales={"x": x, "y": y}, colors=[style.TRAIN], stroke_width=2,
                            labels=["train"], display_legend=True)
         a_val = bq.Lines(x=np.zeros(0), y=np.zeros(0), scales={"x": x, "y": y}, colors=[style.VAL], stroke_width=2.5,
                          line_style=style.DASHED, labels=["val"], display_legend=True)
-        acc = style.figure([a_train, a_val], [style.axis(x, "step"), style.axis(y, "accuracy (%)", vertical=True,
+        acc = style.figure([a_train, a_val], [step_axis, style.axis(y, "accuracy (%)", vertical=True,
                                                                                tick_values=PERCENT_TICKS)],
                            "accuracy", legend_location="bottom-right")
         self.acc_lines = {"train": a_train, "val": a_val}
@@ -150,12 +151,12 @@ class LabPlots:
 
         # per-layer panel (each figure with the layers' legend row: it reads alone, on a projector too)
         def layer_fig(key: str, title: str, ylabel: str, log: bool = False, ymax: float | None = None) -> bq.Figure:
-            sx = bq.LinearScale(min=0.0)
+            sx = step_scale
             sy = bq.LogScale() if log else bq.LinearScale(min=0.0, max=ymax) if ymax else bq.LinearScale()
             lines = bq.Lines(x=np.zeros(0), y=np.zeros(0), scales={"x": sx, "y": sy}, stroke_width=2)
             self.marks[key] = lines
             extra = {"tick_values": PERCENT_TICKS} if ymax == 100.0 else {}
-            return style.figure([lines], [style.axis(sx, "step"), style.axis(sy, ylabel, vertical=True, **extra)], title)
+            return style.figure([lines], [step_axis, style.axis(sy, ylabel, vertical=True, **extra)], title)
 
         std = layer_fig("act_std", "activation spread per layer", "std of activations")
         sat = layer_fig("saturation", "saturated / dead units", "units (%)", ymax=100.0)

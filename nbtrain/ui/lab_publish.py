@@ -4,8 +4,10 @@ line, the decision boundary and the live diagnosis.
 Part of :class:`~nbtrain.ui.lab.Lab` (a mixin). One publisher thread (:class:`~nbtrain.ui.stream.Publisher`,
 ≈10 Hz, ``interval=``) calls :meth:`LabPublishing.publish`: it reads what the history gained since its last
 visit, keeps a bounded min/max decimation of every series (``max_points`` each, however long the run) and
-assigns bqplot traits inside ``hold_sync()``; when the history's version and the run state did not change it
-sends nothing; it never prints, displays or creates widgets. The decision boundary (2-D data) is computed by
+assigns bqplot traits inside ``hold_sync()``; while a run goes on, the publishes between two full ones (every
+``MEDIUM_INTERVAL``) move the training-loss curve only; in a kernel a publish's messages go to the IOPub thread
+in one batch (:mod:`nbtrain.ui.iopub`); when the history's version and the run state did not change it sends
+nothing; it never prints, displays or creates widgets. The decision boundary (2-D data) is computed by
 ``trainer.submit`` between two steps, at most once a ``boundary_interval``, never by touching the model from
 another thread.
 """
@@ -24,7 +26,7 @@ from nbtrain.engine.text import fmt
 from nbtrain.engine.trainer import Trainer
 from nbtrain.tuning.diagnose import diagnose
 
-from . import style
+from . import iopub, style
 from .stream import StreamDecimator, TableFeed
 
 MAX_EVENTS = 100  # live-change markers drawn (the latest)
@@ -48,9 +50,14 @@ def describe_event(e: dict[str, Any]) -> str:
 
 
 #: s between two redraws of the per-layer figures, the legend rows and the learning rate used while a run goes
-#: on (they change slowly; the loss and accuracy curves follow every publish): as much of the publisher's work
-#: as the curves otherwise
+#: on (they change slowly; the loss and accuracy curves follow every publish that sends them): as much of the
+#: publisher's work as the curves otherwise
 LAYER_INTERVAL = 1.0
+#: s from one full publish (every view) to the next while a run goes on; the publishes between them move the
+#: training-loss curve only (the thing watched, ≈10 Hz): the validation and accuracy curves, the progress line and
+#: bar, the markers and the status follow ≈4 times a second. In a kernel each widget's message is signed and sent
+#: over ZeroMQ, in the GIL the training thread needs
+MEDIUM_INTERVAL = 0.25
 #: the live diagnosis waits at least this many times the time the last one took (≤ 0.2 % of a core)
 DIAGNOSE_STRETCH = 500
 #: the share of one core the publisher may take (its pause after a publish is at least the publishes' average CPU
@@ -73,6 +80,9 @@ class LabPublishing:
         self._layer_series: dict[tuple[str, int], StreamDecimator] = {}
         self._last_key: tuple | None = None
         self._layers_t = -1e9  # when the per-layer figures were last redrawn
+        self._full_t = -1e9  # when the last full publish was (every view brought up to date)
+        self._full_state = ""  # the run state it saw
+        self._loss_version = -1  # the history version the training-loss curve was last drawn from
         self._events_src: Any = None
         self._events_n = -1
         self._data_view: Any = None
@@ -98,15 +108,21 @@ class LabPublishing:
         """Bring every view up to date with the trainer; returns True if anything was sent.
 
         Called ≈10×/s by the publisher thread; call it yourself after driving the trainer directly.
-        Does nothing when the history's version and the run state are unchanged (unless ``force``).
+        Does nothing when the history's version and the run state are unchanged (unless ``force``). While a run
+        goes on, a publish within MEDIUM_INTERVAL of the last full one moves the training-loss curve only. In a
+        kernel its messages go to the IOPub thread in one batch (:func:`nbtrain.ui.iopub.batched`).
         """
-        with self._lock:
+        with self._lock, iopub.batched():
             if self._closed:
                 return False
             tr = self.trainer
             m = tr.metrics
             now = time.monotonic()
             state = tr.state  # read once: it takes the trainer's lock, which the training thread holds at chunk ends
+            if (not force and state == "running" and self._full_state == "running"
+                    and now - self._full_t < MEDIUM_INTERVAL):
+                return self._loss_publish(m, tr.global_step)
+            self._full_t, self._full_state = now, state
             self._track_rate(now, tr, state)
             self._confirm_change()
             boundary_sent = self._boundary_step(now)
@@ -134,10 +150,7 @@ class LabPublishing:
             updates += self._step_axis_updates(tr.global_step)
             for addon in self._addons:
                 updates += addon.updates()
-            with style.hold([w for w, _ in updates]):
-                for w, traits in updates:
-                    for k, v in traits.items():
-                        setattr(w, k, v)
+            style.apply(updates)
             if layers:
                 style.apply(self._legend_updates())  # from the marks' labels as just set
             if getattr(self, "_preview_start", 0) != self._schedule_start():
@@ -146,6 +159,18 @@ class LabPublishing:
             self._diagnose(now, tr, force)
             self.publish_count += 1
             return True
+
+    def _loss_publish(self, m: Any, step: int) -> bool:
+        """Between two full publishes of a run: the training-loss curve and the axes it needs (in a kernel each
+        widget's message is signed and sent over ZeroMQ, in the GIL the training thread needs). The rest waits
+        for the next full publish, at most MEDIUM_INTERVAL later."""
+        if m.version == self._loss_version:
+            return False
+        self._loss_version = m.version
+        self._last_key = None  # the other views are behind: the next full publish sends them
+        updates = self._curve_updates(m, slow=False, evals=False) + self._step_axis_updates(step)
+        style.apply(updates)
+        return bool(updates)
 
     def _diagnose(self, now: float, tr: Trainer, force: bool = False) -> None:
         """Read the curves with ``nt.diagnose`` every ``diagnose_interval`` s (warnings and errors shown
@@ -174,10 +199,9 @@ class LabPublishing:
             self.diagnosis.value = html
 
     def _step_axis_updates(self, step: int) -> list[tuple[widgets.Widget, dict[str, Any]]]:
-        """Step axes from 0 to a round number ≥ the current step, with a few round ticks (never below 0,
-        never running together); changes only when the run passes the last tick."""
-        return style.fit_step_axes([self.figures[n].axes[0] for n in ("loss", "accuracy", "act_std", "saturation",
-                                                                        "grad_norm")], step)
+        """The step axis (one, shared by the five figures) from 0 to a round number ≥ the current step, with a few
+        round ticks (never below 0, never running together); changes only when the run passes the last tick."""
+        return style.fit_step_axes([self.figures["loss"].axes[0]], step)
 
     def _track_rate(self, now: float, tr: Trainer, state: str) -> None:
         samples = self._rate_samples
@@ -191,9 +215,10 @@ class LabPublishing:
         if t1 - t0 >= 0.3:
             self._rate = (s1 - s0) / (t1 - t0)
 
-    def _curve_updates(self, m: Any, slow: bool = True) -> list[tuple[widgets.Widget, dict[str, Any]]]:
-        """The loss and accuracy curves; the learning rate used (the schedule figure's line, which changes slowly)
-        only when ``slow`` (at the per-layer figures' pace while a run goes on)."""
+    def _curve_updates(self, m: Any, slow: bool = True, evals: bool = True) -> list[tuple[widgets.Widget, dict[str, Any]]]:
+        """The training loss; the validation loss and the accuracy curves when ``evals`` (full publishes); the
+        learning rate used (the schedule figure's line, which changes slowly) only when ``slow`` (at the per-layer
+        figures' pace while a run goes on)."""
         series = self._series
         restarted, new = self._steps_feed.read(m)
         if restarted:
@@ -205,12 +230,13 @@ class LabPublishing:
         if slow and self._lr_rows:
             rows, self._lr_rows = self._lr_rows, []
             series["lr"].extend(np.concatenate([r[0] for r in rows]), np.concatenate([r[1] for r in rows]))
-        restarted, new = self._evals_feed.read(m)
-        for name in ("val_loss", "val_acc", "train_acc"):
-            if restarted:
-                series[name].clear()
-            scale = 100.0 if name.endswith("acc") else 1.0
-            series[name].extend(new["step"], new[name] * scale)
+        if evals:  # else the evaluations' rows wait in their table for the next full publish
+            restarted, new = self._evals_feed.read(m)
+            for name in ("val_loss", "val_acc", "train_acc"):
+                if restarted:
+                    series[name].clear()
+                scale = 100.0 if name.endswith("acc") else 1.0
+                series[name].extend(new["step"], new[name] * scale)
         out = []
         loss_changed = series["train_loss"].changed or series["val_loss"].changed
         for name, mark in (("train_loss", self.loss_lines["train"]), ("val_loss", self.loss_lines["val"]),

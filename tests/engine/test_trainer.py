@@ -401,6 +401,36 @@ def test_subscribers_get_updates_off_the_training_thread():
         unsub()
 
 
+def test_a_subscriber_without_progress_hears_of_changes_but_a_runs_steps_wake_nobody():
+    """``subscribe(cb, progress=False)`` (the kernel's comm, which reads a running trainer on its own cadence):
+    the chunk ends of a run do not wake the dispatcher (only its own 0.5 s timeout does); a change of state is
+    told at once."""
+    with trainer() as tr:
+        got = []
+        tr.subscribe(lambda u: got.append(u.state), progress=False)
+        sets = []
+        event_set = tr._dispatch_event.set
+        tr._dispatch_event.set = lambda: (sets.append(tr.state), event_set())
+        tr.start()
+        tr.wait(steps=50, timeout=10)
+        time.sleep(1.0)
+        running_wakes = [s for s in sets if s == "running"]
+        assert running_wakes == [] or len(running_wakes) <= 1  # start's own notification at most
+        tr.pause()
+        deadline = time.monotonic() + 2
+        while (not got or got[-1] != "paused") and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert got[-1] == "paused" and "running" in got
+        unsub = tr.subscribe(lambda u: None)  # a progress subscriber: the steps wake the dispatcher again
+        n = len(sets)
+        tr.start()
+        tr.wait(steps=tr.global_step + 50, timeout=10)
+        time.sleep(0.5)
+        assert len(sets) - n >= 3
+        unsub()
+        tr.pause()
+
+
 def test_a_running_chunk_end_wakes_no_thread_and_progress_is_told_at_most_ten_times_a_second():
     """Each wake-up of another thread takes the GIL from the training thread mid-step: while the run goes on,
     a chunk's end notifies nobody on the trainer's condition, and the subscribers hear of progress at most

@@ -262,6 +262,65 @@ def test_the_schedule_figures_now_line_stands_at_the_step_reached_once_the_run_s
     assert wait_until(lambda: list(lab.marks["now"].x) == [400, 400]), list(lab.marks["now"].x)
 
 
+def test_between_two_full_publishes_of_a_run_only_the_training_loss_curve_moves(make_lab, sent, monkeypatch):
+    """While a run goes on, a publish within MEDIUM_INTERVAL of the last full one sends the training-loss curve
+    (and its axes, when they change) and nothing else; the next full one brings every view up to date, and once
+    the run stops every view shows its last row."""
+    import types
+
+    from nbtrain.ui import lab_publish
+
+    clock = [1000.0]
+    monkeypatch.setattr(lab_publish, "time", types.SimpleNamespace(monotonic=lambda: clock[0],
+                                                                   perf_counter=time.perf_counter))
+    lab = make_lab(max_steps=10**7, interval=60)  # this test publishes, not the publisher thread
+    m = lab.metrics
+    lab.start()
+    assert wait_until(lambda: lab.state == "running" and m.evals.n >= 2)
+    assert lab.publish()  # the first publish of the run: a full one
+    progress, evals_drawn = lab.progress.value, len(lab.acc_lines["val"].x)
+    steps_seen, evals_seen = m.steps.n, m.evals.n
+    assert wait_until(lambda: m.steps.n > steps_seen + 50 and m.evals.n > evals_seen)
+    fast = {lab.loss_lines["train"], lab.figures["loss"].axes[0], lab.figures["loss"].axes[0].scale,
+            lab._loss_axis, lab._loss_axis.scale}
+    clock[0] += 0.4 * lab_publish.MEDIUM_INTERVAL
+    sent.clear()
+    assert lab.publish()
+    senders = {w for w, _ in sent}
+    assert lab.loss_lines["train"] in senders and senders <= fast, [type(w).__name__ for w in senders - fast]
+    assert lab.loss_lines["train"].x[-1] > steps_seen - 1
+    assert lab.progress.value == progress and len(lab.acc_lines["val"].x) == evals_drawn  # they wait
+    clock[0] += 0.7 * lab_publish.MEDIUM_INTERVAL  # 1.1 intervals after the full publish: the next full one
+    sent.clear()
+    assert lab.publish()
+    assert lab.progress.value != progress and len(lab.acc_lines["val"].x) > evals_drawn
+    assert {lab.progress, lab.acc_lines["val"], lab.loss_lines["val"]} <= {w for w, _ in sent}
+    lab.pause()
+    lab.wait(timeout=30)
+    clock[0] += 0.1 * lab_publish.MEDIUM_INTERVAL  # not running: a full publish whenever it comes
+    lab.publish()
+    assert lab.loss_lines["train"].x[-1] == m.steps.column("step")[-1]
+    assert lab.acc_lines["val"].x[-1] == m.evals.column("step")[-1]
+    assert "paused" in lab.progress.value
+
+
+def test_the_five_step_figures_share_one_step_axis(make_lab, sent):
+    """The loss, accuracy and per-layer figures have one step axis (and scale): when the run passes its last
+    tick, one scale and one axis message move all five."""
+    lab = make_lab(interval=60)
+    names = ("loss", "accuracy", "act_std", "saturation", "grad_norm")
+    axes = {lab.figures[n].axes[0] for n in names}
+    assert len(axes) == 1 and {m.scales["x"] for n in names for m in lab.figures[n].marks} == {axes.pop().scale}
+    lab.publish()
+    sent.clear()
+    lab.step(60)
+    lab.wait(timeout=30)
+    lab.publish()
+    axis = lab.figures["loss"].axes[0]
+    assert [w for w, _ in sent].count(axis) == 1 and [w for w, _ in sent].count(axis.scale) == 1
+    assert axis.scale.max == 60 and list(axis.tick_values)[-1] == 60
+
+
 def test_the_first_points_of_a_one_layer_net_are_drawn(make_lab):
     lab = make_lab(hidden=[8], interval=60)
     lab.step(1)
