@@ -246,9 +246,10 @@ class Lab(LabControls, LabPlots, LabPublishing, widgets.VBox):
         self._confirm_change()  # a paused/idle trainer applies it right away
 
     def _note_command(self, what: str, future: Any = None) -> None:
-        self._change = {"field": None, "value": None, "future": future, "text": what,
-                        "state": None if future is not None else self.trainer.state}
-        self._show_change(pending=True)
+        with self._lock:
+            self._change = {"field": None, "value": None, "future": future, "text": what,
+                            "state": None if future is not None else self.trainer.state}
+            self._show_change(pending=True)
 
     def _show_change(self, pending: bool, step: int | None = None) -> None:
         c = self._change
@@ -285,9 +286,12 @@ class Lab(LabControls, LabPlots, LabPublishing, widgets.VBox):
             self._show_change(pending=False, step=self.trainer.global_step)
 
     def _set_ui_error(self, text: str, hint: str = "") -> None:
-        if (text, hint) != (self._ui_error, self._ui_hint):
-            self._ui_error, self._ui_hint = text, hint
-            self._render_status()
+        # under the publisher's lock, like every view both threads write: a publish's messages go in one batch
+        # when it ends (nbtrain.ui.iopub), and a write of this thread in the middle would reach the page first
+        with self._lock:
+            if (text, hint) != (self._ui_error, self._ui_hint):
+                self._ui_error, self._ui_hint = text, hint
+                self._render_status()
 
     def _act(self, fn: Callable[[], Any]) -> None:
         """Run a button's action; errors go to the status line (a click must never raise into the kernel)."""

@@ -378,22 +378,23 @@ class LabControls:
 
     def _on_config_change(self, change: dict) -> None:
         """Config observer: mirror the new value in its control (from code, a search, another view...)."""
-        if self._closed:
-            return
-        name = change["name"]
-        self._note_change(name)  # "pending" at once, from a control or from code
-        self._sync_control(name)
-        if name == "lr":
-            self._sync_lr_text()
-        if name == "data":
-            self._sync_control("noise")
-            self._sync_control("n_samples")
-            self._refresh_data_controls()
-        elif name == "optimizer":
-            self._refresh_enabled()
-        if name == "schedule":
-            self._rebuild_schedule_params()
-        elif name in ("lr", "schedule_params", "warmup_steps", "total_steps", "max_steps"):
-            self._refresh_schedule_params()
-        if name in ("lr", "schedule", "schedule_params", "warmup_steps", "total_steps", "max_steps"):
-            self._draw_preview()
+        with self._lock:  # one writer at a time: a publish hands its messages over when it ends
+            if self._closed:
+                return
+            name = change["name"]
+            self._note_change(name)  # "pending" at once, from a control or from code
+            self._sync_control(name)
+            if name == "lr":
+                self._sync_lr_text()
+            if name == "data":
+                self._sync_control("noise")
+                self._sync_control("n_samples")
+                self._refresh_data_controls()
+            elif name == "optimizer":
+                self._refresh_enabled()
+            if name == "schedule":
+                self._rebuild_schedule_params()
+            elif name in ("lr", "schedule_params", "warmup_steps", "total_steps", "max_steps"):
+                self._refresh_schedule_params()
+            if name in ("lr", "schedule", "schedule_params", "warmup_steps", "total_steps", "max_steps"):
+                self._draw_preview()

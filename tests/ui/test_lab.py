@@ -608,3 +608,34 @@ def test_a_lab_can_wrap_an_existing_trainer_but_not_also_build_one(make_lab):
     assert lab.trainer is tr and lab.config is tr.config and lab.controls["data"].value == "moons"
     with pytest.raises(ValueError, match="existing trainer"):
         nt.Lab(trainer=tr, lr=0.1)
+
+
+def test_views_both_threads_write_wait_for_a_publish_in_progress(make_lab):
+    """A publish hands its messages over in one batch when it ends (nbtrain.ui.iopub): the status line, the change
+    note and the controls, which the kernel's thread writes too, are written under the publisher's lock, so such a
+    write never reaches the page before the older values of a publish still in progress."""
+    import threading
+
+    lab = make_lab(interval=60)
+    done = []
+    held, release = threading.Event(), threading.Event()
+
+    def publishing():  # stands for a publish in progress
+        with lab._lock:
+            held.set()
+            release.wait(10)
+
+    t = threading.Thread(target=publishing)
+    t.start()
+    assert held.wait(5)
+    writers = [threading.Thread(target=lambda: (lab._set_ui_error("ValueError: no"), done.append("status"))),
+               threading.Thread(target=lambda: (setattr(lab.config, "lr", 0.05), done.append("config")))]
+    for w in writers:
+        w.start()
+    time.sleep(0.3)
+    assert done == []  # both wait for the publish
+    release.set()
+    for w in [t, *writers]:
+        w.join(10)
+    assert sorted(done) == ["config", "status"]
+    assert "ValueError: no" in lab.status.value and "lr" in lab.change_note.value
