@@ -102,8 +102,8 @@ class LabPlots:
     def _build_plots(self) -> widgets.Widget:
         # one step axis (and scale) for the loss, accuracy and per-layer figures: it starts at 0 (marker padding
         # would otherwise push it below) and grows with the run, one message for all five figures
-        x = step_scale = bq.LinearScale(min=0.0)
-        step_axis = style.axis(step_scale, "step")
+        x = bq.LinearScale(min=0.0)
+        step_axis = style.axis(x, "step")
         self._loss_scales = {"linear": bq.LinearScale(), "log": bq.LogScale()}
         y = self._loss_scales["linear"]
         unit = bq.LinearScale(min=0.0, max=1.0)
@@ -151,9 +151,8 @@ class LabPlots:
 
         # per-layer panel (each figure with the layers' legend row: it reads alone, on a projector too)
         def layer_fig(key: str, title: str, ylabel: str, log: bool = False, ymax: float | None = None) -> bq.Figure:
-            sx = step_scale
             sy = bq.LogScale() if log else bq.LinearScale(min=0.0, max=ymax) if ymax else bq.LinearScale()
-            lines = bq.Lines(x=np.zeros(0), y=np.zeros(0), scales={"x": sx, "y": sy}, stroke_width=2)
+            lines = bq.Lines(x=np.zeros(0), y=np.zeros(0), scales={"x": x, "y": sy}, stroke_width=2)
             self.marks[key] = lines
             extra = {"tick_values": PERCENT_TICKS} if ymax == 100.0 else {}
             return style.figure([lines], [step_axis, style.axis(sy, ylabel, vertical=True, **extra)], title)
